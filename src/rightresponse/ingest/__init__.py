@@ -1,0 +1,1 @@
+"""Readers, declarative per-source adapters, quality checks and the Parquet workspace."""

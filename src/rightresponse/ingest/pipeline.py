@@ -1,0 +1,324 @@
+"""ingest(): files in, reconciled Parquet dataset out.
+
+For every file: rows read = rows loaded + rows quarantined + rows duplicate, exactly.
+Duplicates are calls (agency, call_id) already in the workspace or seen earlier in the
+same file; they are skipped, never double-counted, so re-ingesting is harmless.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from .. import __version__
+from ..schema import CALL_FIELDS, SENSITIVE_FIELDS, UNIT_FIELDS, field_names
+from .adapter import Adapter, AdapterError, builtin_adapters, detect_adapter, get_adapter
+from .normalize import normalize
+from .readers import ROW, ReadError, columns_of, expand_zip, file_kind, read_any, _sql_str
+from .workspace import Workspace
+
+
+class IngestError(Exception):
+    """A file that cannot be ingested at all: missing, unreadable, unknown layout."""
+
+
+@dataclass
+class FileSummary:
+    path: str
+    adapter: str
+    rows_read: int
+    rows_loaded: int
+    rows_quarantined: int
+    rows_duplicate: int
+    calls_loaded: int
+    sha256: str
+    agency: str
+    reader: str
+    quarantine_reasons: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def reconciles(self) -> bool:
+        return self.rows_read == self.rows_loaded + self.rows_quarantined + self.rows_duplicate
+
+
+@dataclass
+class IngestSummary:
+    workspace: str
+    files: list[FileSummary]
+
+    @property
+    def rows_read(self) -> int:
+        return sum(f.rows_read for f in self.files)
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(f.rows_loaded for f in self.files)
+
+    @property
+    def rows_quarantined(self) -> int:
+        return sum(f.rows_quarantined for f in self.files)
+
+    @property
+    def rows_duplicate(self) -> int:
+        return sum(f.rows_duplicate for f in self.files)
+
+    @property
+    def calls_loaded(self) -> int:
+        return sum(f.calls_loaded for f in self.files)
+
+    def to_dict(self) -> dict:
+        return {
+            "workspace": self.workspace,
+            "files": [
+                {k: v for k, v in asdict(f).items()} | {"reconciles": f.reconciles} for f in self.files
+            ],
+            "rows_read": self.rows_read,
+            "rows_loaded": self.rows_loaded,
+            "rows_quarantined": self.rows_quarantined,
+            "rows_duplicate": self.rows_duplicate,
+            "calls_loaded": self.calls_loaded,
+        }
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 22):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def resolve_inputs(paths, adapter: str | None = None) -> list[tuple[Path, Adapter, Path | None]]:
+    """Check every input before any work starts: exists, readable, known layout.
+
+    Failing early means a typo in the 14th file name does not leave 13 files half-ingested.
+    Directories expand to the data files they contain; lookup tables that match no adapter
+    inside a directory are skipped, but a named file that matches none is an error.
+    """
+    forced = get_adapter(adapter) if adapter else None
+    ads = builtin_adapters()
+    out = []
+    tmpdir: Path | None = None
+    for p in map(Path, paths):
+        if not p.exists():
+            raise IngestError(f"{p}: no such file or directory")
+        if p.is_dir():
+            files = sorted(x for x in p.rglob("*") if x.is_file() and not x.name.startswith("."))
+            named = False
+        else:
+            files, named = [p], True
+        for f in files:
+            members = [f]
+            if file_kind(f) == "zip":
+                tmpdir = tmpdir or Path(tempfile.mkdtemp(prefix="rightresponse-zip-"))
+                try:
+                    members = expand_zip(f, tmpdir)
+                except ReadError as exc:
+                    raise IngestError(str(exc)) from None
+            for m in members:
+                if file_kind(m) not in ("csv", "excel", "json", "parquet") or m.suffix.lower() in (".pdf", ".md"):
+                    if named:
+                        raise IngestError(f"{m}: not a supported data file (CSV, Excel, JSON, Parquet, gzip, zip)")
+                    continue
+                try:
+                    cols = columns_of(m, (forced.read.get("delimiter") if forced else None))
+                except ReadError as exc:
+                    raise IngestError(str(exc)) from None
+                except OSError as exc:
+                    raise IngestError(f"{m}: cannot read ({exc.strerror})") from None
+                ad = forced or detect_adapter(cols, ads)
+                if ad is None:
+                    if not named:
+                        continue  # e.g. a code lookup table beside the call files
+                    raise IngestError(
+                        f"{m}: unknown layout (columns: {', '.join(cols[:12])}{' ...' if len(cols) > 12 else ''}); "
+                        f"pass --adapter NAME or write one with `rightresponse inspect {m}`"
+                    )
+                out.append((m, ad, tmpdir))
+    return out
+
+
+def ingest(paths, workspace, adapter: str | None = None, agency: str | None = None, progress: bool = False,
+           memory_limit: str | None = None) -> IngestSummary:
+    """Ingest CAD exports into ``workspace``; returns the per-file reconciliation.
+
+    >>> summary = ingest(["week35.csv"], workspace="ws")   # doctest: +SKIP
+    >>> summary.rows_loaded                                # doctest: +SKIP
+    """
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    try:
+        inputs = resolve_inputs(paths, adapter)
+    except AdapterError as exc:
+        raise IngestError(str(exc)) from None
+    ws = Workspace(workspace)
+    ws.root.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    if memory_limit:
+        con.execute(f"SET memory_limit = {_sql_str(memory_limit)}")
+    con.execute(f"SET temp_directory = {_sql_str(str(ws.root / '.tmp'))}")
+    con.execute("SET TimeZone = 'UTC'")
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(inputs), unit="file", desc="ingest", leave=False)
+    summaries = []
+    try:
+        for path, ad, _ in inputs:
+            if bar is not None:
+                bar.set_postfix_str(path.name[:40])
+            summaries.append(_ingest_file(con, ws, path, ad, agency))
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+        con.close()
+        for tmp in {t for *_, t in inputs if t is not None}:
+            shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(ws.root / ".tmp", ignore_errors=True)
+    return IngestSummary(str(ws.root), summaries)
+
+
+def _copy(con, select_sql: str, dest: Path, tag: str) -> None:
+    con.execute(
+        f"COPY ({select_sql}) TO {_sql_str(str(dest))} (FORMAT parquet, COMPRESSION zstd, "
+        f"PARTITION_BY (agency, year), APPEND, FILENAME_PATTERN {_sql_str(tag + '_{uuid}')})"
+    )
+
+
+def _ingest_file(con, ws: Workspace, path: Path, ad: Adapter, agency: str | None) -> FileSummary:
+    sha = _sha256(path)
+    try:
+        raw = read_any(con, path, ad.read.get("delimiter"))
+    except ReadError as exc:
+        raise IngestError(str(exc)) from None
+    except UnicodeDecodeError as exc:
+        raise IngestError(f"{path}: cannot decode text ({exc})") from None
+    agency_id = agency or ad.agency
+    try:
+        comp = normalize(con, ad, raw, agency_id, path.name)
+    except AdapterError as exc:
+        raise IngestError(str(exc)) from None
+    except duckdb.Error as exc:
+        raise IngestError(f"{path}: adapter {ad.name} failed: {str(exc).splitlines()[0]}") from None
+    norm = comp.name
+    unit_grain = ad.grain == "unit"
+
+    # Duplicates: calls already stored, or a repeat of an earlier row of this file.
+    seen = f"seen_{norm}"
+    ws.existing_ids(con, agency_id, seen)
+    part = "call_id, unit_id" if unit_grain else "call_id"
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {norm}_k AS
+        SELECT n.*,
+          n.__reason IS NULL AND (s.call_id IS NOT NULL OR
+            row_number() OVER (PARTITION BY n.__reason IS NULL, {', '.join('n.' + c.strip() for c in part.split(','))}
+                               ORDER BY n.__row) > 1) AS __dup
+        FROM {norm} n LEFT JOIN {seen} s ON s.call_id = n.call_id"""
+    )
+    keep = f"SELECT * FROM {norm}_k WHERE __reason IS NULL AND NOT __dup"
+    counts = dict(con.execute(
+        f"SELECT coalesce(__reason, CASE WHEN __dup THEN '__dup' ELSE '__ok' END), count(*) FROM {norm}_k GROUP BY 1"
+    ).fetchall())
+    rows_loaded = counts.pop("__ok", 0)
+    rows_dup = counts.pop("__dup", 0)
+    reasons = dict(counts)
+    if raw.malformed:
+        reasons["malformed_record"] = reasons.get("malformed_record", 0) + len(raw.malformed)
+    rows_quarantined = sum(reasons.values())
+
+    tag = sha[:16]
+    if unit_grain:
+        unit_cols = ", ".join(f'"{c}"' for c in field_names(UNIT_FIELDS))
+        _copy(con, f"SELECT {unit_cols} FROM ({keep})", ws.dir("units"), tag)
+        # One incident row per call: the first unit row, with the number of distinct units.
+        call_cols = ", ".join(
+            f'"{c}"' if c != "units_assigned" else "count(DISTINCT unit_id) OVER (PARTITION BY call_id) AS units_assigned"
+            for c in field_names(CALL_FIELDS)
+        )
+        incidents = (f"SELECT * FROM (SELECT {call_cols}, __row, row_number() OVER (PARTITION BY call_id ORDER BY __row) AS __n "
+                     f"FROM ({keep})) WHERE __n = 1")
+    else:
+        incidents = keep
+    calls_loaded = con.execute(f"SELECT count(*) FROM ({incidents})").fetchone()[0]
+    if calls_loaded:
+        cols = ", ".join(f'"{c}"' for c in field_names(CALL_FIELDS))
+        _copy(con, f"SELECT {cols} FROM ({incidents}) ORDER BY received", ws.dir("calls"), tag)
+        sens = ", ".join(f'i."{c}"' for c in field_names(SENSITIVE_FIELDS))
+        _copy(con, f"SELECT {sens} FROM ({incidents}) i WHERE coalesce(i.location, i.narrative, "
+                   f"CAST(i.latitude AS VARCHAR)) IS NOT NULL", ws.dir("sensitive"), tag)
+
+    _write_quarantine(con, ws, raw, norm, path, sha)
+    con.execute(f"DROP TABLE IF EXISTS {norm}_k; DROP TABLE IF EXISTS {norm}; DROP TABLE IF EXISTS {seen}; "
+                f'DROP TABLE IF EXISTS "{raw.name}"')
+
+    fs = FileSummary(
+        path=str(path), adapter=ad.name, rows_read=raw.rows, rows_loaded=rows_loaded,
+        rows_quarantined=rows_quarantined, rows_duplicate=rows_dup, calls_loaded=calls_loaded,
+        sha256=sha, agency=agency_id, reader=raw.path, quarantine_reasons=reasons, warnings=comp.warnings,
+    )
+    if not fs.reconciles:  # a bug, never an input problem: refuse to record it
+        raise AssertionError(f"{path}: counts do not reconcile: {fs}")
+    ws.record({
+        "path": str(path), "sha256": sha, "bytes": path.stat().st_size, "adapter": ad.name,
+        "adapter_sha256": ad.sha256, "agency": agency_id, "rightresponse": __version__,
+        "duckdb": duckdb.__version__, "rows_read": fs.rows_read, "rows_loaded": fs.rows_loaded,
+        "rows_quarantined": fs.rows_quarantined, "rows_duplicate": fs.rows_duplicate,
+        "calls_loaded": fs.calls_loaded, "quarantine_reasons": reasons,
+    })
+    return fs
+
+
+def _write_quarantine(con, ws: Workspace, raw, norm: str, path: Path, sha: str) -> None:
+    dest = ws.dir("quarantine") / f"{sha[:16]}.parquet"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    cols = ", ".join(f'r."{c}"' for c in raw.columns)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE q_{norm} (source_file VARCHAR, source_sha256 VARCHAR, source_row BIGINT,
+            reason VARCHAR, column_name VARCHAR, message VARCHAR, record VARCHAR)"""
+    )
+    con.execute(
+        f"""INSERT INTO q_{norm}
+        SELECT {_sql_str(path.name)}, {_sql_str(sha)}, n.__row, n.__reason, n.__column, n.__message,
+               CAST(to_json(struct_pack({cols})) AS VARCHAR)
+        FROM {norm}_k n JOIN "{raw.name}" r ON r.{ROW} = n.__row WHERE n.__reason IS NOT NULL"""
+        if raw.columns else "SELECT 1 WHERE false"
+    )
+    for m in raw.malformed:
+        con.execute(
+            f"INSERT INTO q_{norm} VALUES (?, ?, ?, 'malformed_record', NULL, ?, ?)",
+            [path.name, sha, m.row, f"record {m.row}: {m.message}", m.record],
+        )
+    if dest.exists():
+        dest.unlink()  # re-ingest replaces this file's quarantine rather than doubling it
+    if con.execute(f"SELECT count(*) FROM q_{norm}").fetchone()[0]:
+        con.execute(f"COPY (SELECT * FROM q_{norm} ORDER BY source_row) TO {_sql_str(str(dest))} (FORMAT parquet)")
+    con.execute(f"DROP TABLE q_{norm}")
+
+
+def quarantine_examples(workspace, limit: int = 5) -> list[dict]:
+    """A few quarantined rows with file, row, column and reason (never the raw record)."""
+    ws = Workspace(workspace)
+    if not ws.has("quarantine"):
+        return []
+    con = duckdb.connect()
+    try:
+        rows = con.execute(
+            f"SELECT source_file, source_row, reason, column_name FROM read_parquet({_sql_str(ws.glob('quarantine'))}) "
+            f"ORDER BY source_file, source_row LIMIT {int(limit)}"
+        ).fetchall()
+    finally:
+        con.close()
+    return [dict(zip(("file", "row", "reason", "column"), r)) for r in rows]
+
+
+__all__ = ["ingest", "IngestSummary", "FileSummary", "IngestError", "quarantine_examples", "json"]
