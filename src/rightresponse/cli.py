@@ -32,13 +32,14 @@ def main():
 
 
 @main.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--sample", is_flag=True, help="Ingest the bundled real sample (14 weekly DECC exports) instead of PATHS.")
 @click.option("--workspace", "-w", default=DEFAULT_WORKSPACE, show_default=True, help="Workspace directory (created if missing).")
 @click.option("--adapter", "-a", help="Force an adapter (built-in name or path to a YAML file) instead of detecting it.")
 @click.option("--agency", help="Agency id to store the calls under (default: the adapter's).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 @click.option("--memory-limit", help="DuckDB memory limit, e.g. 1GB (spills to disk beyond it).")
-def ingest(paths, workspace, adapter, agency, as_json, memory_limit):
+def ingest(paths, sample, workspace, adapter, agency, as_json, memory_limit):
     """Load CAD exports into a workspace: normalized calls plus a quarantine.
 
     PATHS are files (CSV, TSV, Excel, JSON, Parquet, .gz, .zip) or directories.
@@ -47,12 +48,18 @@ def ingest(paths, workspace, adapter, agency, as_json, memory_limit):
 
     \b
     Examples:
+      rightresponse ingest --sample
       rightresponse ingest ../shared/data/cfs/decc_psap_2025 --workspace ws
       rightresponse ingest calls_2024.csv.gz --adapter new_orleans --workspace ws --json
       rightresponse ingest export.csv --adapter ./my_city.yaml --agency springfield
     """
     from .ingest.pipeline import IngestError, ingest as run, quarantine_examples
+    from .samples import sample_paths
 
+    if sample:
+        paths = tuple(map(str, sample_paths())) + tuple(paths)
+    if not paths:
+        _fail("give one or more files or directories to ingest, or --sample for the bundled real sample")
     try:
         summary = run(list(paths), workspace, adapter=adapter, agency=agency,
                       progress=not as_json and sys.stderr.isatty(), memory_limit=memory_limit)
