@@ -40,7 +40,8 @@ TOP_KEYS = {
     "exclude", "unit", "lookups",
 }
 FIELD_FORMS = {"column", "value", "concat", "coalesce", "lookup", "count_list", "sql", "sep", "table", "key"}
-TS_FORMS = {"column", "format", "date", "time", "after", "epoch_ms", "epoch_s", "base", "add_minutes", "add_seconds", "sql"}
+TS_FORMS = {"column", "format", "date", "time", "after", "tolerance_minutes", "epoch_ms", "epoch_s", "base", "add_minutes",
+            "add_seconds", "sql"}
 
 
 class AdapterError(ValueError):

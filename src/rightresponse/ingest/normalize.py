@@ -112,7 +112,7 @@ class _Compiler:
             return (
                 f"CASE WHEN {ref} IS NULL THEN NULL ELSE "
                 f"len(list_filter(string_split(replace(replace({ref}, chr(13), ''), chr(10), {_sql_str(sep)}), "
-                f"{_sql_str(sep)}), x -> trim(x) <> '')) END"
+                f"{_sql_str(sep)}), lambda x: trim(x) <> '')) END"
             )
         if "lookup" in spec:
             table = self._lookup_table(spec["lookup"], key)
@@ -139,7 +139,17 @@ class _Compiler:
                 rows = list(csv.DictReader(fh))
         except OSError as exc:
             raise AdapterError(f"adapter {self.ad.path}: lookup '{name}' file {path}: {exc.strerror}") from None
-        return {r[spec["key"]].strip().upper(): r[spec["value"]].strip() for r in rows if r.get(spec["key"])}
+        table: dict[str, str] = {}
+        for r in rows:
+            if not r.get(spec["key"]):
+                continue
+            k, v = r[spec["key"]].strip().upper(), r[spec["value"]].strip()
+            if k in table and table[k] != v:  # a published code table may list a code twice
+                msg = f"lookup '{name}': key '{k}' has different values; using the last, '{v}'"
+                if msg not in self.warnings:
+                    self.warnings.append(msg)
+            table[k] = v
+        return table
 
     # ---- timestamps
 
@@ -184,12 +194,19 @@ class _Compiler:
             self._check_parse(t, self._parse(t, fmts), spec["time"], fmts, fld)
             base_local = ready[spec["after"]][0]
             cand = f"(CAST({base_local} AS DATE) + {parsed_t})"
-            local = f"CASE WHEN {cand} < {base_local} THEN {cand} + INTERVAL 1 DAY ELSE {cand} END"
+            # Next day if earlier than `after` by more than tolerance_minutes (default 0); a time a
+            # little earlier is a recording error (or the repeated DST hour), kept on the same day
+            # so time_issue flags it, not turned into a 23-hour delay.
+            tol = spec.get("tolerance_minutes", 0)
+            if not isinstance(tol, int) or tol < 0:
+                raise AdapterError(f"adapter {self.ad.path}: timestamps.{fld}.tolerance_minutes must be a whole number >= 0")
+            local = (f"CASE WHEN {cand} < {base_local} - INTERVAL {tol} MINUTE "
+                     f"THEN {cand} + INTERVAL 1 DAY ELSE {cand} END")
             return local, f"timezone({tz}, {local})"
         if "epoch_ms" in spec or "epoch_s" in spec:
             col = spec.get("epoch_ms") or spec.get("epoch_s")
             ref = self.src(col)
-            num = f"try_cast({ref} AS DOUBLE)"
+            num = _number(ref)
             self.checks.append(_Check("unparseable_number", f"{ref} IS NOT NULL AND {num} IS NULL", col,
                                       f"'column {col}: ' || left({ref}, 200) || ' is not an epoch number'"))
             secs = f"{num} / 1000.0" if "epoch_ms" in spec else num
@@ -202,7 +219,7 @@ class _Compiler:
             terms = []
             for c in cols:
                 ref = self.src(c)
-                num = f"try_cast({ref} AS DOUBLE)"
+                num = _number(ref)
                 self.checks.append(_Check("unparseable_number", f"{ref} IS NOT NULL AND {num} IS NULL", c,
                                           f"'column {c}: ' || left({ref}, 200) || ' is not a number'"))
                 terms.append(num)
@@ -268,14 +285,16 @@ class _Compiler:
                                _sql_str(rule.get("reason", "excluded by adapter rule"))))
 
         call_id = f.get("call_id", "NULL")
+        id_col, rec_col = _col_of(ad.fields.get("call_id")), _ts_col_of(ad.timestamps.get("received"))
         checks = [
-            _Check("missing_call_id", f"{call_id} IS NULL", _col_of(ad.fields.get("call_id")),
-                   "'no incident number'"),
+            _Check("missing_call_id", f"{call_id} IS NULL", id_col,
+                   _sql_str(f"column {id_col} is empty: no incident number" if id_col else "no incident number")),
         ]
-        rec_checks = [c for c in self.checks if c.column and _ts_col_of(ad.timestamps.get("received")) == c.column]
+        rec_checks = [c for c in self.checks if c.column and rec_col == c.column]
         checks += rec_checks
-        checks.append(_Check("missing_received", f"{ins['received']} IS NULL",
-                             _ts_col_of(ad.timestamps.get("received")), "'no received time'"))
+        checks.append(_Check("missing_received", f"{ins['received']} IS NULL", rec_col,
+                             _sql_str(f"column {rec_col} (received) is empty: no received time" if rec_col
+                                      else "no received time")))
         checks += [c for c in self.checks if c not in rec_checks]
         checks += excl
 
@@ -294,7 +313,7 @@ class _Compiler:
         )
 
         def fld(name, cast=None):
-            e = f.get(name, "NULL")
+            e = f.get(name, "CAST(NULL AS VARCHAR)")  # typed, so Parquet files agree on the schema
             return f"try_cast({e} AS {cast})" if cast else e
 
         select = {
@@ -351,6 +370,13 @@ class _Compiler:
         for name, *_ in self._pending:
             self.con.execute(f"DROP TABLE IF EXISTS {name}")
         return Compiled(out, self.warnings)
+
+
+def _number(ref: str) -> str:
+    """A number in SQL; thousands separators ("1,645.3", as Detroit writes long durations) are
+    dropped only when the commas group digits by three, so "1,5" stays unparseable."""
+    grouped = "'\\s*-?[0-9]{1,3}(,[0-9]{3})+(\\.[0-9]*)?\\s*'"
+    return f"try_cast(CASE WHEN regexp_full_match({ref}, {grouped}) THEN replace({ref}, ',', '') ELSE {ref} END AS DOUBLE)"
 
 
 def _col_of(spec) -> str:

@@ -52,6 +52,7 @@ class FileSummary:
 class IngestSummary:
     workspace: str
     files: list[FileSummary]
+    skipped: list[str] = field(default_factory=list)  # files inside a directory or zip matching no adapter
 
     @property
     def rows_read(self) -> int:
@@ -84,6 +85,7 @@ class IngestSummary:
             "rows_quarantined": self.rows_quarantined,
             "rows_duplicate": self.rows_duplicate,
             "calls_loaded": self.calls_loaded,
+            "skipped": list(self.skipped),
         }
 
 
@@ -95,53 +97,75 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def resolve_inputs(paths, adapter: str | None = None) -> list[tuple[Path, Adapter, Path | None]]:
+def _printable(text: str, limit: int = 60) -> str:
+    """A column name fit for a one-line message: control characters escaped, long names cut."""
+    out = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+    return out if len(out) <= limit else out[: limit - 3] + "..."
+
+
+def resolve_inputs(paths, adapter: str | None = None,
+                   skipped: list[str] | None = None) -> list[tuple[Path, Adapter, Path | None, str]]:
     """Check every input before any work starts: exists, readable, known layout.
 
     Failing early means a typo in the 14th file name does not leave 13 files half-ingested.
-    Directories expand to the data files they contain; lookup tables that match no adapter
-    inside a directory are skipped, but a named file that matches none is an error.
+    Directories and zip archives expand to the data files they contain; files inside them
+    that match no adapter (lookup tables, a README) are skipped and listed in ``skipped``,
+    but a named file that matches none, or a directory or zip with no call file, is an error.
+    Returns (file to read, adapter, temp dir to remove, name to report) per file.
     """
     forced = get_adapter(adapter) if adapter else None
-    ads = builtin_adapters()
+    ads = builtin_adapters() if forced is None else {}  # parsing every adapter is not free
+    skipped = skipped if skipped is not None else []
     out = []
     tmpdir: Path | None = None
-    for p in map(Path, paths):
-        if not p.exists():
-            raise IngestError(f"{p}: no such file or directory")
-        if p.is_dir():
-            files = sorted(x for x in p.rglob("*") if x.is_file() and not x.name.startswith("."))
-            named = False
-        else:
-            files, named = [p], True
-        for f in files:
-            members = [f]
-            if file_kind(f) == "zip":
-                tmpdir = tmpdir or Path(tempfile.mkdtemp(prefix="rightresponse-zip-"))
-                try:
-                    members = expand_zip(f, tmpdir)
-                except ReadError as exc:
-                    raise IngestError(str(exc)) from None
-            for m in members:
-                if file_kind(m) not in ("csv", "excel", "json", "parquet") or m.suffix.lower() in (".pdf", ".md"):
-                    if named:
-                        raise IngestError(f"{m}: not a supported data file (CSV, Excel, JSON, Parquet, gzip, zip)")
-                    continue
-                try:
-                    cols = columns_of(m, (forced.read.get("delimiter") if forced else None))
-                except ReadError as exc:
-                    raise IngestError(str(exc)) from None
-                except OSError as exc:
-                    raise IngestError(f"{m}: cannot read ({exc.strerror})") from None
-                ad = forced or detect_adapter(cols, ads)
-                if ad is None:
-                    if not named:
-                        continue  # e.g. a code lookup table beside the call files
-                    raise IngestError(
-                        f"{m}: unknown layout (columns: {', '.join(cols[:12])}{' ...' if len(cols) > 12 else ''}); "
-                        f"pass --adapter NAME or write one with `rightresponse inspect {m}`"
-                    )
-                out.append((m, ad, tmpdir))
+    try:
+        for p in map(Path, paths):
+            if not p.exists():
+                raise IngestError(f"{p}: no such file or directory")
+            if p.is_dir():
+                files = sorted(x for x in p.rglob("*") if x.is_file() and not x.name.startswith("."))
+            else:
+                files = [p]
+            found, skipped_before = len(out), len(skipped)
+            for f in files:
+                members = [(f, str(f))]
+                if file_kind(f) == "zip":
+                    tmpdir = tmpdir or Path(tempfile.mkdtemp(prefix="rightresponse-zip-"))
+                    try:
+                        members = [(m, str(f.parent / m.name)) for m in expand_zip(f, tmpdir)]
+                    except ReadError as exc:
+                        raise IngestError(str(exc)) from None
+                named = not p.is_dir() and len(members) == 1  # a zip of one file counts as that file
+                for m, shown in members:
+                    if file_kind(m) not in ("csv", "excel", "json", "parquet") or m.suffix.lower() in (".pdf", ".md"):
+                        if named:
+                            raise IngestError(f"{shown}: not a supported data file (CSV, Excel, JSON, Parquet, gzip, zip)")
+                        skipped.append(f"{shown}: not a data file")
+                        continue
+                    try:
+                        cols = columns_of(m, (forced.read.get("delimiter") if forced else None))
+                    except ReadError as exc:
+                        raise IngestError(str(exc).replace(str(m), shown, 1)) from None
+                    except OSError as exc:
+                        raise IngestError(f"{shown}: cannot read ({exc.strerror or exc})") from None
+                    ad = forced or detect_adapter(cols, ads)
+                    if ad is None:
+                        if not named:
+                            skipped.append(f"{shown}: no adapter matches its columns")  # e.g. a code lookup table
+                            continue
+                        names = ", ".join(_printable(c) for c in cols[:12])
+                        raise IngestError(
+                            f"{shown}: unknown layout (columns: {names}{' ...' if len(cols) > 12 else ''}); "
+                            f"pass --adapter NAME or write one with `rightresponse inspect {shown}`"
+                        )
+                    out.append((m, ad, tmpdir, shown))
+            if len(out) == found:
+                raise IngestError(f"{p}: none of its {len(skipped) - skipped_before} file(s) matches a known layout; "
+                                  f"pass --adapter NAME")
+    except BaseException:
+        if tmpdir is not None:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+        raise
     return out
 
 
@@ -154,8 +178,9 @@ def ingest(paths, workspace, adapter: str | None = None, agency: str | None = No
     """
     if isinstance(paths, (str, Path)):
         paths = [paths]
+    skipped: list[str] = []
     try:
-        inputs = resolve_inputs(paths, adapter)
+        inputs = resolve_inputs(paths, adapter, skipped)
     except AdapterError as exc:
         raise IngestError(str(exc)) from None
     ws = Workspace(workspace)
@@ -172,20 +197,20 @@ def ingest(paths, workspace, adapter: str | None = None, agency: str | None = No
         bar = tqdm(total=len(inputs), unit="file", desc="ingest", leave=False)
     summaries = []
     try:
-        for path, ad, _ in inputs:
+        for path, ad, _, shown in inputs:
             if bar is not None:
                 bar.set_postfix_str(path.name[:40])
-            summaries.append(_ingest_file(con, ws, path, ad, agency))
+            summaries.append(_ingest_file(con, ws, path, ad, agency, shown))
             if bar is not None:
                 bar.update(1)
     finally:
         if bar is not None:
             bar.close()
         con.close()
-        for tmp in {t for *_, t in inputs if t is not None}:
+        for tmp in {t for _, _, t, _ in inputs if t is not None}:
             shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(ws.root / ".tmp", ignore_errors=True)
-    return IngestSummary(str(ws.root), summaries)
+    return IngestSummary(str(ws.root), summaries, skipped)
 
 
 def _copy(con, select_sql: str, dest: Path, tag: str) -> None:
@@ -195,21 +220,24 @@ def _copy(con, select_sql: str, dest: Path, tag: str) -> None:
     )
 
 
-def _ingest_file(con, ws: Workspace, path: Path, ad: Adapter, agency: str | None) -> FileSummary:
+def _ingest_file(con, ws: Workspace, path: Path, ad: Adapter, agency: str | None,
+                 shown: str | None = None) -> FileSummary:
+    """One file; ``shown`` is the name to report (``dir/export.zip!member.csv`` for zip members)."""
+    shown = shown or str(path)
     sha = _sha256(path)
     try:
         raw = read_any(con, path, ad.read.get("delimiter"))
     except ReadError as exc:
-        raise IngestError(str(exc)) from None
+        raise IngestError(str(exc).replace(str(path), shown, 1)) from None
     except UnicodeDecodeError as exc:
-        raise IngestError(f"{path}: cannot decode text ({exc})") from None
+        raise IngestError(f"{shown}: cannot decode text ({exc})") from None
     agency_id = agency or ad.agency
     try:
         comp = normalize(con, ad, raw, agency_id, path.name)
     except AdapterError as exc:
         raise IngestError(str(exc)) from None
     except duckdb.Error as exc:
-        raise IngestError(f"{path}: adapter {ad.name} failed: {str(exc).splitlines()[0]}") from None
+        raise IngestError(f"{shown}: adapter {ad.name} failed: {str(exc).splitlines()[0]}") from None
     norm = comp.name
     unit_grain = ad.grain == "unit"
 
@@ -241,9 +269,11 @@ def _ingest_file(con, ws: Workspace, path: Path, ad: Adapter, agency: str | None
         unit_cols = ", ".join(f'"{c}"' for c in field_names(UNIT_FIELDS))
         _copy(con, f"SELECT {unit_cols} FROM ({keep})", ws.dir("units"), tag)
         # One incident row per call: the first unit row, with the number of distinct units.
+        # (plus the sensitive columns, which are written from the incident rows too)
+        inc_fields = field_names(CALL_FIELDS) + [c for c in field_names(SENSITIVE_FIELDS) if c not in field_names(CALL_FIELDS)]
         call_cols = ", ".join(
             f'"{c}"' if c != "units_assigned" else "count(DISTINCT unit_id) OVER (PARTITION BY call_id) AS units_assigned"
-            for c in field_names(CALL_FIELDS)
+            for c in inc_fields
         )
         incidents = (f"SELECT * FROM (SELECT {call_cols}, __row, row_number() OVER (PARTITION BY call_id ORDER BY __row) AS __n "
                      f"FROM ({keep})) WHERE __n = 1")
@@ -262,14 +292,15 @@ def _ingest_file(con, ws: Workspace, path: Path, ad: Adapter, agency: str | None
                 f'DROP TABLE IF EXISTS "{raw.name}"')
 
     fs = FileSummary(
-        path=str(path), adapter=ad.name, rows_read=raw.rows, rows_loaded=rows_loaded,
+        path=shown, adapter=ad.name, rows_read=raw.rows, rows_loaded=rows_loaded,
         rows_quarantined=rows_quarantined, rows_duplicate=rows_dup, calls_loaded=calls_loaded,
-        sha256=sha, agency=agency_id, reader=raw.path, quarantine_reasons=reasons, warnings=comp.warnings,
+        sha256=sha, agency=agency_id, reader=raw.path, quarantine_reasons=reasons,
+        warnings=raw.warnings + comp.warnings,
     )
     if not fs.reconciles:  # a bug, never an input problem: refuse to record it
-        raise AssertionError(f"{path}: counts do not reconcile: {fs}")
+        raise AssertionError(f"{shown}: counts do not reconcile: {fs}")
     ws.record({
-        "path": str(path), "sha256": sha, "bytes": path.stat().st_size, "adapter": ad.name,
+        "path": shown, "sha256": sha, "bytes": path.stat().st_size, "adapter": ad.name,
         "adapter_sha256": ad.sha256, "agency": agency_id, "rightresponse": __version__,
         "duckdb": duckdb.__version__, "rows_read": fs.rows_read, "rows_loaded": fs.rows_loaded,
         "rows_quarantined": fs.rows_quarantined, "rows_duplicate": fs.rows_duplicate,
@@ -281,7 +312,7 @@ def _ingest_file(con, ws: Workspace, path: Path, ad: Adapter, agency: str | None
 def _write_quarantine(con, ws: Workspace, raw, norm: str, path: Path, sha: str) -> None:
     dest = ws.dir("quarantine") / f"{sha[:16]}.parquet"
     dest.parent.mkdir(parents=True, exist_ok=True)
-    cols = ", ".join(f'r."{c}"' for c in raw.columns)
+    cols = ", ".join("r." + '"' + c.replace('"', '""') + '"' for c in raw.columns)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE q_{norm} (source_file VARCHAR, source_sha256 VARCHAR, source_row BIGINT,
             reason VARCHAR, column_name VARCHAR, message VARCHAR, record VARCHAR)"""

@@ -21,6 +21,7 @@ import json
 import os
 import uuid
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,24 +55,33 @@ class RawTable:
     rows: int
     malformed: list[Malformed] = field(default_factory=list)
     path: str = "duckdb"  # which reader path produced it: duckdb | python | excel | json | parquet
+    warnings: list[str] = field(default_factory=list)  # e.g. lines decoded as cp1252
 
 
 # ---------------------------------------------------------------- helpers
 
 
 def dedupe_names(names: list[str]) -> list[str]:
-    """Make header names unique and non-empty, the way DuckDB does (``name_1``)."""
-    seen: dict[str, int] = {}
+    """Make header names unique and non-empty, the way DuckDB does (``name_1``).
+
+    Uniqueness is case-insensitive because DuckDB identifiers are (``Beat`` and ``BEAT``
+    would collide), and ``__row`` is reserved for the record number.
+    """
+    seen: set[str] = {ROW}
     out = []
     for i, raw in enumerate(names):
-        name = (raw or "").strip().lstrip("\ufeff") or f"column{i}"
-        base = name
-        while name in seen:
-            seen[base] += 1
-            name = f"{base}_{seen[base]}"
-        seen.setdefault(name, 0)
+        base = (raw or "").strip().lstrip("\ufeff") or f"column{i}"
+        name, n = base, 0
+        while name.lower() in seen:
+            n += 1
+            name = f"{base}_{n}"
+        seen.add(name.lower())
         out.append(name)
     return out
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _open_bytes(path: Path):
@@ -80,12 +90,23 @@ def _open_bytes(path: Path):
     return open(path, "rb")
 
 
+_GZIP_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
+
+
 def _detect_encoding(path: Path) -> str:
     """UTF-8 (with or without BOM), UTF-16 by BOM, else cp1252/latin-1.
 
     The whole file is checked for UTF-8 validity in chunks: a latin-1 byte on row
-    900,000 must not crash the read after 899,999 rows were loaded.
+    900,000 must not crash the read after 899,999 rows were loaded. Reading it all also
+    finds a truncated or corrupt .gz before any row is loaded.
     """
+    try:
+        return _detect_encoding_of(path)
+    except _GZIP_ERRORS as exc:
+        raise ReadError(f"{path}: corrupt or truncated gzip data ({exc})") from None
+
+
+def _detect_encoding_of(path: Path) -> str:
     with _open_bytes(path) as fh:
         head = fh.read(4)
         if head.startswith(codecs.BOM_UTF16_LE) or head.startswith(codecs.BOM_UTF16_BE):
@@ -180,7 +201,7 @@ def _read_csv_duckdb(con, path: Path, columns: list[str], delim: str) -> RawTabl
             delim={_sql_str(delim)}, quote='"', escape='"', strict_mode=true,
             columns={col_spec}, max_line_size=200000000, all_varchar=true)"""
     )
-    cols = ", ".join(f'"{c}"' for c in columns)
+    cols = ", ".join(_ident(c) for c in columns)
     con.execute(
         f'create or replace temp table "{name}" as select rowid + 1 as {ROW}, {cols} from "{name}_scan"'
     )
@@ -193,20 +214,26 @@ def _read_csv_python(con, path: Path, columns: list[str], delim: str, encoding: 
     name = _new_name(con, "raw")
     width = len(columns)
     malformed: list[Malformed] = []
+    warnings: list[str] = []
     batches: list[pa.RecordBatch] = []
     nums: list[int] = []
     buf: list[list[str]] = []
     row = 0
     with _open_bytes(path) as fh:
-        text = io.TextIOWrapper(fh, encoding=encoding, newline="", errors="strict")
-        reader = csv.reader(text, delimiter=delim, strict=False)
+        if encoding in ("cp1252", "latin-1"):
+            lines = _mixed_lines(fh, warnings)
+        else:
+            if encoding == "utf-16" and (problem := _utf16_problem(path)):
+                warnings.append(f"{problem}; undecodable bytes were replaced by U+FFFD")
+            lines = io.TextIOWrapper(fh, encoding=encoding, newline="", errors="replace")
+        reader = csv.reader(lines, delimiter=delim, strict=False)
         next(reader, None)  # header
         while True:
             try:
                 rec = next(reader)
             except StopIteration:
                 break
-            except csv.Error as exc:  # e.g. a NUL byte
+            except csv.Error as exc:
                 row += 1
                 malformed.append(Malformed(row, f"unreadable record: {exc}", ""))
                 continue
@@ -214,9 +241,8 @@ def _read_csv_python(con, path: Path, columns: list[str], delim: str, encoding: 
                 continue  # a blank line is not a record
             row += 1
             if len(rec) != width:
-                malformed.append(
-                    Malformed(row, f"expected {width} fields, found {len(rec)}", json.dumps(rec)[:100_000])
-                )
+                # The whole record, however long: the quarantine must round-trip it.
+                malformed.append(Malformed(row, f"expected {width} fields, found {len(rec)}", json.dumps(rec)))
                 continue
             nums.append(row)
             buf.append(rec)
@@ -226,7 +252,52 @@ def _read_csv_python(con, path: Path, columns: list[str], delim: str, encoding: 
     if buf:
         batches.append(_batch(nums, columns, buf))
     _load_arrow(con, name, columns, batches)
-    return RawTable(name, columns, row, malformed, "python")
+    return RawTable(name, columns, row, malformed, "python", warnings)
+
+
+def _mixed_lines(fh, warnings: list[str]):
+    """Text lines of a file that is not valid UTF-8 throughout, decoded line by line.
+
+    Exports are often UTF-8 with a few cp1252 lines pasted in; decoding the whole file
+    as cp1252 would turn every correct "é" elsewhere into "Ã©". Each line is UTF-8 if it
+    can be, else cp1252, else latin-1 (which never fails), and the count is reported.
+    Lines are split on CR, LF and CRLF as ``newline=""`` would, so the csv module sees
+    bare carriage returns inside quoted fields exactly as from a text file.
+    """
+    fallback, first = 0, 0
+    for n, raw in enumerate(fh, 1):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            fallback += 1
+            first = first or n
+            try:
+                text = raw.decode("cp1252")
+            except UnicodeDecodeError:
+                text = raw.decode("latin-1")
+        if "\r" in text[:-2]:
+            yield from io.StringIO(text, newline="")
+        else:
+            yield text
+    if fallback:
+        warnings.append(
+            f"{fallback} line(s) are not valid UTF-8 and were read as cp1252/latin-1 (first: line {first})"
+        )
+
+
+def _utf16_problem(path: Path) -> str | None:
+    """Where a UTF-16 file stops being valid (e.g. cut in the middle of a character)."""
+    decoder = codecs.getincrementaldecoder("utf-16")()
+    pos = 0
+    with _open_bytes(path) as fh:
+        try:
+            while chunk := fh.read(1 << 22):
+                decoder.decode(chunk)
+                pos += len(chunk)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError as exc:
+            return f"not valid UTF-16 near byte {pos + exc.start} ({exc.reason})"
+    return None
 
 
 def _batch(nums: list[int], columns: list[str], rows: list[list[str]]) -> pa.RecordBatch:
@@ -238,7 +309,10 @@ def _batch(nums: list[int], columns: list[str], rows: list[list[str]]) -> pa.Rec
 # ---------------------------------------------------------------- other formats
 
 
-def _records_to_table(con, records: list[dict], prefix: str, columns: list[str] | None = None) -> RawTable:
+def _records_to_table(con, records: list[dict], prefix: str, columns: list[str] | None = None,
+                      nums: list[int] | None = None, rows: int | None = None,
+                      malformed: list[Malformed] | None = None) -> RawTable:
+    """Records (dicts) into a raw table; ``nums`` are their record numbers when some were set aside."""
     columns = list(columns or [])
     seen = set(columns)
     for rec in records:
@@ -248,6 +322,7 @@ def _records_to_table(con, records: list[dict], prefix: str, columns: list[str] 
                 columns.append(k)
     names = dedupe_names(columns)
     name = _new_name(con, prefix)
+    nums = nums if nums is not None else list(range(1, len(records) + 1))
 
     def cell(v):
         if v is None:
@@ -261,57 +336,95 @@ def _records_to_table(con, records: list[dict], prefix: str, columns: list[str] 
     batches = []
     for i in range(0, len(records), _BATCH):
         chunk = records[i : i + _BATCH]
-        rows = [[cell(r.get(c)) for c in columns] for r in chunk]
-        batches.append(_batch(list(range(i + 1, i + 1 + len(chunk))), names, rows))
+        cells = [[cell(r.get(c)) for c in columns] for r in chunk]
+        batches.append(_batch(nums[i : i + _BATCH], names, cells))
     _load_arrow(con, name, names, batches)
-    return RawTable(name, names, len(records), [], prefix)
+    return RawTable(name, names, len(records) if rows is None else rows, list(malformed or []), prefix)
+
+
+def _json_records(items: list, what: str) -> tuple[list[dict], list[int], list[Malformed]]:
+    """Keep the objects; anything else is a malformed record (numbered from 1)."""
+    records, nums, malformed = [], [], []
+    for i, item in enumerate(items, 1):
+        if isinstance(item, dict):
+            records.append(item)
+            nums.append(i)
+        else:
+            malformed.append(Malformed(i, f"{what} {i} is not a JSON object", json.dumps(item)))
+    return records, nums, malformed
 
 
 def read_json(con, path: Path) -> RawTable:
-    """Socrata (a list of records, or NDJSON) and ArcGIS feature exports."""
+    """Socrata (a list of records, rows.json, or NDJSON) and ArcGIS feature exports.
+
+    In NDJSON every line stands alone, so a broken line (a truncated download, a stray
+    edit) is quarantined as a malformed record and the other lines still load. A single
+    JSON document that does not parse cannot be split into records: that is an error.
+    """
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     try:
         with opener(path, "rt", encoding="utf-8-sig") as fh:
             text = fh.read()
     except UnicodeDecodeError as exc:
-        raise ReadError(f"{path}: not UTF-8 JSON ({exc})") from None
+        raise ReadError(f"{path}: not UTF-8 JSON (byte {exc.start}: {exc.reason})") from None
+    except _GZIP_ERRORS as exc:
+        raise ReadError(f"{path}: corrupt or truncated gzip data ({exc})") from None
     if not text.strip():
         raise ReadError(f"{path}: the file is empty")
     try:
         doc = json.loads(text)
-    except json.JSONDecodeError:
-        doc = None
-        records = []
-        for i, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
+    except json.JSONDecodeError as exc:
+        lines = [ln for ln in text.split("\n") if ln.strip()]
+        try:
+            ndjson = isinstance(json.loads(lines[0]), dict)
+        except json.JSONDecodeError:
+            ndjson = False
+        if not ndjson:
+            raise ReadError(f"{path}: invalid JSON at line {exc.lineno}, column {exc.colno} ({exc.msg})") from None
+        items, bad = [], {}
+        for i, line in enumerate(lines, 1):
             try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise ReadError(f"{path}: line {i}: invalid JSON ({exc.msg}, column {exc.colno})") from None
-    if doc is not None:
-        if isinstance(doc, dict) and "features" in doc:  # ArcGIS / GeoJSON
-            records = []
-            for feat in doc["features"]:
-                rec = dict(feat.get("attributes") or feat.get("properties") or {})
-                geom = feat.get("geometry") or {}
-                if "x" in geom and "y" in geom:
-                    rec.setdefault("x", geom["x"])
-                    rec.setdefault("y", geom["y"])
-                records.append(rec)
-        elif isinstance(doc, dict) and isinstance(doc.get("data"), list) and "meta" in doc:  # Socrata rows.json
+                items.append(json.loads(line))
+            except json.JSONDecodeError as err:
+                bad[i] = Malformed(i, f"invalid JSON ({err.msg}, column {err.colno})", line)
+                items.append(None)
+        records, nums, malformed = _json_records(items, "line")
+        malformed = [bad.get(m.row, m) for m in malformed]
+        return _records_to_table(con, records, "json", nums=nums, rows=len(lines), malformed=malformed)
+    if isinstance(doc, dict) and isinstance(doc.get("features"), list):  # ArcGIS / GeoJSON
+        items = []
+        for feat in doc["features"]:
+            if not isinstance(feat, dict):
+                items.append(feat)
+                continue
+            rec = dict(feat.get("attributes") or feat.get("properties") or {})
+            geom = feat.get("geometry") or {}
+            if isinstance(geom, dict) and "x" in geom and "y" in geom:
+                rec.setdefault("x", geom["x"])
+                rec.setdefault("y", geom["y"])
+            items.append(rec)
+        what = "feature"
+    elif isinstance(doc, dict) and isinstance(doc.get("data"), list) and "meta" in doc:  # Socrata rows.json
+        try:
             cols = [c.get("fieldName") or c.get("name") for c in doc["meta"]["view"]["columns"]]
-            records = [dict(zip(cols, r)) for r in doc["data"]]
-        elif isinstance(doc, list):
-            records = doc
-        else:
-            raise ReadError(f"{path}: JSON is neither a list of records nor an ArcGIS/Socrata export")
-    if not all(isinstance(r, dict) for r in records):
-        raise ReadError(f"{path}: JSON records must be objects")
-    return _records_to_table(con, records, "json")
+        except (KeyError, TypeError, AttributeError):
+            raise ReadError(f"{path}: Socrata rows.json without meta.view.columns") from None
+        items = [dict(zip(cols, r)) if isinstance(r, list) and len(r) == len(cols) else r for r in doc["data"]]
+        what = "data row"
+    elif isinstance(doc, list):
+        items, what = doc, "record"
+    else:
+        raise ReadError(f"{path}: JSON is neither a list of records nor an ArcGIS/Socrata export")
+    records, nums, malformed = _json_records(items, what)
+    return _records_to_table(con, records, "json", nums=nums, rows=len(items), malformed=malformed)
 
 
 def read_excel(con, path: Path) -> RawTable:
+    """The first sheet; an entirely blank row is skipped like a blank line in a CSV.
+
+    Record numbers follow the sheet (record n is on sheet row n + 1), so a quarantined
+    row can be found in the workbook even when blank rows precede it.
+    """
     import pandas as pd
 
     try:
@@ -319,23 +432,28 @@ def read_excel(con, path: Path) -> RawTable:
     except Exception as exc:  # openpyxl raises many types for corrupt files
         raise ReadError(f"{path}: cannot read as Excel ({type(exc).__name__}: {exc})") from None
     df.columns = [str(c) for c in df.columns]
-    records = [{k: (v if v != "" else None) for k, v in r.items()} for r in df.to_dict("records")]
-    return _records_to_table(con, records, "excel", columns=list(df.columns))
+    records, nums = [], []
+    for i, r in enumerate(df.to_dict("records"), 1):
+        rec = {k: (v if v != "" else None) for k, v in r.items()}
+        if any(v is not None for v in rec.values()):
+            records.append(rec)
+            nums.append(i)
+    return _records_to_table(con, records, "excel", columns=list(df.columns), nums=nums)
 
 
 def read_parquet(con, path: Path) -> RawTable:
+    src = f"read_parquet({_sql_str(str(path))}, file_row_number=true)"
     try:
-        cols = [r[0] for r in con.execute(f"describe select * from read_parquet({_sql_str(str(path))})").fetchall()]
+        cols = [r[0] for r in con.execute(f"describe select * from {src}").fetchall()]
     except duckdb.Error as exc:
         raise ReadError(f"{path}: cannot read as Parquet ({str(exc).splitlines()[0]})") from None
+    cols = [c for c in cols if c != "file_row_number"]  # DuckDB's file-order row number, 0-based
+    names = dedupe_names(cols)
     name = _new_name(con, "raw")
-    sel = ", ".join(f'cast("{c}" as varchar) as "{c}"' for c in cols)
-    con.execute(
-        f'create or replace temp table "{name}" as select row_number() over () as {ROW}, {sel} '
-        f"from read_parquet({_sql_str(str(path))})"
-    )
+    sel = ", ".join(f"cast({_ident(c)} as varchar) as {_ident(n)}" for c, n in zip(cols, names))
+    con.execute(f'create or replace temp table "{name}" as select file_row_number + 1 as {ROW}, {sel} from {src}')
     rows = con.execute(f'select count(*) from "{name}"').fetchone()[0]
-    return RawTable(name, cols, rows, [], "parquet")
+    return RawTable(name, names, rows, [], "parquet")
 
 
 def file_kind(path: Path) -> str:
@@ -367,10 +485,28 @@ def read_any(con, path: Path, delimiter: str | None = None) -> RawTable:
 
 
 def columns_of(path: Path, delimiter: str | None = None) -> list[str]:
-    """Column names without loading the whole file (CSV) or by reading it (others)."""
-    if file_kind(path) == "csv":
+    """Column names, reading only the header where the format allows (all but JSON)."""
+    kind = file_kind(path)
+    if kind == "csv":
         return read_header(path, delimiter)[0]
+    if kind == "excel":  # a large workbook takes seconds to parse: never twice
+        import pandas as pd
+
+        try:
+            head = pd.read_excel(path, dtype=str, sheet_name=0, nrows=0)
+        except Exception as exc:
+            raise ReadError(f"{path}: cannot read as Excel ({type(exc).__name__}: {exc})") from None
+        return dedupe_names([str(c) for c in head.columns])
     con = duckdb.connect()
+    if kind == "parquet":
+        try:
+            cols = [r[0] for r in con.execute(
+                f"describe select * from read_parquet({_sql_str(str(path))})").fetchall()]
+        except duckdb.Error as exc:
+            raise ReadError(f"{path}: cannot read as Parquet ({str(exc).splitlines()[0]})") from None
+        finally:
+            con.close()
+        return dedupe_names(cols)
     try:
         return read_any(con, path, delimiter).columns
     finally:
