@@ -91,6 +91,8 @@ def _format_summary(summary) -> str:
         f"{'total':<{w}}  {'':<16} {summary.rows_read:>9,} {summary.rows_loaded:>9,} "
         f"{summary.rows_quarantined:>9,} {summary.rows_duplicate:>9,}"
     )
+    for skipped in getattr(summary, "skipped", []):
+        lines.append(f"skipped {skipped}")
     lines.append(f"\n{summary.calls_loaded:,} calls stored in {summary.workspace}")
     return "\n".join(lines)
 

@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader parses adapters ~10x faster
+
 from ..schema import ORIGINS, OUTCOMES, SERVICES, TIMESTAMP_FIELDS
 
 # Fields an adapter may fill besides timestamps and the value-mapped ones.
@@ -205,7 +207,7 @@ def load_adapter(path: str | Path) -> Adapter:
     except OSError as exc:
         raise AdapterError(f"adapter {path}: cannot read ({exc.strerror})") from None
     try:
-        doc = yaml.safe_load(text)
+        doc = yaml.load(text, Loader=_YAML_LOADER)
     except yaml.YAMLError as exc:
         raise AdapterError(f"adapter {path}: invalid YAML: {exc}") from None
     ad = parse_adapter(doc, str(path))
