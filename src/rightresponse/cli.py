@@ -150,5 +150,209 @@ def inspect(path, rows, out):
         click.echo(report.draft_yaml)
 
 
+# ---------------------------------------------------------------- classify
+
+
+@main.command()
+@click.argument("input_csv", type=click.Path(exists=True, dir_okay=False))
+@click.option("--agency", help="Agency whose crosswalk applies (default: the input's agency column, if any).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the result here (default: stdout).")
+@click.option("--overrides", type=click.Path(exists=True, dir_okay=False), help="A city's override CSV (always wins).")
+@click.option("--model", type=click.Path(dir_okay=False), help="Saved classifier: loaded if present, else trained once and saved here.")
+def classify(input_csv, agency, output, overrides, model):
+    """Categorize call types: a CSV with a call_type column in, categories out.
+
+    INPUT has a `call_type` column and optionally `agency` and `count`. The output
+    adds `category` (one of the 22 Vera categories), `confidence` and `method`
+    (override, crosswalk, rule or model). An agency with no crosswalk is
+    classified by rules and the model alone.
+
+    \b
+    Examples:
+      rightresponse classify call_types.csv -o categorized.csv
+      rightresponse classify call_types.csv --agency dallas --model classifier.pkl
+    """
+    import pandas as pd
+
+    from .taxonomy import TaxonomyError, classify_table
+
+    try:
+        df = pd.read_csv(input_csv, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        _fail(f"{input_csv}: cannot read as CSV ({exc})")
+    if "call_type" not in df.columns:
+        _fail(f"{input_csv}: no 'call_type' column (columns: {', '.join(df.columns)})")
+    try:
+        out = classify_table(df, agency=agency, overrides=overrides, model_path=model)
+    except TaxonomyError as exc:
+        _fail(str(exc))
+    if output:
+        out.to_csv(output, index=False)
+        click.echo(f"{len(out):,} call types written to {output}", err=True)
+    else:
+        click.echo(out.to_csv(index=False), nl=False)
+
+
+@main.group()
+def crosswalk():
+    """Review how a workspace's call types are categorized, and fix them.
+
+    \b
+    The loop that gets a city to 100%:
+      rightresponse crosswalk export --workspace ws          # writes ws/call_type_review.csv
+      (edit the category column of the rows you disagree with)
+      rightresponse crosswalk import ws/call_type_review.csv --workspace ws
+    """
+
+
+@crosswalk.command("export")
+@click.option("--workspace", "-w", default=DEFAULT_WORKSPACE, show_default=True, type=click.Path(exists=True, file_okay=False))
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Default: WORKSPACE/call_type_review.csv.")
+def crosswalk_export(workspace, output):
+    """Write every call type with category, confidence, method and call count.
+
+    Sorted so that the most calls times the most uncertainty come first.
+
+    \b
+    Example:
+      rightresponse crosswalk export --workspace ws -o review.csv
+    """
+    from .taxonomy.review import export_review
+
+    try:
+        path, df = export_review(workspace, output)
+    except FileNotFoundError as exc:
+        _fail(str(exc))
+    by_method = df.groupby("method")["calls"].sum().to_dict()
+    click.echo(f"{len(df):,} call types ({int(df['calls'].sum()):,} calls) written to {path}")
+    click.echo("calls by method: " + ", ".join(f"{k} {v:,}" for k, v in sorted(by_method.items())))
+
+
+@crosswalk.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--workspace", "-w", default=DEFAULT_WORKSPACE, show_default=True, type=click.Path(exists=True, file_okay=False))
+@click.option("--all", "all_rows", is_flag=True, help="Take every row as reviewed, not only the changed ones.")
+def crosswalk_import(file, workspace, all_rows):
+    """Apply an edited review CSV as the workspace's overrides (they always win).
+
+    \b
+    Example:
+      rightresponse crosswalk import review.csv --workspace ws
+    """
+    from .taxonomy import TaxonomyError
+    from .taxonomy.review import import_review
+
+    try:
+        res = import_review(file, workspace, all_rows=all_rows)
+    except (TaxonomyError, FileNotFoundError) as exc:
+        _fail(str(exc))
+    click.echo(f"{res.applied:,} overrides applied from {res.file} ({res.unchanged:,} rows unchanged); "
+               f"{res.total_overrides:,} overrides in {res.overrides_path}")
+
+
+# ---------------------------------------------------------------- policies and triage
+
+
+@main.command()
+@click.option("--policy", "-p", required=True, help="Preset name (see `rightresponse policy list`) or a policy YAML file.")
+@click.option("--call-type", "-c", required=True, help="The call type, free text from any city.")
+@click.option("--flag", "flags", multiple=True, help="A risk flag that is present (weapon, violence, ...); no_NAME if confirmed absent. Repeatable.")
+@click.option("--priority", help="Priority as the city writes it.")
+@click.option("--at", "at", help="When the call came in (ISO time, e.g. 2025-10-05T03:00:00; default now).")
+@click.option("--model", type=click.Path(dir_okay=False), help="Saved classifier (trained once and saved here if absent).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def triage(policy, call_type, flags, priority, at, model, as_json):
+    """Who should respond to this call, why, and which questions to ask.
+
+    \b
+    Examples:
+      rightresponse triage --policy denver-star --call-type "welfare check" --flag no_weapon --at 2025-10-05T14:00
+      rightresponse triage -p eugene-cahoots -c "SUICIDAL PERSON" --flag weapon --json
+    """
+    from .policy import PolicyError, triage_args
+
+    try:
+        rec = triage_args(policy, call_type, flags=flags, priority=priority, at=at, model_path=model)
+    except (PolicyError, ValueError) as exc:
+        _fail(str(exc))
+    click.echo(json.dumps(rec.to_dict()) if as_json else rec.format())
+
+
+@main.group()
+def policy():
+    """Responder policies as data: list, show, lint and compare them.
+
+    \b
+    Examples:
+      rightresponse policy list
+      rightresponse policy show denver-star
+      rightresponse policy lint my_city_policy.yaml
+      rightresponse policy diff status-quo denver-star --workspace ws
+    """
+
+
+@policy.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def policy_list(as_json):
+    """List the preset policies."""
+    from .policy import preset_summaries
+
+    rows = preset_summaries()
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
+    for r in rows:
+        click.echo(f"{r['id']:<20} {r['title']} ({r['rules']} rules)")
+
+
+@policy.command("show")
+@click.argument("name_or_file")
+@click.option("--json", "as_json", is_flag=True)
+def policy_show(name_or_file, as_json):
+    """Print a policy's rules in order, with reasons and questions."""
+    from .policy import PolicyError, load_policy
+
+    try:
+        pol = load_policy(name_or_file)
+    except PolicyError as exc:
+        _fail(str(exc))
+    click.echo(json.dumps(pol.to_dict()) if as_json else pol.to_text())
+
+
+@policy.command("lint")
+@click.argument("name_or_file")
+@click.option("--json", "as_json", is_flag=True)
+def policy_lint(name_or_file, as_json):
+    """Check a policy: shadowed rules, uncovered categories, unknown responders, examples.
+
+    Exits non-zero when there are errors.
+    """
+    from .policy import PolicyError, lint_policy
+
+    try:
+        rep = lint_policy(name_or_file)
+    except PolicyError as exc:
+        _fail(str(exc))
+    click.echo(json.dumps(rep.to_dict()) if as_json else rep.format())
+    if not rep.ok:
+        sys.exit(1)
+
+
+@policy.command("diff")
+@click.argument("a")
+@click.argument("b")
+@click.option("--workspace", "-w", type=click.Path(exists=True, file_okay=False), help="Weigh the changes by this workspace's calls and hours.")
+@click.option("--json", "as_json", is_flag=True)
+def policy_diff(a, b, workspace, as_json):
+    """Which call types change responder from policy A to B, and what share of calls and hours moves."""
+    from .policy import PolicyError, diff_policies
+
+    try:
+        d = diff_policies(a, b, calls=workspace)
+    except (PolicyError, FileNotFoundError) as exc:
+        _fail(str(exc))
+    click.echo(json.dumps(d.to_dict()) if as_json else d.format())
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

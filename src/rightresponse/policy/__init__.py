@@ -1,0 +1,28 @@
+"""Responder policies: who should respond to each call, applied to history and to live calls.
+
+    from rightresponse.policy import load_policy, triage, make_call
+    star = load_policy("denver-star")
+    rec = triage(star, make_call("welfare check", flags=["no_weapon"], at="14:00"))
+    rec.responder, rec.reason, rec.questions
+
+    from rightresponse.policy import compare_policies
+    compare_policies("ws")          # share of calls and officer hours moved, per preset
+
+Policies are YAML (see docs/policies.md and presets/*.yaml); `lint_policy` proves properties
+of a policy over every kind of call; `diff_policies` compares two.
+"""
+
+from .diff import PolicyDiff, diff_policies
+from .engine import Call, Recommendation, make_call, triage, triage_args
+from .history import (PolicyFigures, PreparedHistory, apply_policy, compare_policies, policy_figures,
+                      prepare_history, who_could_respond_html)
+from .lint import LintReport, lint_policy
+from .model import (FLAGS, RESPONDERS, Finding, Policy, PolicyError, catalogue, flag_info, list_presets,
+                    load_policy, preset_summaries)
+
+__all__ = [
+    "Call", "Finding", "FLAGS", "LintReport", "Policy", "PolicyDiff", "PolicyError", "PolicyFigures",
+    "PreparedHistory", "RESPONDERS", "Recommendation", "apply_policy", "catalogue", "compare_policies",
+    "diff_policies", "flag_info", "lint_policy", "list_presets", "load_policy", "make_call", "policy_figures",
+    "prepare_history", "preset_summaries", "triage", "triage_args", "who_could_respond_html",
+]

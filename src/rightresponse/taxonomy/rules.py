@@ -1,0 +1,75 @@
+"""Ordered keyword rules (data/keyword_rules.yaml): transparent, high-precision first pass."""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from .normalize import rule_text
+from .taxonomy import DATA_DIR, TaxonomyError, load_taxonomy
+
+DEFAULT_RULES = DATA_DIR / "keyword_rules.yaml"
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    category: str
+    any: tuple[re.Pattern, ...]
+    unless: tuple[re.Pattern, ...]
+    why: str
+    any_re: re.Pattern | None = None  # the `any` patterns as one alternation: one scan per value
+    unless_re: re.Pattern | None = None
+
+    def matches(self, text: str) -> bool:
+        if self.any_re is None or not self.any_re.search(text):
+            return False
+        return self.unless_re is None or not self.unless_re.search(text)
+
+
+def _alternation(patterns: tuple[re.Pattern, ...]) -> re.Pattern | None:
+    return re.compile("|".join(f"(?:{p.pattern})" for p in patterns)) if patterns else None
+
+
+def load_rules(path: str | Path | None = None, taxonomy=None) -> tuple[Rule, ...]:
+    """Rules in precedence order; categories are checked against the taxonomy."""
+    tax = taxonomy or load_taxonomy()
+    rules = _load_rules(str(Path(path).resolve()) if path else str(DEFAULT_RULES))
+    for r in rules:
+        if r.category not in tax:
+            raise TaxonomyError(f"{path or DEFAULT_RULES}: rule {r.id!r}: category {r.category!r} is not in taxonomy {tax.name}")
+    return rules
+
+
+@functools.lru_cache(maxsize=4)
+def _load_rules(path: str) -> tuple[Rule, ...]:
+    with open(path, encoding="utf-8") as f:
+        doc = yaml.safe_load(f)
+    out, seen = [], set()
+    for i, r in enumerate(doc.get("rules") or [], start=1):
+        rid = str(r.get("id") or f"rule{i}")
+        if rid in seen:
+            raise TaxonomyError(f"{path}: duplicate rule id {rid!r}")
+        seen.add(rid)
+        try:
+            any_, unless = tuple(re.compile(p) for p in r["any"]), tuple(re.compile(p) for p in r.get("unless") or ())
+            out.append(Rule(id=rid, category=str(r["category"]), any=any_, unless=unless,
+                            why=str(r.get("why") or ""), any_re=_alternation(any_), unless_re=_alternation(unless)))
+        except (KeyError, re.error) as exc:
+            raise TaxonomyError(f"{path}: rule {rid!r}: {exc}") from None
+    return tuple(out)
+
+
+def apply_rules(value: object, rules: tuple[Rule, ...]) -> Rule | None:
+    """The first rule that fires on the value, or None."""
+    text = rule_text(value)
+    if not text:
+        return None
+    for r in rules:
+        if r.matches(text):
+            return r
+    return None
