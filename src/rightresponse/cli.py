@@ -354,5 +354,127 @@ def policy_diff(a, b, workspace, as_json):
     click.echo(json.dumps(d.to_dict()) if as_json else d.format())
 
 
+# ---------------------------------------------------------------- scenarios and staffing
+
+
+def _scenario_workspace_help():
+    return ("Workspace with the calls (overrides the scenario's data.workspace). A scenario built on the bundled "
+            "sample ingests it here if the workspace holds no calls; without it, into a temporary directory.")
+
+
+@main.command()
+@click.argument("scenario")
+@click.option("--replications", "-r", type=int, help="Replications (default: the scenario's).")
+@click.option("--seed", type=int, help="Random seed (default: the scenario's).")
+@click.option("--workspace", "-w", type=click.Path(file_okay=False), help=_scenario_workspace_help())
+@click.option("--report", type=click.Path(dir_okay=False), help="Also write the result as an HTML section here.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def simulate(scenario, replications, seed, workspace, report, as_json):
+    """Simulate a scenario: officer hours freed, team use, waits, response times, cost.
+
+    SCENARIO is a YAML file or the name of a shipped example (`rightresponse scenario list`).
+
+    \b
+    Examples:
+      rightresponse simulate decc-co-responder-pilot --replications 10
+      rightresponse simulate my_pilot.yaml --workspace ws --json
+    """
+    from .simulate import DataError, ScenarioError, simulate as run
+
+    try:
+        res = run(scenario, replications=replications, seed=seed, workspace=workspace,
+                  progress=not as_json and sys.stderr.isatty())
+    except (ScenarioError, DataError, FileNotFoundError) as exc:
+        _fail(str(exc))
+    if report:
+        Path(report).write_text(res.html(), encoding="utf-8")
+    click.echo(json.dumps(res.to_dict(), default=str) if as_json else res.summary_text())
+
+
+@main.command()
+@click.option("--arrivals-per-hour", type=float, required=True, help="Calls per hour (lambda).")
+@click.option("--minutes-per-call", type=float, required=True, help="Mean service time per call, minutes (1/mu).")
+@click.option("--target-minutes", type=float, required=True, help="Answer within this many minutes ...")
+@click.option("--service-level", type=float, required=True, help="... for at least this share of calls (0-1).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def staffing(arrivals_per_hour, minutes_per_call, target_minutes, service_level, as_json):
+    """Units needed to meet a service target, by Erlang C (M/M/c).
+
+    `units` is the smallest number of units for which the probability that a call
+    waits at most TARGET minutes is at least SERVICE-LEVEL.
+
+    \b
+    Example:
+      rightresponse staffing --arrivals-per-hour 4 --minutes-per-call 45 --target-minutes 10 --service-level 0.9
+    """
+    from .simulate import staffing_dict
+
+    try:
+        res = staffing_dict(arrivals_per_hour, minutes_per_call, target_minutes, service_level)
+    except ValueError as exc:
+        _fail(str(exc))
+    if as_json:
+        click.echo(json.dumps(res))
+    else:
+        click.echo(f"units needed:      {res['units']}")
+        click.echo(f"service level:     {res['service_level']:.1%} of calls wait <= {target_minutes:g} min")
+        click.echo(f"utilization:       {res['utilization']:.1%}")
+        click.echo(f"mean wait:         {res['mean_wait_minutes']:.2f} min")
+
+
+@main.group()
+def scenario():
+    """Scenario files: list the shipped examples, compare a baseline with a pilot.
+
+    \b
+    Examples:
+      rightresponse scenario list
+      rightresponse scenario compare decc-status-quo decc-co-responder-pilot --out comparison
+    """
+
+
+@scenario.command("list")
+def scenario_list():
+    """List the example scenarios shipped with rightresponse."""
+    from .simulate import list_scenarios
+
+    for name in list_scenarios():
+        click.echo(name)
+
+
+@scenario.command("compare")
+@click.argument("a")
+@click.argument("b")
+@click.option("--replications", "-r", type=int, help="Replications for both (default: A's).")
+@click.option("--seed", type=int)
+@click.option("--workspace", "-w", type=click.Path(file_okay=False), help=_scenario_workspace_help())
+@click.option("--out", "-o", type=click.Path(file_okay=False), default="scenario-comparison", show_default=True,
+              help="Directory for comparison.html and comparison.csv.")
+@click.option("--json", "as_json", is_flag=True)
+def scenario_compare(a, b, replications, seed, workspace, out, as_json):
+    """Baseline A and pilot B side by side: cost, hours freed, team size, response times.
+
+    \b
+    Example:
+      rightresponse scenario compare decc-status-quo decc-co-responder-pilot -r 10 --out cmp
+    """
+    from .simulate import DataError, ScenarioError, compare_scenarios
+
+    try:
+        cmp = compare_scenarios(a, b, replications=replications, seed=seed, workspace=workspace,
+                                progress=not as_json and sys.stderr.isatty())
+    except (ScenarioError, DataError, FileNotFoundError) as exc:
+        _fail(str(exc))
+    outdir = Path(out)
+    outdir.mkdir(parents=True, exist_ok=True)
+    cmp.to_csv(outdir / "comparison.csv")
+    (outdir / "comparison.html").write_text(cmp.html(), encoding="utf-8")
+    if as_json:
+        click.echo(json.dumps(cmp.to_dict(), default=str))
+    else:
+        click.echo("\n".join(cmp.summary_lines()))
+        click.echo(f"\nwritten: {outdir / 'comparison.html'}, {outdir / 'comparison.csv'}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
