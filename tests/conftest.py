@@ -14,9 +14,21 @@ DATA = SHARED / "data"
 CFS = DATA / "cfs"
 
 
+REQUIRE_REAL = os.environ.get("RIGHTRESPONSE_REQUIRE_REAL") == "1"
+
+
+def skip_or_fail(reason: str):
+    """Skip when a real component is absent, except in CI (.ci/run sets
+    RIGHTRESPONSE_REQUIRE_REAL=1), where a silently skipped browser or database test
+    would make a green run meaningless."""
+    if REQUIRE_REAL:
+        pytest.fail(f"{reason} (RIGHTRESPONSE_REQUIRE_REAL=1: required here)", pytrace=False)
+    pytest.skip(reason)
+
+
 def need(path: Path) -> Path:
     if not path.exists():
-        pytest.skip(f"real sample {path} not available (set RIGHTRESPONSE_SHARED)")
+        skip_or_fail(f"real sample {path} not available (set RIGHTRESPONSE_SHARED)")
     return path
 
 

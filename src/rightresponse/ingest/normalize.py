@@ -76,9 +76,18 @@ class _Compiler:
         nulls = ", ".join(_sql_str(v) for v in self.ad.null_values if v != "")
         cols = [f"{ROW}"]
         for actual, alias in self.used.items():
-            t = f"trim({_q(actual)})"
+            x = _q(actual)
+            t = f"trim({x})"
             cond = f"{t} = ''" + (f" OR {t} IN ({nulls})" if nulls else "")
-            cols.append(f"CASE WHEN {cond} THEN NULL ELSE {t} END AS {alias}")
+            plain = f"{x} = ''" + (f" OR {x} IN ({nulls})" if nulls else "")
+            # trim() allocates a copy of every value and dominated the whole query. It only
+            # strips spaces and other Unicode space separators, so an ASCII value that neither
+            # starts nor ends with ' ' is unchanged: test that cheaply and trim only the rest.
+            cols.append(
+                f"CASE WHEN prefix({x}, ' ') OR suffix({x}, ' ') OR length({x}) <> strlen({x}) "
+                f"THEN (CASE WHEN {cond} THEN NULL ELSE {t} END) "
+                f"WHEN {plain} THEN NULL ELSE {x} END AS {alias}"
+            )
         return f"SELECT {', '.join(cols)} FROM {_q(self.raw.name)}"
 
     # ---- value maps over distinct values
@@ -303,13 +312,19 @@ class _Compiler:
         message = "CASE " + " ".join(f"WHEN {c.condition} THEN {c.message}" for c in checks) + " END"
 
         r, d, a, c = ins["received"], ins["dispatched"], ins["arrived"], ins["cleared"]
+        issue_checks = [
+            (f"{d} < {r}", "dispatched_before_received"),
+            (f"{a} < {d}", "arrived_before_dispatched"),
+            (f"{c} < {a}", "cleared_before_arrival"),
+            (f"{c} < {r} OR {c} < {d}", "negative_duration"),
+            (f"{c} - {r} > INTERVAL {MAX_CALL_HOURS} HOUR", "over_24h"),
+        ]
+        # Built only for the few rows with an issue: concat_ws on every row cost more
+        # than the comparisons themselves.
         time_issue = (
-            "nullif(concat_ws(';', "
-            f"CASE WHEN {d} < {r} THEN 'dispatched_before_received' END, "
-            f"CASE WHEN {a} < {d} THEN 'arrived_before_dispatched' END, "
-            f"CASE WHEN {c} < {a} THEN 'cleared_before_arrival' END, "
-            f"CASE WHEN {c} < {r} OR {c} < {d} THEN 'negative_duration' END, "
-            f"CASE WHEN {c} - {r} > INTERVAL {MAX_CALL_HOURS} HOUR THEN 'over_24h' END), '')"
+            "CASE WHEN " + " OR ".join(f"({cond})" for cond, _ in issue_checks) + " THEN "
+            "nullif(concat_ws(';', " + ", ".join(f"CASE WHEN {cond} THEN '{name}' END" for cond, name in issue_checks)
+            + "), '') END"
         )
 
         def fld(name, cast=None):
@@ -364,8 +379,17 @@ class _Compiler:
 
         out = _new_name(self.con, "norm")
         cols = ",\n  ".join(f"{expr} AS {_q(k)}" for k, expr in select.items())
+        # Each parsed timestamp appears in a dozen expressions (checks, time issues, year);
+        # DuckDB does not share subexpressions inside CASE, so parse each once in an inner
+        # projection and refer to its columns. Longest first: one expression may contain another.
+        parsed = sorted(((e, f"__t{i}{j}") for i, (loc, inst) in enumerate(ready.values())
+                         for j, e in enumerate((loc, inst))), key=lambda x: -len(x[0]))
+        inner_cols = ", ".join(f"{e} AS {alias}" for e, alias in parsed)
+        for e, alias in parsed:
+            cols = cols.replace(e, f"s.{alias}")
+        inner = f"SELECT s.*, {inner_cols} FROM ({stage0}) s" if parsed else stage0
         self.con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {out} AS SELECT\n  {cols}\nFROM ({stage0}) s\n" + "\n".join(self.joins)
+            f"CREATE OR REPLACE TEMP TABLE {out} AS SELECT\n  {cols}\nFROM ({inner}) s\n" + "\n".join(self.joins)
         )
         for name, *_ in self._pending:
             self.con.execute(f"DROP TABLE IF EXISTS {name}")

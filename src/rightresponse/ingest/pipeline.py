@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import tempfile
+import threading
+import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -87,6 +90,32 @@ class IngestSummary:
             "calls_loaded": self.calls_loaded,
             "skipped": list(self.skipped),
         }
+
+
+class _Background:
+    """Run fn(*args) in a daemon thread; result() waits and re-raises its exception.
+
+    hashlib releases the GIL on large buffers and DuckDB releases it while executing,
+    so a file's hash is computed on the otherwise idle core during the read.
+    """
+
+    def __init__(self, fn, *args):
+        self._out: list = []
+        self._thread = threading.Thread(target=self._run, args=(fn, args), daemon=True)
+        self._thread.start()
+
+    def _run(self, fn, args) -> None:
+        try:
+            self._out.append((True, fn(*args)))
+        except BaseException as exc:  # re-raised in the caller's thread
+            self._out.append((False, exc))
+
+    def result(self):
+        self._thread.join()
+        ok, value = self._out[0]
+        if not ok:
+            raise value
+        return value
 
 
 def _sha256(path: Path) -> str:
@@ -169,9 +198,17 @@ def resolve_inputs(paths, adapter: str | None = None,
     return out
 
 
+# DuckDB's own default is 80% of RAM. Ingest spills to WORKSPACE/.tmp beyond this instead,
+# so a multi-million-row export fits beside an analyst's other work (about 0.7 GB peak for
+# 2M rows; benchmarks/README.md). Pass memory_limit (or --memory-limit) to raise it.
+DEFAULT_MEMORY_LIMIT = "512MB"
+
+
 def ingest(paths, workspace, adapter: str | None = None, agency: str | None = None, progress: bool = False,
            memory_limit: str | None = None) -> IngestSummary:
     """Ingest CAD exports into ``workspace``; returns the per-file reconciliation.
+
+    ``memory_limit`` (e.g. "2GB") bounds DuckDB's memory; default DEFAULT_MEMORY_LIMIT.
 
     >>> summary = ingest(["week35.csv"], workspace="ws")   # doctest: +SKIP
     >>> summary.rows_loaded                                # doctest: +SKIP
@@ -186,8 +223,7 @@ def ingest(paths, workspace, adapter: str | None = None, agency: str | None = No
     ws = Workspace(workspace)
     ws.root.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
-    if memory_limit:
-        con.execute(f"SET memory_limit = {_sql_str(memory_limit)}")
+    con.execute(f"SET memory_limit = {_sql_str(memory_limit or DEFAULT_MEMORY_LIMIT)}")
     con.execute(f"SET temp_directory = {_sql_str(str(ws.root / '.tmp'))}")
     con.execute("SET TimeZone = 'UTC'")
     bar = None
@@ -213,18 +249,41 @@ def ingest(paths, workspace, adapter: str | None = None, agency: str | None = No
     return IngestSummary(str(ws.root), summaries, skipped)
 
 
-def _copy(con, select_sql: str, dest: Path, tag: str) -> None:
-    con.execute(
-        f"COPY ({select_sql}) TO {_sql_str(str(dest))} (FORMAT parquet, COMPRESSION zstd, "
-        f"PARTITION_BY (agency, year), APPEND, FILENAME_PATTERN {_sql_str(tag + '_{uuid}')})"
-    )
+_PLAIN_VALUE = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+def _copy(con, select_sql: str, dest: Path, tag: str, parts: list[tuple]) -> None:
+    """Append the rows to the hive layout ``dest/agency=../year=../<tag>_<uuid>.parquet``.
+
+    One COPY per (agency, year), rather than one COPY with PARTITION_BY: DuckDB's
+    partitioned writer buffers every partition at once; one partition at a time is faster
+    and needs a fraction of the memory. Rows keep file order (no sort: sorting 2M rows by
+    ``received`` cost a fifth of the ingest, and exports come roughly in time order anyway). Partition values that would need escaping are left to PARTITION_BY, so the
+    directory names are always DuckDB's own. ``parts`` are the (agency, year) pairs, found
+    once from the normalized table rather than by another pass over the query.
+    """
+    for agency, year in parts:
+        where = (f"agency IS NOT DISTINCT FROM {_sql_str(agency) if agency is not None else 'NULL'} "
+                 f"AND year IS NOT DISTINCT FROM {int(year) if year is not None else 'NULL'}")
+        if agency is not None and year is not None and _PLAIN_VALUE.match(str(agency)):
+            target = dest / f"agency={agency}" / f"year={int(year)}"
+            target.mkdir(parents=True, exist_ok=True)
+            out = target / f"{tag}_{uuid.uuid4()}.parquet"
+            con.execute(f"COPY (SELECT * EXCLUDE (agency, year) FROM ({select_sql}) WHERE {where}) "
+                        f"TO {_sql_str(str(out))} (FORMAT parquet, COMPRESSION zstd)")
+        else:
+            con.execute(
+                f"COPY (SELECT * FROM ({select_sql}) WHERE {where}) TO {_sql_str(str(dest))} "
+                f"(FORMAT parquet, COMPRESSION zstd, PARTITION_BY (agency, year), APPEND, "
+                f"FILENAME_PATTERN {_sql_str(tag + '_{uuid}')})"
+            )
 
 
 def _ingest_file(con, ws: Workspace, path: Path, ad: Adapter, agency: str | None,
                  shown: str | None = None) -> FileSummary:
     """One file; ``shown`` is the name to report (``dir/export.zip!member.csv`` for zip members)."""
     shown = shown or str(path)
-    sha = _sha256(path)
+    sha_job = _Background(_sha256, path)  # hashing overlaps the DuckDB read
     try:
         raw = read_any(con, path, ad.read.get("delimiter"))
     except ReadError as exc:
@@ -242,32 +301,41 @@ def _ingest_file(con, ws: Workspace, path: Path, ad: Adapter, agency: str | None
     unit_grain = ad.grain == "unit"
 
     # Duplicates: calls already stored, or a repeat of an earlier row of this file.
+    # Only the duplicate row numbers are materialized ({norm}_d, usually tiny): a
+    # GROUP BY on the key finds repeated keys without sorting or copying every row.
     seen = f"seen_{norm}"
     ws.existing_ids(con, agency_id, seen)
-    part = "call_id, unit_id" if unit_grain else "call_id"
+    part = ["call_id", "unit_id"] if unit_grain else ["call_id"]
+    on = " AND ".join(f"f.{c} IS NOT DISTINCT FROM n.{c}" for c in part)
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE {norm}_k AS
-        SELECT n.*,
-          n.__reason IS NULL AND (s.call_id IS NOT NULL OR
-            row_number() OVER (PARTITION BY n.__reason IS NULL, {', '.join('n.' + c.strip() for c in part.split(','))}
-                               ORDER BY n.__row) > 1) AS __dup
-        FROM {norm} n LEFT JOIN {seen} s ON s.call_id = n.call_id"""
+        f"""CREATE OR REPLACE TEMP TABLE {norm}_d AS
+        WITH f AS (SELECT {', '.join(part)}, min(__row) AS __first FROM {norm} WHERE __reason IS NULL
+                   GROUP BY ALL HAVING count(*) > 1)
+        SELECT n.__row FROM {norm} n JOIN f ON {on} WHERE n.__reason IS NULL AND n.__row > f.__first
+        UNION
+        SELECT n.__row FROM {norm} n SEMI JOIN {seen} s ON s.call_id = n.call_id WHERE n.__reason IS NULL"""
     )
-    keep = f"SELECT * FROM {norm}_k WHERE __reason IS NULL AND NOT __dup"
+    keep = f"SELECT n.* FROM {norm} n ANTI JOIN {norm}_d d ON d.__row = n.__row WHERE n.__reason IS NULL"
     counts = dict(con.execute(
-        f"SELECT coalesce(__reason, CASE WHEN __dup THEN '__dup' ELSE '__ok' END), count(*) FROM {norm}_k GROUP BY 1"
-    ).fetchall())
-    rows_loaded = counts.pop("__ok", 0)
-    rows_dup = counts.pop("__dup", 0)
+        f"SELECT coalesce(__reason, '__ok'), count(*) FROM {norm} GROUP BY 1").fetchall())
+    rows_dup = con.execute(f"SELECT count(*) FROM {norm}_d").fetchone()[0]
+    rows_loaded = counts.pop("__ok", 0) - rows_dup
     reasons = dict(counts)
     if raw.malformed:
         reasons["malformed_record"] = reasons.get("malformed_record", 0) + len(raw.malformed)
     rows_quarantined = sum(reasons.values())
 
+    sha = sha_job.result()
+    # The quarantine needs the raw records; collect them now so the raw table can be
+    # dropped before the sorted Parquet writes need the memory.
+    qname = _quarantine_table(con, raw, norm, path, sha)
+    raw.drop(con)
+
     tag = sha[:16]
     if unit_grain:
         unit_cols = ", ".join(f'"{c}"' for c in field_names(UNIT_FIELDS))
-        _copy(con, f"SELECT {unit_cols} FROM ({keep})", ws.dir("units"), tag)
+        _copy(con, f"SELECT {unit_cols} FROM ({keep})", ws.dir("units"), tag,
+              con.execute(f"SELECT DISTINCT agency, year FROM {norm} WHERE __reason IS NULL").fetchall())
         # One incident row per call: the first unit row, with the number of distinct units.
         # (plus the sensitive columns, which are written from the incident rows too)
         inc_fields = field_names(CALL_FIELDS) + [c for c in field_names(SENSITIVE_FIELDS) if c not in field_names(CALL_FIELDS)]
@@ -279,17 +347,20 @@ def _ingest_file(con, ws: Workspace, path: Path, ad: Adapter, agency: str | None
                      f"FROM ({keep})) WHERE __n = 1")
     else:
         incidents = keep
-    calls_loaded = con.execute(f"SELECT count(*) FROM ({incidents})").fetchone()[0]
+    calls_loaded = (con.execute(f"SELECT count(*) FROM ({incidents})").fetchone()[0] if unit_grain
+                    else rows_loaded)
     if calls_loaded:
+        # Partitions of the loaded rows; a partition that only duplicates populate would just
+        # write an empty file, so the superset from all valid rows is harmless and cheap.
+        parts = con.execute(f"SELECT DISTINCT agency, year FROM {norm} WHERE __reason IS NULL").fetchall()
         cols = ", ".join(f'"{c}"' for c in field_names(CALL_FIELDS))
-        _copy(con, f"SELECT {cols} FROM ({incidents}) ORDER BY received", ws.dir("calls"), tag)
+        _copy(con, f"SELECT {cols} FROM ({incidents})", ws.dir("calls"), tag, parts)
         sens = ", ".join(f'i."{c}"' for c in field_names(SENSITIVE_FIELDS))
         _copy(con, f"SELECT {sens} FROM ({incidents}) i WHERE coalesce(i.location, i.narrative, "
-                   f"CAST(i.latitude AS VARCHAR)) IS NOT NULL", ws.dir("sensitive"), tag)
+                   f"CAST(i.latitude AS VARCHAR)) IS NOT NULL", ws.dir("sensitive"), tag, parts)
 
-    _write_quarantine(con, ws, raw, norm, path, sha)
-    con.execute(f"DROP TABLE IF EXISTS {norm}_k; DROP TABLE IF EXISTS {norm}; DROP TABLE IF EXISTS {seen}; "
-                f'DROP TABLE IF EXISTS "{raw.name}"')
+    _write_quarantine(con, ws, qname, sha)
+    con.execute(f"DROP TABLE IF EXISTS {norm}_d; DROP TABLE IF EXISTS {norm}; DROP TABLE IF EXISTS {seen}")
 
     fs = FileSummary(
         path=shown, adapter=ad.name, rows_read=raw.rows, rows_loaded=rows_loaded,
@@ -309,9 +380,8 @@ def _ingest_file(con, ws: Workspace, path: Path, ad: Adapter, agency: str | None
     return fs
 
 
-def _write_quarantine(con, ws: Workspace, raw, norm: str, path: Path, sha: str) -> None:
-    dest = ws.dir("quarantine") / f"{sha[:16]}.parquet"
-    dest.parent.mkdir(parents=True, exist_ok=True)
+def _quarantine_table(con, raw, norm: str, path: Path, sha: str) -> str:
+    """Temp table of this file's rejected records (reason, column, message, raw record)."""
     cols = ", ".join("r." + '"' + c.replace('"', '""') + '"' for c in raw.columns)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE q_{norm} (source_file VARCHAR, source_sha256 VARCHAR, source_row BIGINT,
@@ -321,7 +391,7 @@ def _write_quarantine(con, ws: Workspace, raw, norm: str, path: Path, sha: str) 
         f"""INSERT INTO q_{norm}
         SELECT {_sql_str(path.name)}, {_sql_str(sha)}, n.__row, n.__reason, n.__column, n.__message,
                CAST(to_json(struct_pack({cols})) AS VARCHAR)
-        FROM {norm}_k n JOIN "{raw.name}" r ON r.{ROW} = n.__row WHERE n.__reason IS NOT NULL"""
+        FROM {norm} n JOIN "{raw.name}" r ON r.{ROW} = n.__row WHERE n.__reason IS NOT NULL"""
         if raw.columns else "SELECT 1 WHERE false"
     )
     for m in raw.malformed:
@@ -329,11 +399,17 @@ def _write_quarantine(con, ws: Workspace, raw, norm: str, path: Path, sha: str) 
             f"INSERT INTO q_{norm} VALUES (?, ?, ?, 'malformed_record', NULL, ?, ?)",
             [path.name, sha, m.row, f"record {m.row}: {m.message}", m.record],
         )
+    return f"q_{norm}"
+
+
+def _write_quarantine(con, ws: Workspace, qname: str, sha: str) -> None:
+    dest = ws.dir("quarantine") / f"{sha[:16]}.parquet"
+    dest.parent.mkdir(parents=True, exist_ok=True)
     if dest.exists():
         dest.unlink()  # re-ingest replaces this file's quarantine rather than doubling it
-    if con.execute(f"SELECT count(*) FROM q_{norm}").fetchone()[0]:
-        con.execute(f"COPY (SELECT * FROM q_{norm} ORDER BY source_row) TO {_sql_str(str(dest))} (FORMAT parquet)")
-    con.execute(f"DROP TABLE q_{norm}")
+    if con.execute(f"SELECT count(*) FROM {qname}").fetchone()[0]:
+        con.execute(f"COPY (SELECT * FROM {qname} ORDER BY source_row) TO {_sql_str(str(dest))} (FORMAT parquet)")
+    con.execute(f"DROP TABLE {qname}")
 
 
 def quarantine_examples(workspace, limit: int = 5) -> list[dict]:

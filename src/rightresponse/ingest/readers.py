@@ -56,6 +56,13 @@ class RawTable:
     malformed: list[Malformed] = field(default_factory=list)
     path: str = "duckdb"  # which reader path produced it: duckdb | python | excel | json | parquet
     warnings: list[str] = field(default_factory=list)  # e.g. lines decoded as cp1252
+    base: str | None = None  # the table behind ``name`` when ``name`` is a numbering view
+
+    def drop(self, con) -> None:
+        if self.base:
+            con.execute(f'DROP VIEW IF EXISTS "{self.name}"; DROP TABLE IF EXISTS "{self.base}"')
+        else:
+            con.execute(f'DROP TABLE IF EXISTS "{self.name}"')
 
 
 # ---------------------------------------------------------------- helpers
@@ -93,20 +100,21 @@ def _open_bytes(path: Path):
 _GZIP_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
 
 
-def _detect_encoding(path: Path) -> str:
+def _detect_encoding(path: Path, whole_file: bool = True) -> str:
     """UTF-8 (with or without BOM), UTF-16 by BOM, else cp1252/latin-1.
 
     The whole file is checked for UTF-8 validity in chunks: a latin-1 byte on row
     900,000 must not crash the read after 899,999 rows were loaded. Reading it all also
-    finds a truncated or corrupt .gz before any row is loaded.
+    finds a truncated or corrupt .gz before any row is loaded. Layout detection only
+    needs the header, so it passes ``whole_file=False`` and a large file is decoded once.
     """
     try:
-        return _detect_encoding_of(path)
+        return _detect_encoding_of(path, None if whole_file else _SNIFF_BYTES)
     except _GZIP_ERRORS as exc:
         raise ReadError(f"{path}: corrupt or truncated gzip data ({exc})") from None
 
 
-def _detect_encoding_of(path: Path) -> str:
+def _detect_encoding_of(path: Path, limit: int | None) -> str:
     with _open_bytes(path) as fh:
         head = fh.read(4)
         if head.startswith(codecs.BOM_UTF16_LE) or head.startswith(codecs.BOM_UTF16_BE):
@@ -114,15 +122,18 @@ def _detect_encoding_of(path: Path) -> str:
         fh.seek(0)
         decoder = codecs.getincrementaldecoder("utf-8")()
         try:
-            while chunk := fh.read(1 << 22):
-                decoder.decode(chunk)
-            decoder.decode(b"", final=True)
+            if limit is None:
+                while chunk := fh.read(1 << 22):
+                    decoder.decode(chunk)
+                decoder.decode(b"", final=True)
+            else:  # a prefix may end inside a multi-byte character: not final
+                decoder.decode(fh.read(limit))
             return "utf-8-sig"
         except UnicodeDecodeError:
             pass
         fh.seek(0)
         try:
-            codecs.getincrementaldecoder("cp1252")().decode(fh.read(), final=True)
+            codecs.getincrementaldecoder("cp1252")().decode(fh.read(limit or -1), final=True)
             return "cp1252"
         except UnicodeDecodeError:
             return "latin-1"
@@ -144,9 +155,10 @@ def sniff_dialect(path: Path, encoding: str) -> str:
     return best
 
 
-def read_header(path: Path, delimiter: str | None = None) -> tuple[list[str], str, str]:
+def read_header(path: Path, delimiter: str | None = None,
+                whole_file: bool = True) -> tuple[list[str], str, str]:
     """Header names, delimiter and encoding of a delimited text file."""
-    encoding = _detect_encoding(path)
+    encoding = _detect_encoding(path, whole_file)
     delim = delimiter or sniff_dialect(path, encoding)
     with _open_bytes(path) as fh:
         text = io.TextIOWrapper(fh, encoding=encoding, newline="", errors="replace")
@@ -181,33 +193,37 @@ def _load_arrow(con, name: str, columns: list[str], batches: list[pa.RecordBatch
 
 
 def read_csv(con, path: Path, delimiter: str | None = None) -> RawTable:
-    columns, delim, encoding = read_header(path, delimiter)
+    # The header's bytes pick the path. DuckDB's strict scan validates UTF-8 as it
+    # materializes every value, so a file that only looks like UTF-8 fails there, and the
+    # exact Python path then takes it with an encoding checked over the whole file.
+    columns, delim, encoding = read_header(path, delimiter, whole_file=False)
     if encoding == "utf-8-sig":
         try:
             return _read_csv_duckdb(con, path, columns, delim)
         except duckdb.Error:
-            pass  # not strictly RFC 4180: take the exact, slower path
+            pass  # not strictly RFC 4180 or not UTF-8: take the exact, slower path
+    encoding = _detect_encoding(path)
     return _read_csv_python(con, path, columns, delim, encoding)
 
 
 def _read_csv_duckdb(con, path: Path, columns: list[str], delim: str) -> RawTable:
     name = _new_name(con, "raw")
     col_spec = "{" + ", ".join(f"{_sql_str(c)}: 'VARCHAR'" for c in columns) + "}"
-    # __row follows the scan order; with preserve_insertion_order (the default) the
-    # materialized table keeps file order, so rowid + 1 is the data-record number.
+    # The scan is materialized as it comes (parallel, and in file order: preserve_insertion_order
+    # is on by default), so rowid + 1 is the data-record number. A view adds it for free;
+    # numbering during the scan (row_number() OVER ()) or copying the table to add it cost
+    # as much as the scan itself. max_line_size stays at DuckDB's default (2 MB): a longer
+    # record makes the strict scan fail, and the Python reader then loads it exactly.
     con.execute(
         f"""create or replace temp table "{name}_scan" as
         select * from read_csv({_sql_str(str(path))}, auto_detect=false, header=true,
             delim={_sql_str(delim)}, quote='"', escape='"', strict_mode=true,
-            columns={col_spec}, max_line_size=200000000, all_varchar=true)"""
+            columns={col_spec}, all_varchar=true)"""
     )
     cols = ", ".join(_ident(c) for c in columns)
-    con.execute(
-        f'create or replace temp table "{name}" as select rowid + 1 as {ROW}, {cols} from "{name}_scan"'
-    )
-    con.execute(f'drop table "{name}_scan"')
-    rows = con.execute(f'select count(*) from "{name}"').fetchone()[0]
-    return RawTable(name, columns, rows, [], "duckdb")
+    con.execute(f'create or replace temp view "{name}" as select rowid + 1 as {ROW}, {cols} from "{name}_scan"')
+    rows = con.execute(f'select count(*) from "{name}_scan"').fetchone()[0]
+    return RawTable(name, columns, rows, [], "duckdb", base=f"{name}_scan")
 
 
 def _read_csv_python(con, path: Path, columns: list[str], delim: str, encoding: str) -> RawTable:
@@ -488,7 +504,7 @@ def columns_of(path: Path, delimiter: str | None = None) -> list[str]:
     """Column names, reading only the header where the format allows (all but JSON)."""
     kind = file_kind(path)
     if kind == "csv":
-        return read_header(path, delimiter)[0]
+        return read_header(path, delimiter, whole_file=False)[0]
     if kind == "excel":  # a large workbook takes seconds to parse: never twice
         import pandas as pd
 
