@@ -25,9 +25,11 @@ def main():
 
     \b
     Start here:
+      rightresponse assess                     # the main job, on the bundled real sample
+      rightresponse assess my_exports/ --out report
       rightresponse ingest ../shared/data/cfs/decc_psap_2025 --workspace ws
-      rightresponse adapters
-      rightresponse inspect my_export.csv
+      rightresponse triage --policy denver-star --call-type "welfare check"
+      rightresponse serve --policy denver-star
     """
 
 
@@ -98,6 +100,46 @@ def _format_summary(summary) -> str:
 
 
 @main.command()
+@click.option("--calls", "-n", type=int, required=True, help="Distinct calls to write (duplicates come on top).")
+@click.option("--out", "-o", type=click.Path(dir_okay=False), required=True,
+              help="Output file: .csv, .csv.gz or .parquet.")
+@click.option("--layout", default="new_orleans", show_default=True, help="Which real layout to write.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same bytes.")
+@click.option("--start", default="2024-01-01", show_default=True, help="First day (local time of the layout's city).")
+@click.option("--calls-per-day", type=float, default=1200.0, show_default=True, help="Volume; sets the span.")
+@click.option("--clean", is_flag=True, help="No injected dirt (duplicates, cleared-before-arrival, over-24h rows).")
+@click.option("--json", "as_json", is_flag=True, help="Print what was written as one JSON object.")
+def synth(calls, out, layout, seed, start, calls_per_day, clean, as_json):
+    """Write a synthetic CAD export, calibrated on the real samples, for benchmarks and scale tests.
+
+    Call-type mix, hour-of-week cycle, priorities, officer-initiated share and service
+    times per type come from the bundled real samples (synth_calibration.json). A little
+    dirt is injected in exact, reported counts so ingest's quarantine and duplicate
+    handling are exercised. Never present figures from it as a city's.
+
+    \b
+    Examples:
+      rightresponse synth --calls 100000 --out synth.csv
+      rightresponse synth --calls 2000000 --out big.csv.gz --seed 7 --json
+      rightresponse ingest synth.csv --workspace ws-synth
+    """
+    from .synth import Dirt, generate
+
+    try:
+        res = generate(calls, out, layout=layout, seed=seed, start=start, calls_per_day=calls_per_day,
+                       dirt=Dirt.none() if clean else None, progress=not as_json and sys.stderr.isatty())
+    except (ValueError, OSError) as exc:
+        _fail(str(exc))
+    if as_json:
+        click.echo(json.dumps(res.to_dict()))
+        return
+    click.echo(f"wrote {res.rows:,} rows ({res.calls:,} calls + {res.duplicates:,} duplicates) to {res.path} "
+               f"in {res.seconds:.1f} s")
+    click.echo(f"received {res.first_received} .. {res.last_received} (local); "
+               f"{res.officer_initiated:,} officer-initiated; {res.time_issue_rows:,} with time issues")
+
+
+@main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def adapters(as_json):
     """List the built-in adapters and the columns that identify each layout.
@@ -148,6 +190,64 @@ def inspect(path, rows, out):
     else:
         click.echo("\n# ---- draft adapter (save as my_city.yaml and edit) ----")
         click.echo(report.draft_yaml)
+
+
+# ---------------------------------------------------------------- assess
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--workspace", "-w", type=click.Path(file_okay=False),
+              help="Reuse this workspace (alone), or ingest PATHS into it and keep it (default: a temporary one).")
+@click.option("--out", "-o", default="rr-report", show_default=True, type=click.Path(file_okay=False),
+              help="Directory for report.html, tables/ (CSV and Parquet) and analyst/.")
+@click.option("--min-cell", default=10, show_default=True, type=click.IntRange(min=0),
+              help="Counts below this are shown as '<N' in the report and the tables (0: exact figures).")
+@click.option("--measure", default="deployed", show_default=True,
+              type=click.Choice(["deployed", "on_scene", "unit_weighted"]),
+              help="Officer-time measure: deployed (dispatched to cleared), on_scene (arrived to cleared), "
+                   "unit_weighted (deployed x units).")
+@click.option("--adapter", "-a", help="Force an adapter for PATHS (built-in name or YAML file) instead of detecting it.")
+@click.option("--decisions", "decisions_url", metavar="URL",
+              help="Triage decision log (sqlite:///decisions.db or postgresql://...) for a Dispatch practice section.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the terminal summary.")
+def assess(paths, workspace, out, min_cell, measure, adapter, decisions_url, as_json):
+    """Assess calls for service: where officer time goes, as a report a council can read.
+
+    Runs ingest, classify and the workload measures, then writes OUT/report.html (one
+    self-contained file: no network, prints well) and every table as CSV and Parquet in
+    OUT/tables. Block addresses (repeat locations) go to OUT/analyst only, never the report.
+
+    With no PATHS and no --workspace it runs on the bundled real sample: 14 weekly
+    exports of a consolidated 911 centre (DECC). They are the richest real exports
+    bundled: all five timestamps (call start, dispatch, en route, arrival, close),
+    unit counts and dispositions, so every time measure and response interval can
+    be computed from the same calls.
+
+    \b
+    Examples:
+      rightresponse assess                                   # bundled sample -> rr-report/report.html
+      rightresponse assess ../shared/data/cfs/decc_psap_2025 --out decc-report
+      rightresponse assess calls_2024.csv.gz --adapter new_orleans --workspace ws --out nola
+      rightresponse assess --workspace ws --out nola --min-cell 0 --json
+      rightresponse assess --workspace ws --decisions sqlite:///decisions.db
+    """
+    from .assess import AssessError, assess as run
+
+    if workspace and not paths and not Path(workspace).is_dir():
+        _fail(f"workspace {workspace} does not exist; give PATHS to ingest into it")
+    missing = [p for p in paths if not Path(p).exists()]
+    if missing:
+        _fail(f"no such file or directory: {missing[0]}")
+    try:
+        res = run(paths=list(paths) or None, workspace=workspace, out=out, min_cell=min_cell, measure=measure,
+                  adapter=adapter, decisions=decisions_url, progress=sys.stderr.isatty())
+    except AssessError as exc:
+        _fail(str(exc))
+    if as_json:
+        click.echo(json.dumps(res.to_json_dict(), default=str))
+    else:
+        click.echo(res.summary_text())
 
 
 # ---------------------------------------------------------------- classify
@@ -475,6 +575,54 @@ def scenario_compare(a, b, replications, seed, workspace, out, as_json):
         click.echo("\n".join(cmp.summary_lines()))
         click.echo(f"\nwritten: {outdir / 'comparison.html'}, {outdir / 'comparison.csv'}")
 
+
+
+# ---------------------------------------------------------------- the call-taker console
+
+
+@main.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--policy", "-p", "policies", multiple=True, metavar="NAME_OR_FILE",
+              help="Preset name or policy YAML file. Repeat to serve several; the first is the default. [default: status-quo]")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
+@click.option("--db", "db_url", default="sqlite:///rr-decisions.db", show_default=True, metavar="URL",
+              help="Decision log: sqlite:///FILE, a file path, or postgresql://USER@HOST/DB.")
+@click.option("--workspace", "-w", type=click.Path(exists=True, file_okay=False),
+              help="Offer the call types of this workspace's calls in the console, most frequent first.")
+@click.option("--agency", help="Agency whose crosswalk categorizes calls and lists the console's call types.")
+@click.option("--model", type=click.Path(dir_okay=False), help="Saved classifier (trained once and saved here if absent).")
+@click.option("--overrides", type=click.Path(exists=True, dir_okay=False), help="A city's category override CSV.")
+@click.option("--store-narrative", is_flag=True, help="Also store free text (unlisted call types, narratives) in the log.")
+@click.option("--rate", default=2000.0, show_default=True, type=click.FloatRange(min=0), help="Requests per second per client (token bucket; 0: no limit).")
+@click.option("--burst", default=4000.0, show_default=True, type=click.FloatRange(min=1), help="Token-bucket burst size.")
+@click.option("--max-body", default=64 * 1024, show_default=True, type=click.IntRange(min=1), help="Largest request body, bytes.")
+@click.option("--reload-interval", default=2.0, show_default=True, type=click.FloatRange(min=0), help="Seconds between policy-file checks (0: never).")
+@click.option("--read-access", type=click.Choice(["loopback", "open", "token"]), default="loopback", show_default=True,
+              help="Who may triage and read without the token.")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info", show_default=True)
+def serve(policies, host, port, db_url, workspace, agency, model, overrides, store_narrative, rate, burst, max_body,
+          reload_interval, read_access, log_level):
+    """Serve the call-taker console, the triage API and the decision log.
+
+    Open http://HOST:PORT/ for the console; the API is described at /openapi.json.
+    Recording decisions needs the bearer token in RIGHTRESPONSE_API_TOKEN; without
+    it the service triages but refuses writes. Policy files reload when they change.
+
+    \b
+    Examples:
+      RIGHTRESPONSE_API_TOKEN=change-me rightresponse serve --policy denver-star --db sqlite:///decisions.db
+      rightresponse serve --policy denver-star --policy status-quo --port 8080
+      rightresponse serve --policy my_city.yaml --agency detroit --model classifier.pkl
+      rightresponse serve -p denver-star --db postgresql://rr@localhost/rr
+    """
+    from .service.server import serve as run
+
+    try:
+        run(list(policies) or ["status-quo"], host, port, db_url, workspace=workspace, agency=agency,
+            model_path=model, overrides=overrides, store_narrative=store_narrative, rate=rate, burst=burst,
+            max_body=max_body, reload_interval=reload_interval, read_access=read_access, log_level=log_level)
+    except (ValueError, FileNotFoundError) as exc:  # set-up errors: PolicyError, StoreError, ServeError, TaxonomyError ...
+        _fail(str(exc))
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -1,0 +1,521 @@
+"""assess(): CAD exports (or a workspace) in; workload tables and a council-ready report out.
+
+Ingest -> classify call types -> workload measures -> report, as one library call that the
+CLI wraps. With no inputs it runs on the bundled real sample (the DECC exports: the only
+bundled layout with every timestamp from call start to final close, so all three time
+measures and all three response intervals can be computed).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from . import __version__
+from .schema import MAX_CALL_HOURS, QUARANTINE_REASONS
+from .workload import (DEFAULT_MEASURE, INTERVALS, MEASURES, ORIGIN_GROUPS, WorkloadError, compute, coverage_summary,
+                       scope_table)
+
+
+class AssessError(ValueError):
+    """The assessment cannot run as asked; the message says why and what to do."""
+
+
+# Tables written beside the report, in this order. Analyst-only tables (addresses) go to
+# a separate folder and never into the report.
+PUBLIC_TABLES = (
+    "by_category", "by_crime_group", "by_demand_type", "by_origin_group", "by_origin", "by_category_origin",
+    "by_priority", "response_times", "hour_of_week", "by_district", "by_beat", "outcomes", "by_call_type",
+    "lorenz", "measure_comparison", "comparison", "coverage", "time_issues", "scope", "files", "quarantine",
+    "classification_methods", "who_could_respond", "dispatch_by_rule", "dispatch_by_category",
+    "dispatch_alternative", "dispatch_override_reasons",
+)
+DEFAULT_OUT = "rr-report"
+
+
+@dataclass
+class AssessResult:
+    """Everything the assessment produced. ``tables`` are exact (unsuppressed) DataFrames for
+    analysis in Python; the files written beside the report apply small-cell suppression."""
+
+    tables: dict[str, pd.DataFrame]
+    summary: dict
+    report_path: Path | None = None
+    out: Path | None = None
+    analyst_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+    dispatch: object | None = None  # rightresponse.service.DecisionSummary, when a decision log was given
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        return self.tables[name]
+
+    def write(self, out, min_cell: int | None = None) -> "AssessResult":
+        """Write the report and tables to ``out`` (e.g. again, with another ``min_cell``),
+        without recomputing anything. Returns the result as written."""
+        mc = self.summary["min_cell"] if min_cell is None else int(min_cell)
+        res = AssessResult(tables=self.tables, summary={**self.summary, "min_cell": mc},
+                           analyst_tables=self.analyst_tables, dispatch=self.dispatch)
+        _write(res, Path(out), mc)
+        return res
+
+    def to_json_dict(self) -> dict:
+        s = self.summary
+        cat = self.tables["by_category"]
+        return {
+            "calls": s["calls"],
+            "measure": s["measure"],
+            "measure_label": s["measure_label"],
+            "service": s["service"],
+            "calls_all_services": s["calls_all_services"],
+            "hours": s["hours"],
+            "period": s["period"],
+            "agencies": s["agencies"],
+            "sample": s["sample"],
+            "officer_initiated_share_calls": s["officer_initiated_share_calls"],
+            "officer_initiated_share_time": s["officer_initiated_share_time"],
+            "coverage": s["coverage"],
+            "min_cell": s["min_cell"],
+            "by_category": [
+                {"category": r.category, "calls": int(r.calls), "share_calls": _f(r.share_calls),
+                 "hours": _f(r.hours), "share_time": _f(r.share_time)}
+                for r in cat.itertuples()
+            ],
+            "by_crime_group": _records(self.tables["by_crime_group"], "crime_group"),
+            "by_demand_type": _records(self.tables["by_demand_type"], "demand_type"),
+            "who_could_respond": _who_records(self.tables.get("who_could_respond")),
+            "dispatch_practice": s.get("dispatch"),
+            "report": str(self.report_path) if self.report_path else None,
+            "files": self.files,
+        }
+
+    def summary_text(self) -> str:
+        """One screen for the terminal."""
+        s = self.summary
+        lines = [
+            f"rightresponse assessment: {s['calls']:,} {s['service'] or 'all'} calls"
+            + (f" (of {s['calls_all_services']:,} in the data)" if s["calls_all_services"] != s["calls"] else "")
+            + f", {s['period']['start']} to {s['period']['end']}",
+        ]
+        if s["sample"]:
+            lines.append("SAMPLE DATA: these figures are not any city's true workload.")
+        cov = s["coverage"][s["measure"]]
+        if cov["calls_measured"]:
+            lines.append(
+                f"time measure: {s['measure_label']} = {s['hours']:,.0f} h over {cov['calls_measured']:,} calls "
+                f"({cov['calls_excluded']:,} excluded)"
+            )
+        else:
+            lines.append(f"time measure: {s['measure_label']}: no call has the timestamps it needs; calls only")
+        lines.append("")
+        lines.append(f"{'category':<36} {'calls':>8} {'% calls':>8} {'hours':>9} {'% time':>7}")
+        cat = self.tables["by_category"]
+        mc = s["min_cell"]
+        for r in cat.head(12).itertuples():
+            if mc > 1 and 0 < r.calls < mc:
+                lines.append(f"{r.category[:36]:<36} {'<' + str(mc):>8}")
+                continue
+            st = "–" if _f(r.share_time) is None else f"{100 * r.share_time:.1f}%"
+            lines.append(f"{r.category[:36]:<36} {r.calls:>8,} {100 * r.share_calls:>7.1f}% {r.hours:>9,.0f} {st:>7}")
+        if len(cat) > 12:
+            lines.append(f"... {len(cat) - 12} more categories in by_category")
+        lines.append("")
+        oi = s["officer_initiated_share_calls"]
+        lines.append(f"officer-initiated: {100 * oi:.1f}% of calls" if oi is not None
+                     else "officer-initiated: not recorded by the source")
+        if s.get("top80_call_types") is not None:
+            lines.append(f"{s['top80_call_types']} of {s['call_types']} call types account for 80% of officer time")
+        who = self.tables.get("who_could_respond")
+        if who is not None and len(who):
+            best = who.sort_values("share_hours_moved_high", ascending=False).iloc[0]
+            if best["share_hours_moved_high"] > 0:
+                lines.append(f"who could respond: {best['policy']} moves "
+                             f"{_range_text(best['share_calls_moved_low'], best['share_calls_moved_high'])} of calls "
+                             f"from police (most of {len(who)} policies)")
+        d = s.get("dispatch")
+        if d:
+            alt = ("" if d["share_eligible_handled"] is None
+                   else f"; alternative team handled {100 * d['share_eligible_handled']:.1f}% of eligible calls")
+            rate = "–" if d["override_rate"] is None else f"{100 * d['override_rate']:.1f}%"
+            lines.append(f"dispatch practice: {d['decisions']:,} decisions, {rate} overridden{alt}")
+        if self.report_path:
+            lines.append(f"report: {self.report_path}")
+        if self.out:
+            lines.append(f"tables: {self.out / 'tables'} (CSV and Parquet)")
+        return "\n".join(lines)
+
+
+def _f(x):
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
+
+
+def _records(df: pd.DataFrame, key: str) -> list[dict]:
+    return [{key: getattr(r, key), "calls": int(r.calls), "share_calls": _f(r.share_calls), "hours": _f(r.hours),
+             "share_time": _f(r.share_time)} for r in df.itertuples()]
+
+
+def _who_records(df):
+    if df is None or not len(df):
+        return []
+    return [{"policy": r.policy, "calls": int(r.calls),
+             "share_calls_moved": [_f(r.share_calls_moved_low), _f(r.share_calls_moved_high)],
+             "share_hours_moved": [_f(r.share_hours_moved_low), _f(r.share_hours_moved_high)],
+             "misroute_risk": [_f(r.misroute_risk_low), _f(r.misroute_risk_high)]} for r in df.itertuples()]
+
+
+def _range_text(lo, hi) -> str:
+    return f"{100 * lo:.1f}%" if abs(hi - lo) < 5e-4 else f"{100 * lo:.1f}% to {100 * hi:.1f}%"
+
+
+def _categorize(calls, overrides=None, model_path=None):
+    """The taxonomy's classifier: categories and roll-ups joined onto the calls."""
+    from .taxonomy import categorize
+
+    return categorize(calls, overrides, model_path=model_path)
+
+
+class _Steps:
+    def __init__(self, enabled: bool, total: int):
+        self.bar = None
+        if enabled:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc="assess", unit="step", leave=False, file=sys.stderr)
+
+    def __call__(self, name: str):
+        if self.bar is not None:
+            self.bar.set_postfix_str(name)
+            self.bar.update(1)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.n = self.bar.total  # a step that does not apply (no sensitive table) was skipped
+            self.bar.close()
+
+
+def assess(paths=None, workspace=None, out=DEFAULT_OUT, min_cell: int = 10, measure: str = DEFAULT_MEASURE,
+           progress: bool = False, service: str | None = "police", max_hours: float = MAX_CALL_HOURS,
+           overrides=None, model_path=None, write: bool = True, adapter: str | None = None,
+           decisions=None, policies=None) -> AssessResult:
+    """Assess calls for service: tables plus DIR/report.html.
+
+    * no ``paths`` and no ``workspace``: the bundled real sample (DECC exports);
+    * ``paths``: ingest them (into ``workspace`` if given, else a temporary one), classify, assess;
+    * ``workspace`` only: reuse an existing workspace.
+
+    ``measure``: on_scene, deployed (default) or unit_weighted. ``service``: which
+    discipline's time to measure (police by default; None for all). ``min_cell``: counts
+    below it are shown as "<min_cell" in the report and the written tables. ``overrides``:
+    the city's own call-type -> category decisions (see rightresponse.taxonomy);
+    ``model_path``: where the call-type classifier is saved and reused between runs
+    (default: ``<workspace>/models/classifier.pkl`` for a workspace you name, so repeated
+    assessments do not retrain it; none for a temporary workspace). ``adapter``: force an
+    ingest adapter for ``paths`` instead of detecting the layout. ``decisions``: a triage
+    decision log (SQLAlchemy URL such as ``sqlite:///decisions.db``, or a SQLite file path),
+    read only, for the "Dispatch practice" section. ``policies``: responder policies
+    (preset names, files or Policy objects) for the "Who could respond" section; default
+    every preset; ``()`` leaves the section out.
+    """
+    import ibis
+
+    from .ingest.pipeline import IngestError, ingest
+    from .ingest.workspace import Workspace, open_dataset
+
+    if measure not in MEASURES:
+        raise AssessError(f"unknown time measure {measure!r}; choose one of: {', '.join(MEASURES)}")
+    if min_cell < 0:
+        raise AssessError("min_cell must be 0 or more")
+    sample = None
+    if paths is None and workspace is None:
+        from .samples import DEFAULT_SAMPLE, sample_paths
+
+        paths, sample = [str(p) for p in sample_paths()], DEFAULT_SAMPLE
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    tmp = None
+    if workspace is None:
+        tmp = tempfile.mkdtemp(prefix="rightresponse-assess-")
+        workspace = Path(tmp) / "ws"
+    elif model_path is None:
+        model_path = Path(workspace) / "models" / "classifier.pkl"
+    ws = Workspace(workspace)
+    want_who = policies is None or len(policies) > 0
+    # ingest, 5 or 6 engine passes (see workload.compute), data quality, policies, decisions, report
+    steps = _Steps(progress, (1 if paths else 0) + 6 + 1 + (1 if want_who else 0)
+                   + (1 if decisions is not None else 0) + (1 if write else 0))
+    dispatch_store = None
+    try:
+        if decisions is not None:
+            dispatch_store = _open_decisions(decisions)  # fail before the long work
+        if paths:
+            steps("ingest")
+            try:
+                ingest(list(paths), ws.root, adapter=adapter, progress=progress)
+            except IngestError as exc:
+                raise AssessError(str(exc)) from None
+        if not ws.has("calls"):
+            raise AssessError(f"{ws.root}: no calls in this workspace; ingest exports first or pass PATHs")
+        con = ibis.duckdb.connect()
+        if con.name == "duckdb":
+            con.raw_sql("SET enable_progress_bar = false")  # our own progress goes to stderr via tqdm
+        calls = open_dataset(ws.root, "calls", con=con)
+        sensitive = open_dataset(ws.root, "sensitive", con=con) if ws.has("sensitive") else None
+        present = scope_table(calls)
+        if service and service not in set(present["service"]):
+            have = ", ".join(f"{r.service} ({r.calls:,})" for r in present.itertuples())
+            raise AssessError(f"no calls with service={service!r} in {ws.root}; services present: {have}. "
+                              "Pass service=None to measure every service.")
+        if MEASURES[measure].unit_weighted and not present["units"].sum():
+            raise AssessError("unit-weighted time needs the number of units per call, and this data has none; "
+                              "use measure='deployed' or 'on_scene'")
+        try:
+            wl = compute(calls, measure=measure, service=service, max_hours=max_hours, sensitive=sensitive,
+                         step=steps, categorize=lambda t: _categorize(t, overrides, model_path), scope=present)
+        except WorkloadError as exc:
+            raise AssessError(str(exc)) from None
+        steps("data quality")
+        tables = dict(wl.tables)
+        tables.update(_quality_tables(ws, con))
+        tables["classification_methods"] = _classification_methods(tables["by_call_type"])
+        tables["measure_comparison"] = _measure_comparison(tables)
+        summary = _summary(tables, wl, sample, ws, measure, service, max_hours, min_cell, paths)
+        from .report.compare import comparison_rows
+
+        tables["comparison"] = pd.DataFrame(comparison_rows(tables, summary["measure_label"]))
+        if want_who:
+            steps("who could respond")
+            who = _who_could_respond(calls, sensitive, policies, overrides, model_path)
+            if who is not None:
+                tables["who_could_respond"] = who
+        con.disconnect()
+        dispatch = None
+        if dispatch_store is not None:
+            steps("dispatch practice")
+            dispatch = _dispatch_practice(dispatch_store, tables, summary)
+        result = AssessResult(tables=tables, summary=summary, analyst_tables=dict(wl.analyst), dispatch=dispatch)
+        if write:
+            steps("report")
+            _write(result, Path(out), min_cell)
+        return result
+    finally:
+        steps.close()
+        if dispatch_store is not None:
+            dispatch_store.close()
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _who_could_respond(calls, sensitive, policies, overrides, model_path) -> pd.DataFrame | None:
+    """Each responder policy applied to the police calls (rightresponse.policy.compare_policies):
+    the share of calls and officer hours it would move away from officers, as a range."""
+    from .policy import PolicyError, compare_policies
+
+    try:
+        cmp = compare_policies(calls, policies=list(policies) if policies else None, sensitive=sensitive,
+                               model_path=model_path, overrides=overrides)
+    except PolicyError as exc:
+        raise AssessError(str(exc)) from None
+    if cmp.empty or not cmp.attrs.get("coverage", {}).get("calls"):
+        return None  # no police calls to route
+    return cmp
+
+
+def _open_decisions(url):
+    """The decision log, opened read-only: a missing SQLite file or a database without the
+    log is an error here, never silently created by the report."""
+    from sqlalchemy import inspect as sa_inspect
+    from sqlalchemy.engine import make_url
+
+    from .service.store import DecisionStore, StoreError, normalize_url, redact
+
+    try:
+        norm = normalize_url(url)
+    except StoreError as exc:
+        raise AssessError(f"--decisions: {exc}") from None
+    u = make_url(norm)
+    if u.get_backend_name() == "sqlite" and u.database not in (None, "", ":memory:") \
+            and not Path(u.database).is_file():
+        raise AssessError(f"decision log {u.database} does not exist (record decisions with "
+                          "`rightresponse serve --db ...` first)")
+    try:
+        store = DecisionStore(norm, create=False)
+        if not sa_inspect(store.engine).has_table("decisions"):
+            store.close()
+            raise AssessError(f"{redact(norm)} holds no decision log (no 'decisions' table)")
+    except StoreError as exc:
+        raise AssessError(str(exc)) from None
+    except AssessError:
+        raise
+    except Exception as exc:  # driver or connection errors
+        raise AssessError(f"cannot open decision log {redact(norm)}: {type(exc).__name__}: {exc}") from None
+    return store
+
+
+def _dispatch_practice(store, tables, summary):
+    """The decision log's override rates and the alternative team's share (service.summarize_decisions)."""
+    from .service.summary import summarize_decisions
+
+    try:
+        ds = summarize_decisions(store)
+    except Exception as exc:
+        raise AssessError(f"cannot read the decision log: {type(exc).__name__}: {exc}") from None
+    tables["dispatch_by_rule"] = ds.by_rule
+    tables["dispatch_by_category"] = ds.by_category
+    tables["dispatch_alternative"] = ds.alternative
+    tables["dispatch_override_reasons"] = ds.by_reason
+    summary["dispatch"] = {
+        "decisions": ds.total, "overrides": ds.overrides, "override_rate": _f(ds.override_rate),
+        "eligible": ds.eligible, "handled": ds.handled, "share_eligible_handled": _f(ds.alternative_share),
+        "first": ds.first.isoformat() if ds.first else None, "last": ds.last.isoformat() if ds.last else None,
+    }
+    return ds
+
+
+def _quality_tables(ws, con) -> dict[str, pd.DataFrame]:
+    from .ingest.workspace import open_dataset
+
+    m = ws.manifest()
+    files = pd.DataFrame([
+        {"file": Path(f["path"]).name, "adapter": f.get("adapter"), "agency": f.get("agency"),
+         "rows_read": f.get("rows_read", 0), "rows_loaded": f.get("rows_loaded", 0),
+         "rows_quarantined": f.get("rows_quarantined", 0), "rows_duplicate": f.get("rows_duplicate", 0),
+         "calls_loaded": f.get("calls_loaded", 0), "sha256": f.get("sha256", "")[:16]}
+        for f in m.get("files", [])
+    ], columns=["file", "adapter", "agency", "rows_read", "rows_loaded", "rows_quarantined", "rows_duplicate",
+                "calls_loaded", "sha256"])
+    if ws.has("quarantine"):
+        q = open_dataset(ws.root, "quarantine", con=con)
+        quar = (q.group_by(["source_file", "reason", "column_name"]).agg(rows=q.count())
+                .order_by(["source_file", "reason"]).to_pandas())
+        quar["explanation"] = quar["reason"].map(lambda r: QUARANTINE_REASONS.get(r, ""))
+    else:
+        quar = pd.DataFrame(columns=["source_file", "reason", "column_name", "rows", "explanation"])
+    return {"files": files, "quarantine": quar}
+
+
+def _classification_methods(ct: pd.DataFrame) -> pd.DataFrame:
+    g = ct.assign(method=ct["method"].fillna("none"), w=ct["confidence"] * ct["calls"])
+    out = g.groupby("method", dropna=False).agg(call_types=("call_type", "size"), calls=("calls", "sum"),
+                                                 hours=("hours", "sum"), w=("w", "sum"),
+                                                 min_confidence=("confidence", "min")).reset_index()
+    out["mean_confidence"] = out.pop("w") / out["calls"]  # call-weighted
+    out["share_calls"] = out["calls"] / out["calls"].sum()
+    return out.sort_values("calls", ascending=False, ignore_index=True)
+
+
+def _measure_comparison(tables) -> pd.DataFrame:
+    """Share of time by crime group under each measure: the choice of measure matters."""
+    cg = tables["by_crime_group"]
+    out = cg[["crime_group", "calls", "share_calls"]].copy()
+    for mm in MEASURES:
+        h = cg[f"hours_{mm}"]
+        out[f"share_time_{mm}"] = h / h.sum() if h.sum() > 0 else float("nan")
+    return out
+
+
+def _summary(tables, wl, sample, ws, measure, service, max_hours, min_cell, paths) -> dict:
+    scope = tables["scope"]
+    cat = tables["by_category"]
+    cov = {k: coverage_summary(tables["coverage"], k) for k in (*MEASURES, *INTERVALS)}
+    ins = scope[scope["in_scope"]]
+    og = tables["by_origin_group"].set_index("origin_group")
+    calls = int(cat["calls"].sum())
+    start = ins["first_received"].min()
+    end = ins["last_received"].max()
+    ct = tables["by_call_type"]
+    agencies = sorted(set(tables["files"]["agency"].dropna())) or sorted(set(ct["agency"].dropna()))
+    by_time = cat.sort_values("hours", ascending=False)
+    return {
+        "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "rightresponse": __version__,
+        "calls": calls,
+        "calls_all_services": int(scope["calls"].sum()),
+        "services": {str(r.service): int(r.calls) for r in scope.itertuples()},
+        "service": service,
+        "measure": measure,
+        "measure_label": MEASURES[measure].label,
+        "measure_doc": MEASURES[measure].doc,
+        "measures_available": [k for k in MEASURES if cov[k]["calls_measured"] > 0],
+        "hours": float(cat["hours"].sum()),
+        "period": {"start": str(pd.Timestamp(start).date()) if pd.notna(start) else None,
+                   "end": str(pd.Timestamp(end).date()) if pd.notna(end) else None,
+                   "days": int((pd.Timestamp(end) - pd.Timestamp(start)).days) + 1 if pd.notna(start) else 0},
+        "agencies": agencies,
+        "sample": sample,
+        "sources": [Path(p).name for p in paths] if paths else [],
+        "workspace": None if sample else str(ws.root),
+        "coverage": cov,
+        "notes": wl.notes,
+        # None when the source records no origin at all (every call "unknown")
+        "officer_initiated_share_calls": (float(og.loc["officer", "calls"] / calls) if "officer" in og.index and calls
+                                          else (None if set(og.index) <= {"unknown"} else 0.0)),
+        "officer_initiated_share_time": (float(og.loc["officer", "hours"] / og["hours"].sum())
+                                         if "officer" in og.index and og["hours"].sum() > 0 else None),
+        "origin_groups": {ORIGIN_GROUPS.get(k, k): int(v) for k, v in og["calls"].items()},
+        "top_category_by_time": by_time.iloc[0]["category"] if len(by_time) else None,
+        "call_types": int(len(ct)),
+        "top80_call_types": int(ct["top80"].sum()) if len(ct) and ct["top80"].any() else None,
+        "gini": _f(float(tables["lorenz"]["gini"].iloc[0])) if len(tables["lorenz"]) else None,
+        "min_cell": int(min_cell),
+        "max_hours": float(max_hours),
+    }
+
+
+def _write(result: AssessResult, out: Path, min_cell: int) -> None:
+    from .report import write_report
+    from .report.suppress import for_files
+
+    out.mkdir(parents=True, exist_ok=True)
+    tdir = out / "tables"
+    tdir.mkdir(exist_ok=True)
+    written = []
+    for name in PUBLIC_TABLES:
+        df = result.tables.get(name)
+        if df is None:
+            continue
+        pq, csv = for_files(name, df, min_cell)
+        csv.to_csv(tdir / f"{name}.csv", index=False)
+        _to_parquet(pq, tdir / f"{name}.parquet")
+        written += [str(tdir / f"{name}.csv"), str(tdir / f"{name}.parquet")]
+    if result.analyst_tables:
+        adir = out / "analyst"
+        adir.mkdir(exist_ok=True)
+        (adir / "README.txt").write_text(
+            "Analyst-only tables. They contain block addresses: do not publish or attach to the report.\n",
+            encoding="utf-8")
+        for name, df in result.analyst_tables.items():
+            df.to_csv(adir / f"{name}.csv", index=False)
+            _to_parquet(df, adir / f"{name}.parquet")
+            written += [str(adir / f"{name}.csv"), str(adir / f"{name}.parquet")]
+    (out / "summary.json").write_text(json.dumps(_jsonable(result.summary), indent=2), encoding="utf-8")
+    written.append(str(out / "summary.json"))
+    result.out = out
+    result.files = written
+    result.report_path = write_report(result, out / "report.html")
+
+
+def _to_parquet(df: pd.DataFrame, path: Path) -> None:
+    df = df.copy()
+    for c in df.columns:  # mixed object columns (e.g. published figures as text) become strings
+        if df[c].dtype == object:
+            df[c] = df[c].map(lambda v: None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v))
+    df.to_parquet(path, index=False)
+
+
+def _jsonable(x):
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, float) and math.isnan(x):
+        return None
+    if hasattr(x, "item"):
+        return x.item()
+    return x

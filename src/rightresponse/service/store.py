@@ -1,0 +1,305 @@
+"""The decision log: what the policy recommended and what the call-taker actually dispatched.
+
+One table, written through SQLAlchemy Core so the same code runs on a SQLite file (the
+default: nothing to install) and on PostgreSQL (a centre with several consoles). Every
+write is committed before the caller is told it succeeded: SQLite runs in WAL mode with
+``synchronous=FULL`` (the commit is on disk), PostgreSQL with its default synchronous
+commit. A decision's id is the idempotency key: replaying the same request after a lost
+response (a crash, a timeout) never records it twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlalchemy import (Boolean, Column, DateTime, Index, Integer, MetaData, String, Table, Text, create_engine,
+                        event, func, insert, select)
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError
+
+DEFAULT_DB = "sqlite:///rr-decisions.db"  # next to DEFAULT_WORKSPACE = "rr-workspace"
+
+metadata = MetaData()
+
+decisions = Table(
+    "decisions", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),  # server clock, UTC
+    Column("recommended_at", DateTime(timezone=True)),  # when the console showed the recommendation
+    Column("call_at", String(40)),  # the call's local time as given to triage
+    Column("policy", String(100), nullable=False),
+    Column("policy_hash", String(64), nullable=False),
+    Column("rule", String(100), nullable=False),
+    Column("category", String(100)),
+    Column("call_type", String(200)),  # only a known call type (or any text when narratives are stored)
+    Column("call_type_known", Boolean, nullable=False),
+    Column("priority", Integer),
+    Column("flags", Text, nullable=False),  # JSON {flag: true/false}: the answers given
+    Column("recommended", String(32), nullable=False),
+    Column("recommended_co", String(32)),
+    Column("fallback", String(32)),
+    Column("intended", String(32), nullable=False),  # the rule's responder before hours/availability
+    Column("dispatched", String(32), nullable=False),
+    Column("dispatched_co", String(32)),
+    Column("accepted", Boolean, nullable=False),
+    Column("override_reason", String(40)),
+    Column("override_note", Text),
+    Column("eligible", Boolean, nullable=False),  # the rule sent the call to an alternative responder
+    Column("handled", Boolean, nullable=False),  # ... and that responder was dispatched
+    Column("call_taker", String(64), nullable=False),
+    Column("narrative", Text),  # only when the service is configured to store narratives
+    Index("ix_decisions_recorded_at", "recorded_at"),
+)
+
+COLUMNS = tuple(c.name for c in decisions.columns)
+
+
+class StoreError(ValueError):
+    """A database URL that cannot be used, with the reason."""
+
+
+def normalize_url(url: str | os.PathLike | None) -> str:
+    """A SQLAlchemy URL from what a user types: a URL, or a path to a SQLite file.
+
+    ``postgresql://`` picks whichever PostgreSQL driver is installed (psycopg 3, else psycopg2).
+    """
+    if url is None or str(url) == "":
+        url = DEFAULT_DB
+    s = str(url)
+    if "://" not in s:
+        s = "sqlite:///" + str(Path(s).expanduser().resolve())
+    try:
+        u = make_url(s)
+    except (ArgumentError, ValueError) as exc:  # ValueError: a port that is not a number
+        raise StoreError(f"cannot read database URL {s!r}: {exc}") from None
+    if u.drivername in ("postgresql", "postgres"):
+        driver = _pg_driver()
+        u = u.set(drivername=f"postgresql+{driver}")
+    elif not (u.drivername.startswith("sqlite") or u.drivername.startswith("postgresql")):
+        raise StoreError(f"database {u.drivername!r} is not supported: use sqlite:///FILE or postgresql://USER@HOST/DB")
+    return u.render_as_string(hide_password=False)
+
+
+def _pg_driver() -> str:
+    for mod, name in (("psycopg", "psycopg"), ("psycopg2", "psycopg2")):
+        try:
+            __import__(mod)
+            return name
+        except ImportError:
+            continue
+    raise StoreError("a postgresql:// URL needs a driver: pip install 'rightresponse[postgres]' (psycopg)")
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unreadable URL>"
+
+
+MAX_BATCH = 256
+
+
+class _Job:
+    __slots__ = ("row", "done", "result", "error")
+
+    def __init__(self, row: dict):
+        self.row = row
+        self.done = threading.Event()
+        self.result: Recorded | None = None
+        self.error: Exception | None = None
+
+
+@dataclass(frozen=True)
+class Recorded:
+    row: dict
+    created: bool  # False: the id was already recorded with the same content (a replay)
+
+
+class ConflictError(ValueError):
+    """The id was already recorded with different content."""
+
+
+class DecisionStore:
+    """Append-only decision log. Thread-safe; ``record`` returns only after the commit."""
+
+    def __init__(self, url: str | os.PathLike | None = None, *, create: bool = True):
+        self.url = normalize_url(url)
+        self.dialect = make_url(self.url).get_backend_name()
+        kw: dict = {"future": True}
+        if self.dialect == "sqlite":
+            kw["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        else:
+            kw.update(pool_size=8, max_overflow=8, pool_pre_ping=True)
+        try:
+            self.engine: Engine = create_engine(self.url, **kw)
+        except Exception as exc:  # bad driver options and the like
+            raise StoreError(f"cannot open {redact(self.url)}: {exc}") from None
+        if self.dialect == "sqlite":
+            self._sqlite_pragmas(self.engine)
+            path = make_url(self.url).database
+            if path and path != ":memory:":
+                try:
+                    Path(path).parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise StoreError(f"cannot create the directory for {path}: {exc.strerror}") from None
+        self._queue: list[_Job] = []
+        self._cv = threading.Condition()
+        self._writer: threading.Thread | None = None
+        self._closed = False
+        if create:
+            try:
+                metadata.create_all(self.engine)
+            except Exception as exc:
+                raise StoreError(f"cannot open decision log {redact(self.url)}: {_one_line(exc)}") from None
+
+    @staticmethod
+    def _sqlite_pragmas(engine: Engine) -> None:
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn, _record):
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=FULL")  # the commit reaches the disk before we answer
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+    # ---------------------------------------------------------------- writes
+
+    def record(self, row: dict) -> Recorded:
+        """Insert one decision and commit; a replay of the same id returns the stored row.
+
+        Concurrent calls are committed together (group commit): one writer thread inserts
+        whatever is waiting in one transaction, and every caller returns only after that
+        commit. Durability per record, at the cost of one disk flush per batch, not per call.
+        """
+        row = {k: row.get(k) for k in COLUMNS}
+        if row["recorded_at"] is None:
+            row["recorded_at"] = datetime.now(timezone.utc)
+        if isinstance(row["flags"], dict):
+            row["flags"] = json.dumps(row["flags"], sort_keys=True)
+        job = _Job(row)
+        with self._cv:
+            if self._closed:
+                raise StoreError("the decision log is closed")
+            self._queue.append(job)
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._write_loop, name="decision-writer", daemon=True)
+                self._writer.start()
+            self._cv.notify()
+        job.done.wait()
+        if job.error is not None:
+            raise job.error
+        return job.result
+
+    def _write_loop(self) -> None:
+        while True:
+            with self._cv:
+                while not self._queue and not self._closed:
+                    self._cv.wait()
+                if not self._queue:
+                    return
+                batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+            try:
+                self._write_batch(batch)
+            except BaseException as exc:  # never leave a caller waiting
+                for j in batch:
+                    if not j.done.is_set():
+                        j.error = exc if isinstance(exc, Exception) else RuntimeError(str(exc))
+                        j.done.set()
+
+    def _write_batch(self, batch: list["_Job"]) -> None:
+        if len({j.row["id"] for j in batch}) == len(batch):
+            try:
+                with self.engine.begin() as con:
+                    con.execute(insert(decisions), [j.row for j in batch])
+            except IntegrityError:
+                pass  # an id already stored: settle each row on its own below
+            else:
+                for j in batch:
+                    j.result = Recorded(j.row, True)
+                    j.done.set()
+                return
+        for j in batch:
+            try:
+                j.result = self._insert_one(j.row)
+            except Exception as exc:
+                j.error = exc
+            j.done.set()
+
+    def _insert_one(self, row: dict) -> Recorded:
+        try:
+            with self.engine.begin() as con:
+                con.execute(insert(decisions), row)
+            return Recorded(row, True)
+        except IntegrityError:
+            old = self.get(row["id"])
+            if old is None:
+                raise
+            same = all(_same(old[k], row[k]) for k in COLUMNS if k not in ("recorded_at",))
+            if not same:
+                raise ConflictError(f"decision {row['id']} was already recorded with different content") from None
+            return Recorded(old, False)
+
+    # ---------------------------------------------------------------- reads
+
+    def get(self, decision_id: str) -> dict | None:
+        with self.engine.connect() as con:
+            r = con.execute(select(decisions).where(decisions.c.id == decision_id)).mappings().first()
+        return dict(r) if r else None
+
+    def count(self) -> int:
+        with self.engine.connect() as con:
+            return int(con.execute(select(func.count()).select_from(decisions)).scalar_one())
+
+    def ids(self) -> set[str]:
+        with self.engine.connect() as con:
+            return {r[0] for r in con.execute(select(decisions.c.id))}
+
+    def ping(self) -> bool:
+        try:
+            with self.engine.connect() as con:
+                con.execute(select(1))
+            return True
+        except Exception:
+            return False
+
+    def close(self) -> None:
+        """Finish the writes already accepted, then release the connections."""
+        with self._cv:
+            self._closed = True
+            self._cv.notify_all()
+            w = self._writer
+        if w is not None:
+            w.join(timeout=30)
+        self.engine.dispose()
+
+
+def _one_line(exc: BaseException) -> str:
+    """The driver's own message, first line only (SQLAlchemy appends SQL and a help link)."""
+    orig = getattr(exc, "orig", None) or exc
+    lines = [ln.strip() for ln in str(orig).splitlines() if ln.strip()]
+    return lines[0] if lines else type(orig).__name__
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, datetime) and isinstance(b, datetime):
+        if a.tzinfo is None:
+            a = a.replace(tzinfo=timezone.utc)
+        if b.tzinfo is None:
+            b = b.replace(tzinfo=timezone.utc)
+        return a == b
+    return a == b
+
+
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
+
+
+def valid_call_taker(s: str) -> bool:
+    return bool(_SAFE_ID.match(s))

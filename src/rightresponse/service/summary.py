@@ -1,0 +1,257 @@
+"""What the decision log says about dispatch practice: overrides, and the alternative team's share.
+
+Two figures matter to a city running a pilot. The override rate (by rule and by category)
+shows where call-takers disagree with the adopted policy, which is where the policy or the
+questions need work. The share of eligible calls the alternative team handled is the
+figure pilot programmes publish (a call is eligible when the policy's rule sends it to a
+civilian or remote responder; it is handled when that responder was dispatched). The
+aggregation runs in the database, so a year of decisions is summarized without loading it.
+
+    from rightresponse.service import summarize_decisions
+    s = summarize_decisions("sqlite:///decisions.db")
+    s.by_rule, s.by_category, s.alternative        # pandas DataFrames
+    s.to_html(min_cell=10)                          # a fragment for the assessment report
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import pandas as pd
+from sqlalchemy import and_, case, func, select
+
+from .store import DecisionStore, decisions
+
+# Responders whose work is "the alternative team": nobody armed is sent. fire_ems (medical)
+# and no_dispatch (information only) are not alternatives to police in the pilot sense.
+ALTERNATIVE_RESPONDERS = ("crisis_team", "community_responder", "non_emergency")
+
+
+@dataclass
+class DecisionSummary:
+    total: int
+    overrides: int
+    eligible: int
+    handled: int
+    first: datetime | None
+    last: datetime | None
+    by_rule: pd.DataFrame = field(repr=False)
+    by_category: pd.DataFrame = field(repr=False)
+    by_reason: pd.DataFrame = field(repr=False)
+    alternative: pd.DataFrame = field(repr=False)
+    dispatched: pd.DataFrame = field(repr=False)
+
+    @property
+    def override_rate(self) -> float | None:
+        return self.overrides / self.total if self.total else None
+
+    @property
+    def alternative_share(self) -> float | None:
+        """Share of eligible calls the alternative team handled."""
+        return self.handled / self.eligible if self.eligible else None
+
+    def to_dict(self) -> dict:
+        def recs(df):
+            return [{k: _jsonable(v) for k, v in r.items()} for r in df.to_dict("records")]
+
+        return {
+            "total": self.total, "overrides": self.overrides, "override_rate": _round(self.override_rate),
+            "first": _iso(self.first), "last": _iso(self.last),
+            "by_rule": recs(self.by_rule), "by_category": recs(self.by_category),
+            "by_reason": recs(self.by_reason), "dispatched": recs(self.dispatched),
+            "alternative": {"responders": list(ALTERNATIVE_RESPONDERS), "eligible": self.eligible,
+                            "handled": self.handled, "share": _round(self.alternative_share),
+                            "by_responder": recs(self.alternative)},
+        }
+
+    def to_html(self, min_cell: int = 0, heading_level: int = 3) -> str:
+        """An HTML fragment (no page, no styles of its own) for the report's dispatch-practice section.
+
+        Counts below ``min_cell`` are shown as "<min_cell" and their rates left out.
+        """
+        return _html(self, min_cell, heading_level)
+
+
+def summarize_decisions(db, since=None, until=None, policy: str | None = None) -> DecisionSummary:
+    """Summarize a decision log. ``db``: a URL (``sqlite:///decisions.db``, ``postgresql://...``),
+    a SQLite file path, or a DecisionStore. ``since``/``until``: datetimes (UTC if naive) or ISO
+    strings bounding ``recorded_at`` (until is exclusive); ``policy``: one policy id only."""
+    own = not isinstance(db, DecisionStore)
+    store = DecisionStore(db) if own else db
+    try:
+        return _summarize(store, _when(since), _when(until), policy)
+    finally:
+        if own:
+            store.close()
+
+
+def _when(v):
+    if v is None or isinstance(v, datetime):
+        d = v
+    else:
+        d = datetime.fromisoformat(str(v).replace("Z", "+00:00"))
+    if d is not None and d.tzinfo is None:
+        d = d.replace(tzinfo=timezone.utc)
+    return d
+
+
+def _summarize(store: DecisionStore, since, until, policy) -> DecisionSummary:
+    d = decisions.c
+    conds = []
+    if since is not None:
+        conds.append(d.recorded_at >= _db_time(store, since))
+    if until is not None:
+        conds.append(d.recorded_at < _db_time(store, until))
+    if policy:
+        conds.append(d.policy == policy)
+    where = and_(*conds) if conds else None
+
+    n = func.count()
+    over = func.sum(case((d.accepted, 0), else_=1))
+    elig = func.sum(case((d.eligible, 1), else_=0))
+    hand = func.sum(case((d.handled, 1), else_=0))
+
+    def q(*cols):
+        s = select(*cols)
+        return s.where(where) if where is not None else s
+
+    with store.engine.connect() as con:
+        tot = con.execute(q(n, over, elig, hand, func.min(d.recorded_at), func.max(d.recorded_at))).one()
+        rule_rows = con.execute(q(d.policy, d.rule, n, over).group_by(d.policy, d.rule)).all()
+        cat_rows = con.execute(q(d.category, n, over, elig, hand).group_by(d.category)).all()
+        reason_rows = con.execute(q(d.override_reason, n).where(d.accepted == False).group_by(d.override_reason)).all()  # noqa: E712
+        alt_rows = con.execute(q(d.intended, n, hand).where(d.eligible == True).group_by(d.intended)).all()  # noqa: E712
+        disp_rows = con.execute(q(d.recommended, d.dispatched, n).group_by(d.recommended, d.dispatched)).all()
+
+    total = int(tot[0] or 0)
+
+    def rate(a, b):
+        return (a / b) if b else None
+
+    by_rule = pd.DataFrame(
+        [{"policy": p, "rule": r, "decisions": int(c), "overrides": int(o or 0),
+          "override_rate": rate(int(o or 0), int(c))} for p, r, c, o in rule_rows],
+        columns=["policy", "rule", "decisions", "overrides", "override_rate"])
+    by_category = pd.DataFrame(
+        [{"category": cat or "(none)", "decisions": int(c), "overrides": int(o or 0),
+          "override_rate": rate(int(o or 0), int(c)), "eligible": int(e or 0), "handled": int(h or 0),
+          "alternative_share": rate(int(h or 0), int(e or 0))} for cat, c, o, e, h in cat_rows],
+        columns=["category", "decisions", "overrides", "override_rate", "eligible", "handled", "alternative_share"])
+    over_n = int(tot[1] or 0)
+    by_reason = pd.DataFrame(
+        [{"override_reason": r or "(none)", "overrides": int(c), "share": rate(int(c), over_n)} for r, c in reason_rows],
+        columns=["override_reason", "overrides", "share"])
+    alternative = pd.DataFrame(
+        [{"responder": r, "eligible": int(c), "handled": int(h or 0), "share": rate(int(h or 0), int(c))}
+         for r, c, h in alt_rows], columns=["responder", "eligible", "handled", "share"])
+    dispatched = pd.DataFrame(
+        [{"recommended": a, "dispatched": b, "decisions": int(c)} for a, b, c in disp_rows],
+        columns=["recommended", "dispatched", "decisions"])
+
+    by_rule = by_rule.sort_values(["decisions", "policy", "rule"], ascending=[False, True, True], ignore_index=True)
+    by_category = by_category.sort_values(["decisions", "category"], ascending=[False, True], ignore_index=True)
+    by_reason = by_reason.sort_values(["overrides", "override_reason"], ascending=[False, True], ignore_index=True)
+    alternative = alternative.sort_values(["eligible", "responder"], ascending=[False, True], ignore_index=True)
+    dispatched = dispatched.sort_values(["decisions", "recommended", "dispatched"], ascending=[False, True, True],
+                                        ignore_index=True)
+    return DecisionSummary(total, over_n, int(tot[2] or 0), int(tot[3] or 0), _aware(tot[4]), _aware(tot[5]),
+                           by_rule, by_category, by_reason, alternative, dispatched)
+
+
+def _db_time(store: DecisionStore, d: datetime):
+    # SQLite keeps naive UTC text; PostgreSQL compares instants.
+    return d.astimezone(timezone.utc).replace(tzinfo=None) if store.dialect == "sqlite" else d
+
+
+def _aware(d):
+    if isinstance(d, str):  # some SQLite aggregates come back as text
+        d = datetime.fromisoformat(d)
+    if isinstance(d, datetime) and d.tzinfo is None:
+        d = d.replace(tzinfo=timezone.utc)
+    return d
+
+
+def _iso(d):
+    return d.isoformat() if d is not None else None
+
+
+def _round(x, digits: int = 4):
+    return None if x is None else round(float(x), digits)
+
+
+def _jsonable(v):
+    if v is None:
+        return None
+    if isinstance(v, float):
+        return None if v != v else round(v, 4)
+    if hasattr(v, "item"):
+        return v.item()
+    return v
+
+
+# ---------------------------------------------------------------------------- HTML
+
+def _pct(x) -> str:
+    return "" if x is None or x != x else f"{100 * x:.1f}%"
+
+
+def _count(v, min_cell) -> tuple[str, bool]:
+    v = int(v)
+    if min_cell and 0 < v < min_cell:
+        return f"&lt;{min_cell}", True  # as the rest of the report writes small cells
+    return f"{v:,}", False
+
+
+def _table(caption, headers, rows) -> str:
+    th = "".join(f'<th scope="col">{html.escape(h)}</th>' for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
+    return (f'<table class="decisions"><caption>{html.escape(caption)}</caption>'
+            f"<thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>")
+
+
+def _html(s: DecisionSummary, min_cell: int, level: int) -> str:
+    h = f"h{level}"
+    e = html.escape
+    if not s.total:
+        return f'<section class="dispatch-practice"><{h}>Dispatch practice</{h}><p>No decisions recorded.</p></section>'
+    period = ""
+    if s.first and s.last:
+        period = f" from {s.first:%Y-%m-%d} to {s.last:%Y-%m-%d}"
+    parts = [f'<section class="dispatch-practice"><{h}>Dispatch practice</{h}>',
+             f"<p>{s.total:,} decisions recorded by call-takers{period}. The recommendation was overridden in "
+             f"{s.overrides:,} ({_pct(s.override_rate)}). "
+             + (f"Of {s.eligible:,} calls the policy sent to an alternative responder, "
+                f"{s.handled:,} ({_pct(s.alternative_share)}) were handled by it."
+                if s.eligible else "No call was eligible for an alternative responder.")
+             + "</p>"]
+    rows = []
+    for r in s.alternative.to_dict("records"):
+        c, small = _count(r["eligible"], min_cell)
+        hc, hs = _count(r["handled"], min_cell)
+        rows.append([e(r["responder"]), c, hc, "" if small or hs else _pct(r["share"])])
+    if rows:
+        parts.append(_table("Eligible calls handled by the alternative responder", ["responder", "eligible", "handled", "share"], rows))
+    rows = []
+    for r in s.by_rule.to_dict("records"):
+        c, small = _count(r["decisions"], min_cell)
+        o, osmall = _count(r["overrides"], min_cell)
+        rows.append([e(r["policy"]), e(r["rule"]), c, o, "" if small or osmall else _pct(r["override_rate"])])
+    parts.append(_table("Overrides by rule", ["policy", "rule", "decisions", "overrides", "override rate"], rows))
+    rows = []
+    for r in s.by_category.to_dict("records"):
+        c, small = _count(r["decisions"], min_cell)
+        o, osmall = _count(r["overrides"], min_cell)
+        rows.append([e(r["category"]), c, o, "" if small or osmall else _pct(r["override_rate"])])
+    parts.append(_table("Overrides by call category", ["category", "decisions", "overrides", "override rate"], rows))
+    if len(s.by_reason):
+        rows = []
+        for r in s.by_reason.to_dict("records"):
+            c, small = _count(r["overrides"], min_cell)
+            rows.append([e(r["override_reason"].replace("_", " ")), c, "" if small else _pct(r["share"])])
+        parts.append(_table("Why call-takers overrode", ["reason", "overrides", "share of overrides"], rows))
+    if min_cell:
+        parts.append(f'<p class="note">Counts below {min_cell} are suppressed.</p>')
+    parts.append("</section>")
+    return "".join(parts)

@@ -1,0 +1,603 @@
+"""Workload measures: where calls and officer time go.
+
+Written once as Ibis expressions so the same code runs on DuckDB (the default) and on any
+other Ibis backend (Spark for a region that outgrows one machine). The one DuckDB-specific
+piece is a faster form of a duration, used only on DuckDB (see ``_seconds``).
+
+Cost model: the calls are scanned a handful of times, not once per table. One pass builds
+a "cube" (calls and seconds per call type x origin x priority x outcome x exclusion reason,
+a few thousand rows); categories are joined onto the cube rather than onto every call, and
+every category, roll-up, origin, priority, outcome, call-type and coverage table is a
+re-aggregation of it. Only what cannot be rolled up from it (response-time quantiles, hour of
+week and geography, repeat locations) takes its own pass.
+
+Every time measure states its coverage: how many calls in scope had the timestamps it
+needs, and how many were excluded and why. Rows with ``time_issue`` set are excluded from
+all time measures (they are kept in call counts); durations over ``max_hours`` are counted
+as outliers and excluded.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+import ibis
+import ibis.expr.datatypes as dt
+import pandas as pd
+
+from .schema import MAX_CALL_HOURS
+
+
+@dataclass(frozen=True)
+class Measure:
+    name: str
+    label: str
+    start: str
+    end: str
+    unit_weighted: bool
+    doc: str
+
+
+MEASURES: dict[str, Measure] = {
+    "on_scene": Measure("on_scene", "time on scene", "arrived", "cleared", False,
+                        "first unit arrived to call cleared"),
+    "deployed": Measure("deployed", "total deployed time", "dispatched", "cleared", False,
+                        "first unit dispatched to call cleared, as in Langton et al."),
+    "unit_weighted": Measure("unit_weighted", "unit-weighted deployed time", "dispatched", "cleared", True,
+                             "total deployed time multiplied by the number of units assigned"),
+}
+DEFAULT_MEASURE = "deployed"
+
+# Response-time intervals (minutes), reported for calls from the public only: an officer who
+# starts a call on view has no response time to speak of.
+INTERVALS: dict[str, tuple[str, str, str]] = {
+    "to_dispatch": ("received", "dispatched", "received to dispatched"),
+    "travel": ("dispatched", "arrived", "dispatched to arrived"),
+    "to_arrival": ("received", "arrived", "received to arrived"),
+}
+
+# Calls from the public, whatever the channel. "other" (CAD-to-CAD transfers, radio traffic,
+# teletype messages) and "unknown" are neither the public nor an officer on view.
+RESIDENT_ORIGINS = ("911", "non_emergency_phone", "alarm", "text", "walk_in")
+ORIGIN_GROUPS = {"resident": "resident-initiated", "officer": "officer-initiated", "unknown": "other or unknown origin"}
+OUTCOME_ORDER = ("arrest", "report", "no_action", "unfounded", "cancelled", "other", "unknown")
+UNCATEGORIZED = "Uncategorized"
+
+
+class WorkloadError(ValueError):
+    """The data cannot support what was asked (e.g. unit-weighted time without unit counts)."""
+
+
+_TS_UTC = dt.Timestamp(timezone="UTC")
+
+
+@ibis.udf.scalar.builtin(name="epoch")
+def _duckdb_epoch(x: _TS_UTC) -> dt.float64:  # noqa: ARG001
+    """DuckDB's epoch() of a TIMESTAMPTZ: seconds with fraction, no time-zone arithmetic."""
+
+
+def _seconds(t, start: str, end: str, portable: bool):
+    """Seconds from ``start`` to ``end``, with fractions.
+
+    Portable form: a millisecond difference (exact for CAD exports, which carry ms at most),
+    which every Ibis backend compiles. On DuckDB that form goes through the ICU calendar and
+    is ~10x slower than subtracting epochs, so DuckDB gets epoch(end) - epoch(start), which
+    gives the same numbers (a test checks both on the real samples).
+    """
+    if portable:
+        return t[end].delta(t[start], unit="millisecond").cast("float64") / 1000.0
+    return _duckdb_epoch(t[end]) - _duckdb_epoch(t[start])
+
+
+def _is_duckdb(t) -> bool:
+    try:
+        return t._find_backend().name == "duckdb"
+    except Exception:  # unbound table: no backend yet
+        return False
+
+
+def _exclusion(t, start: str, end: str, secs, max_s: float, units: bool = False):
+    """Why a call is left out of a duration (NULL = measured). First applicable reason wins."""
+    branches = [
+        (t[start].isnull(), f"missing_{start}"),
+        (t[end].isnull(), f"missing_{end}"),
+    ]
+    if units:
+        branches.append((t.units_assigned.isnull() | (t.units_assigned < 1), "missing_units"))
+    branches += [
+        (t.time_issue.notnull(), "time_issue:" + t.time_issue.split(";")[0]),
+        (secs < 0, "negative_duration"),
+        (secs > max_s, "outlier"),
+    ]
+    return ibis.cases(*branches, else_=ibis.null("string"))
+
+
+CATEGORY_COLUMNS = ("category", "crime_group", "demand_type", "method", "confidence")
+
+
+def _category_defaults(t):
+    """Accept the taxonomy's column names, whichever spelling; add neutral defaults if absent."""
+    cols = set(t.columns)
+    add = {}
+    if "category" not in cols:
+        add["category"] = ibis.literal(UNCATEGORIZED)
+    if "crime_group" not in cols:
+        add["crime_group"] = ibis.null("string")
+    if "demand_type" not in cols:
+        add["demand_type"] = ibis.null("string")
+    if "category_confidence" in cols and "confidence" not in cols:
+        add["confidence"] = t.category_confidence.cast("float64")
+    elif "confidence" not in cols:
+        add["confidence"] = ibis.null("float64")
+    if "method" not in cols:
+        add["method"] = ibis.null("string")
+    t = t.mutate(**add) if add else t
+    return t.mutate(category=t.category.fill_null(UNCATEGORIZED))
+
+
+def _is_categorized(t) -> bool:
+    return "category" in t.columns
+
+
+def prepare(calls, service: str | None = "police", max_hours: float = MAX_CALL_HOURS, portable: bool | None = None,
+            units: bool = True):
+    """Calls in scope with derived columns: origin group, hour of week, and per measure the
+    duration in seconds (``sec_<m>``) or the reason it is excluded (``excl_<m>``).
+
+    ``portable``: compile durations for any backend (default: only when not on DuckDB).
+    ``units=False``: the data has no unit counts, so unit-weighted time is NULL without work."""
+    if portable is None:
+        portable = not _is_duckdb(calls)
+    t = calls if "units_assigned" in calls.columns else calls.mutate(units_assigned=ibis.null("int32"))
+    if _is_categorized(t):
+        t = _category_defaults(t)
+    if service:
+        t = t.filter(t.service == service)
+    max_s = float(max_hours) * 3600.0
+    og = t.origin
+    derived = {
+        "origin_group": ibis.cases(
+            (og == "officer_initiated", "officer"),
+            (og.isin(list(RESIDENT_ORIGINS)), "resident"),
+            else_="unknown",
+        ),
+        "outcome": t.outcome.fill_null("unknown"),
+        "dow": t.received_local.day_of_week.index(),
+        "hour": t.received_local.hour(),
+    }
+    # Two stages: raw durations first, then exclusions over those columns. Each duration is
+    # written once in the plan instead of once per reference (much faster to compile).
+    pairs = {(m.start, m.end) for m in MEASURES.values()} | {(a, b) for a, b, _ in INTERVALS.values()}
+    t = t.mutate(**derived, **{f"_d_{a}_{b}": _seconds(t, a, b, portable) for a, b in sorted(pairs)})
+    final = {}
+    xcode = ibis.literal(0, "int32")
+    for i, (name, a, b, weighted) in enumerate(_durations()):
+        secs = t[f"_d_{a}_{b}"]
+        if weighted and not units:
+            final[f"excl_{name}"] = ibis.literal("missing_units")
+            final[f"sec_{name}"] = ibis.null("float64")
+            xcode = xcode + ibis.literal(_XC["missing_units"] << (_XBITS * i), "int32")
+            continue
+        final[f"excl_{name}"] = _exclusion(t, a, b, secs, max_s, units=weighted)
+        xcode = xcode + _exclusion_code(t, a, b, secs, max_s, units=weighted).cast("int32") * (1 << (_XBITS * i))
+        # The same rule as the exclusion, as a boolean: much cheaper than testing the CASE.
+        ok = t[a].notnull() & t[b].notnull() & t.time_issue.isnull() & (secs >= 0) & (secs <= max_s)
+        if weighted:
+            ok = ok & t.units_assigned.notnull() & (t.units_assigned >= 1)
+        val = secs * t.units_assigned.cast("float64") if weighted else secs
+        final[f"sec_{name}"] = ibis.ifelse(ok, val, ibis.null("float64"))
+    return t.mutate(**final, xcode=xcode)
+
+
+def _durations():
+    """(name, start, end, unit-weighted) of every time measure and response interval, in a fixed order."""
+    return [(m.name, m.start, m.end, m.unit_weighted) for m in MEASURES.values()] + [
+        (k, a, b, False) for k, (a, b, _) in INTERVALS.items()]
+
+
+# The exclusion reasons as small integers, packed 3 bits per duration into one ``xcode``
+# column. The cube groups on that one integer instead of six reason strings (building
+# 'time_issue:...' strings for every call and hashing six of them was most of the cube's
+# cost); the strings are rebuilt on the few thousand cube rows (see _decode_exclusions).
+_XBITS = 3
+_XC = {"measured": 0, "missing_start": 1, "missing_end": 2, "missing_units": 3, "time_issue": 4,
+       "negative_duration": 5, "outlier": 6}
+
+
+def _exclusion_code(t, start: str, end: str, secs, max_s: float, units: bool = False):
+    """_exclusion as its integer code (same order of precedence)."""
+    branches = [(t[start].isnull(), _XC["missing_start"]), (t[end].isnull(), _XC["missing_end"])]
+    if units:
+        branches.append((t.units_assigned.isnull() | (t.units_assigned < 1), _XC["missing_units"]))
+    branches += [(t.time_issue.notnull(), _XC["time_issue"]), (secs < 0, _XC["negative_duration"]),
+                 (secs > max_s, _XC["outlier"])]
+    return ibis.cases(*branches, else_=_XC["measured"])
+
+
+def _decode_exclusions(df: pd.DataFrame) -> pd.DataFrame:
+    """Cube rows with ``xcode`` and ``origin`` -> the ``excl_<duration>`` reason strings and
+    ``origin_group``, exactly as prepare() writes them per call."""
+    import numpy as np
+
+    df = df.copy()
+    code = df.pop("xcode").astype("int64").to_numpy()
+    issue = df["time_issue"].map(lambda v: None if v is None or (isinstance(v, float) and v != v)
+                                 else "time_issue:" + str(v).split(";")[0])
+    for i, (name, a, b, _) in enumerate(_durations()):
+        c = (code >> (_XBITS * i)) & ((1 << _XBITS) - 1)
+        text = {_XC["missing_start"]: f"missing_{a}", _XC["missing_end"]: f"missing_{b}",
+                _XC["missing_units"]: "missing_units", _XC["negative_duration"]: "negative_duration",
+                _XC["outlier"]: "outlier"}
+        col = pd.Series([text.get(int(k)) for k in c], index=df.index, dtype=object)
+        col[c == _XC["time_issue"]] = issue[c == _XC["time_issue"]]
+        df[f"excl_{name}"] = col
+    og = df["origin"]
+    df["origin_group"] = np.select([og == "officer_initiated", og.isin(list(RESIDENT_ORIGINS))],
+                                   ["officer", "resident"], "unknown")
+    return df
+
+
+def _time_aggs(t):
+    out = {"calls": t.count()}
+    for m in MEASURES:
+        out[f"n_{m}"] = t[f"sec_{m}"].count()
+        out[f"s_{m}"] = t[f"sec_{m}"].sum()
+    return out
+
+
+# The cube: calls and seconds per call type, origin, priority, outcome and exclusion reason.
+# Categories are joined onto it (a few thousand rows) rather than onto every call.
+CUBE_KEYS = ("agency", "call_type", "call_type_code", "origin_group", "origin", "priority_rank", "outcome",
+             "time_issue")
+EXCL_KEYS = ("origin_group",) + tuple(f"excl_{k}" for k in (*MEASURES, *INTERVALS))
+
+
+def expressions(t) -> dict:
+    """The engine passes over prepared calls ``t`` (see :func:`prepare`), as Ibis expressions.
+
+    Exposed so they can be compiled for another backend (``ibis.to_sql(expr, dialect=...)``)
+    or run there directly.
+    """
+    pub = t.filter(t.origin_group != "officer")
+    rt = {"calls": pub.count()}
+    for k in INTERVALS:
+        col = pub[f"sec_{k}"]
+        rt[f"n_{k}"] = col.count()
+        rt[f"q_{k}"] = col.quantile([0.5, 0.9])  # one state for both quantiles (seconds)
+    # origin_group and the exclusion reasons are functions of origin, time_issue and the
+    # packed xcode: grouping on those is cheaper; compute() decodes them on the cube rows.
+    keys = [k for k in CUBE_KEYS if k in t.columns and k != "origin_group"] + ["xcode"]
+    aggs = _time_aggs(t)
+    if _is_categorized(t):  # categorized already: carry the categories through the cube
+        keys += [c for c in CATEGORY_COLUMNS if c != "confidence"]
+        aggs["confidence"] = t.confidence.max()
+    return {
+        "cube": t.group_by(keys).agg(**aggs),
+        "response_times": pub.group_by("priority_rank").agg(**rt),
+        "when_where": t.group_by(["dow", "hour", "district", "beat"]).agg(**_time_aggs(t)),
+    }
+
+
+@dataclass
+class WorkloadTables:
+    """The analysis tables (pandas DataFrames) plus coverage notes for each."""
+
+    measure: str
+    service: str | None
+    max_hours: float
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    analyst: dict[str, pd.DataFrame] = field(default_factory=dict)  # sensitive: never in the report
+    notes: dict[str, str] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        return self.tables[name]
+
+
+def compute(calls, measure: str = DEFAULT_MEASURE, service: str | None = "police",
+            max_hours: float = MAX_CALL_HOURS, sensitive=None, top_locations: int = 50,
+            step=None, categorize=None, scope: pd.DataFrame | None = None) -> WorkloadTables:
+    """All workload tables for ``calls`` (an Ibis table).
+
+    ``calls`` either carries categories already (``category`` and roll-ups, e.g. from
+    ``rightresponse.taxonomy.categorize``) or ``categorize`` is given: a function of an Ibis
+    table with agency/call_type/call_type_code that adds them. It is then applied to the
+    cube (one row per call type x origin x priority x outcome), which is far cheaper than
+    joining every call. ``sensitive``: the workspace's sensitive table, for the analyst-only
+    repeat-location table. ``step(name)``: progress callback, called once per engine pass.
+    ``scope``: the result of :func:`scope_table` on ``calls`` if the caller has it already
+    (saves a pass).
+    """
+    if measure not in MEASURES:
+        raise WorkloadError(f"unknown time measure {measure!r}; measures: {', '.join(MEASURES)}")
+    step = step or (lambda name: None)
+    m = MEASURES[measure]
+    out = WorkloadTables(measure=measure, service=service, max_hours=max_hours)
+
+    # 0. Scope: every service, before filtering, so the report can say what was left out.
+    step("scope")
+    sc = (scope if scope is not None else scope_table(calls)).copy()
+    has_units = bool(sc["units"].sum() > 0)
+    sc = sc.drop(columns="units")
+    sc["in_scope"] = (sc["service"] == service) if service else True
+    out.tables["scope"] = sc
+    if m.unit_weighted and not has_units:
+        raise WorkloadError(
+            "unit-weighted time needs the number of units per call, and this data has none; "
+            "use measure='deployed' or 'on_scene'"
+        )
+    t = _as_view(prepare(calls, service=service, max_hours=max_hours, units=has_units))
+    ex = expressions(t)
+
+    # 1. The cube, cached in the engine, categorized (a join on a few thousand rows, not on
+    #    every call) and brought back: coverage and most tables re-aggregate it locally.
+    step("cube")
+    cube = ex["cube"].cache()
+    try:
+        step("categories")
+        tagged = cube if _is_categorized(cube) else (categorize(cube) if categorize else cube)
+        cube_df = _decode_exclusions(_category_defaults(tagged).to_pandas())
+    finally:
+        _release(cube)
+    excl = cube_df.groupby(list(EXCL_KEYS), dropna=False)["calls"].sum().reset_index()
+    out.tables["coverage"] = _coverage_table(excl)
+    ti = cube_df[cube_df["time_issue"].notna()].groupby("time_issue")["calls"].sum().reset_index()
+    out.tables["time_issues"] = ti.sort_values(["calls", "time_issue"], ascending=[False, True], ignore_index=True)
+    total = int(excl["calls"].sum())
+    if m.unit_weighted and not _measured(out.tables["coverage"], measure):
+        raise WorkloadError(
+            "unit-weighted time needs the number of units per call, and this data has none; "
+            "use measure='deployed' or 'on_scene'"
+        )
+    _from_cube(out, cube_df, measure)
+
+    # 3. Response times by priority (calls from the public; quantiles cannot roll up).
+    step("response times")
+    out.tables["response_times"] = _response_times(ex["response_times"].to_pandas())
+
+    # 4. Hour of week (local wall clock) and geography, from one pass.
+    step("hour of week and geography")
+    hg = ex["when_where"].to_pandas()
+    hw = hg.groupby(["dow", "hour"])[_agg_cols()].sum().reset_index()
+    out.tables["hour_of_week"] = _finish(hw, measure, ["dow", "hour"], shares=False).sort_values(
+        ["dow", "hour"], ignore_index=True)
+    for col in ("district", "beat"):
+        g = hg.groupby(col, dropna=False)[_agg_cols()].sum().reset_index()
+        out.tables[f"by_{col}"] = _finish(g, measure, [col]).sort_values(
+            ["calls", col], ascending=[False, True], ignore_index=True)
+
+    # 6. Repeat locations: analyst-only (addresses), never written into the report.
+    if sensitive is not None:
+        step("repeat locations")
+        sc = out.tables["scope"]
+        out.analyst["repeat_locations"] = _repeat_locations(t, sensitive, measure, top_locations,
+                                                            all_in_scope=bool(sc["in_scope"].all()))
+
+    out.notes = coverage_notes(out.tables["coverage"], measure, total)
+    return out
+
+
+def _as_view(t):
+    """The prepared calls as a view in their engine, so each pass compiles a small query over
+    it instead of re-translating the whole derivation (Ibis compilation was ~15% of a run at
+    2M calls). DuckDB only (an in-memory view that dies with the connection); on another
+    backend a view would outlive the run in the user's database, so the expression is used."""
+    if not _is_duckdb(t):
+        return t
+    try:
+        con = t._find_backend()
+        name = f"rr_prepared_{uuid.uuid4().hex[:12]}"
+        con.create_view(name, t, overwrite=True)
+        return con.table(name)
+    except Exception:  # pragma: no cover - a view that cannot be created: run the expression
+        return t
+
+
+def scope_table(calls) -> pd.DataFrame:
+    """Calls per service (every service, before filtering) with the first and last received
+    time and how many calls record a unit count: one pass."""
+    units = calls.units_assigned.count() if "units_assigned" in calls.columns else calls.count() * 0
+    return (calls.group_by("service")
+            .agg(calls=calls.count(), first_received=calls.received_local.min(),
+                 last_received=calls.received_local.max(), units=units)
+            .order_by(ibis.desc("calls")).to_pandas())
+
+
+def _release(t) -> None:
+    try:
+        t.release()
+    except Exception:  # pragma: no cover - backends without release
+        pass
+
+
+def _agg_cols():
+    return ["calls"] + [f"{p}_{m}" for m in MEASURES for p in ("n", "s")]
+
+
+def _finish(df: pd.DataFrame, measure: str, keys: list[str], shares: bool = True, within: str | None = None) -> pd.DataFrame:
+    """Aggregated counts and seconds -> calls, shares, hours under each measure."""
+    df = df.copy()
+    df["calls"] = df["calls"].astype("int64")
+    for mm in MEASURES:
+        df[f"calls_timed_{mm}"] = df.pop(f"n_{mm}").fillna(0).astype("int64")
+        df[f"hours_{mm}"] = df.pop(f"s_{mm}").fillna(0.0).astype("float64") / 3600.0
+    df["calls_timed"] = df[f"calls_timed_{measure}"]
+    df["hours"] = df[f"hours_{measure}"]
+    df["mean_minutes"] = (df["hours"] * 60.0 / df["calls_timed"].where(df["calls_timed"] > 0)).astype("float64")
+    if shares:
+        grp = df.groupby(within) if within else None
+        tot_c = grp["calls"].transform("sum") if grp is not None else df["calls"].sum()
+        tot_h = grp["hours"].transform("sum") if grp is not None else df["hours"].sum()
+        df["share_calls"] = df["calls"] / tot_c
+        df["share_time"] = (df["hours"] / tot_h) if (grp is not None or tot_h > 0) else float("nan")
+    lead = keys + ["calls"] + (["share_calls"] if shares else []) + ["calls_timed", "hours"] + (
+        ["share_time"] if shares else []) + ["mean_minutes"]
+    rest = [c for c in df.columns if c not in lead]
+    return df[lead + rest]
+
+
+def _from_cube(out: WorkloadTables, cube: pd.DataFrame, measure: str) -> None:
+    """Every category, roll-up, origin, priority, outcome and call-type table, re-aggregated
+    from the (small) cube the engine produced."""
+    cube = cube.copy()
+    cube["confidence"] = pd.to_numeric(cube["confidence"], errors="coerce").astype("float64")
+    sums = _agg_cols()
+
+    def agg(keys):
+        return cube.groupby(keys, dropna=False, sort=False)[sums].sum().reset_index()
+
+    tb = out.tables
+    cat = _finish(agg(["category", "crime_group", "demand_type"]), measure, ["category", "crime_group", "demand_type"])
+    tb["by_category"] = cat.sort_values(["hours", "calls", "category"], ascending=[False, False, True], ignore_index=True)
+    for col in ("crime_group", "demand_type"):
+        tb[f"by_{col}"] = _finish(agg([col]), measure, [col]).sort_values(
+            ["hours", "calls"], ascending=False, ignore_index=True)
+
+    og = _finish(agg(["origin_group", "origin"]), measure, ["origin_group", "origin"])
+    tb["by_origin"] = og.sort_values("calls", ascending=False, ignore_index=True)
+    grp = _finish(agg(["origin_group"]), measure, ["origin_group"])
+    tb["by_origin_group"] = grp.sort_values("calls", ascending=False, ignore_index=True)
+
+    # Category by origin: apart (within each origin group) and together ("all").
+    co = _finish(agg(["origin_group", "category"]), measure, ["origin_group", "category"], within="origin_group")
+    allrows = tb["by_category"].drop(columns=["crime_group", "demand_type"]).assign(origin_group="all")
+    tb["by_category_origin"] = pd.concat([allrows[co.columns], co], ignore_index=True).sort_values(
+        ["origin_group", "hours", "category"], ascending=[True, False, True], ignore_index=True)
+
+    pr = _finish(agg(["priority_rank"]), measure, ["priority_rank"])
+    tb["by_priority"] = pr.sort_values("priority_rank", ignore_index=True, na_position="last")
+
+    wide = cube.pivot_table(index="category", columns="outcome", values="calls", aggfunc="sum", fill_value=0)
+    for o in OUTCOME_ORDER:
+        if o not in wide.columns:
+            wide[o] = 0
+    wide = wide[list(OUTCOME_ORDER)].astype("int64")
+    wide.insert(0, "calls", wide.sum(axis=1))
+    tb["outcomes"] = wide.reset_index().sort_values(["calls", "category"], ascending=[False, True], ignore_index=True)
+    tb["outcomes"].columns.name = None
+
+    g = cube.groupby(["agency", "call_type", "category", "method"], dropna=False, sort=False)
+    ct = g[sums].sum().join(g["confidence"].max()).reset_index()
+    ct = _finish(ct, measure, ["agency", "call_type", "category", "method", "confidence"])
+    ct = ct.sort_values(["hours", "calls", "call_type"], ascending=[False, False, True], ignore_index=True)
+    tot_h = ct["hours"].sum()
+    ct["cum_share_time"] = ct["hours"].cumsum() / tot_h if tot_h > 0 else float("nan")
+    # The call types that together account for 80% of time: up to and including the one that crosses 80%.
+    prev = ct["cum_share_time"].shift(fill_value=0.0)
+    ct["top80"] = (prev < 0.8) & (tot_h > 0)
+    tb["by_call_type"] = ct
+    tb["lorenz"] = lorenz(ct["hours"].to_numpy(), ct["calls"].to_numpy())
+
+
+def lorenz(hours, calls=None) -> pd.DataFrame:
+    """Lorenz curve of officer time across call types: call types from least to most time;
+    x = cumulative share of call types, y = cumulative share of time. Also the Gini index."""
+    import numpy as np
+
+    h = np.sort(np.asarray(hours, dtype=float))
+    n = len(h)
+    if n == 0 or h.sum() <= 0:
+        return pd.DataFrame({"share_call_types": [0.0, 1.0], "share_time": [0.0, 1.0], "gini": [float("nan")] * 2})
+    x = np.concatenate([[0.0], np.arange(1, n + 1) / n])
+    y = np.concatenate([[0.0], np.cumsum(h) / h.sum()])
+    gini = 1.0 - float(np.sum((x[1:] - x[:-1]) * (y[1:] + y[:-1])))
+    return pd.DataFrame({"share_call_types": x, "share_time": y, "gini": gini})
+
+
+def _response_times(by: pd.DataFrame) -> pd.DataFrame:
+    # By priority only: an all-priorities quantile cannot be rolled up and would cost a pass.
+    df = by.sort_values("priority_rank", na_position="last", ignore_index=True)
+    df.insert(0, "priority", [str(int(p)) if pd.notna(p) else "none" for p in df["priority_rank"]])
+    for k in INTERVALS:
+        q = df.pop(f"q_{k}")
+        pair = [(v[0], v[1]) if hasattr(v, "__len__") and len(v) == 2 else (None, None) for v in q]
+        df[f"median_{k}"] = pd.array([None if a is None else a / 60.0 for a, _ in pair], dtype="Float64").astype("float64")
+        df[f"p90_{k}"] = pd.array([None if b is None else b / 60.0 for _, b in pair], dtype="Float64").astype("float64")
+        df[f"n_{k}"] = df[f"n_{k}"].fillna(0).astype("int64")
+    df["calls"] = df["calls"].astype("int64")
+    return df
+
+
+def _repeat_locations(t, sensitive, measure: str, top: int, all_in_scope: bool = False) -> pd.DataFrame:
+    """Top block addresses by calls in scope, with officer time. When every call is in scope
+    the ranking needs only the sensitive table, and just the top locations' calls are joined."""
+    s = sensitive.select("agency", "call_id", "location").filter(sensitive.location.notnull())
+    if all_in_scope:
+        best = (s.group_by(["agency", "location"]).agg(n=s.count())
+                .order_by([ibis.desc("n"), "agency", "location"]).limit(top))
+        s = s.semi_join(best, ["agency", "location"])
+    j = t.select("agency", "call_id", "origin_group", f"sec_{measure}").join(s, ["agency", "call_id"])
+    sec = j[f"sec_{measure}"]
+    df = (
+        j.group_by(["agency", "location"])
+        .agg(calls=j.count(), calls_timed=sec.count(), seconds=sec.sum(),
+             officer_initiated=(j.origin_group == "officer").sum())
+        .order_by([ibis.desc("calls"), "agency", "location"])
+        .limit(top)
+        .to_pandas()
+    )
+    df["hours"] = df.pop("seconds").fillna(0.0) / 3600.0
+    return df
+
+
+def _coverage_table(excl: pd.DataFrame) -> pd.DataFrame:
+    """Long table: one row per (duration, origin group, reason) with the number of calls."""
+    rows = []
+    for name in (*MEASURES, *INTERVALS):
+        col = f"excl_{name}"
+        g = excl.groupby(["origin_group", col], dropna=False)["calls"].sum().reset_index()
+        for _, r in g.iterrows():
+            reason = r[col] if isinstance(r[col], str) else "measured"
+            kind = "measure" if name in MEASURES else "response_interval"
+            rows.append((name, kind, r["origin_group"], reason, int(r["calls"])))
+    return pd.DataFrame(rows, columns=["duration", "kind", "origin_group", "reason", "calls"])
+
+
+def _measured(cov: pd.DataFrame, name: str) -> int:
+    c = cov[(cov["duration"] == name) & (cov["reason"] == "measured")]
+    return int(c["calls"].sum())
+
+
+def coverage_summary(cov: pd.DataFrame, name: str) -> dict:
+    """Calls in scope, measured, and excluded by reason for one duration."""
+    c = cov[cov["duration"] == name]
+    reasons = c[c["reason"] != "measured"].groupby("reason")["calls"].sum().sort_values(ascending=False)
+    return {
+        "calls_in_scope": int(c["calls"].sum()),
+        "calls_measured": int(c.loc[c["reason"] == "measured", "calls"].sum()),
+        "calls_excluded": int(reasons.sum()),
+        "excluded_by_reason": {k: int(v) for k, v in reasons.items()},
+    }
+
+
+REASON_TEXT = {
+    "missing_received": "no received time",
+    "missing_dispatched": "no dispatch time",
+    "missing_arrived": "no arrival time",
+    "missing_cleared": "no cleared time",
+    "missing_units": "no unit count",
+    "negative_duration": "negative duration",
+    "outlier": "outlier (longer than the cap)",
+}
+
+
+def reason_text(code: str, max_hours: float = MAX_CALL_HOURS) -> str:
+    from .schema import TIME_ISSUES
+
+    if code.startswith("time_issue:"):
+        k = code.split(":", 1)[1]
+        return "time issue: " + TIME_ISSUES.get(k, k.replace("_", " "))
+    if code == "outlier":
+        return f"outlier: longer than {max_hours:g} h"
+    return REASON_TEXT.get(code, code.replace("_", " "))
+
+
+def coverage_notes(cov: pd.DataFrame, measure: str, total: int) -> dict[str, str]:
+    """One sentence per duration: 'N of M calls measured; K excluded (reasons)'."""
+    notes = {}
+    for name in (*MEASURES, *INTERVALS):
+        s = coverage_summary(cov, name)
+        why = "; ".join(f"{n:,} {reason_text(r)}" for r, n in s["excluded_by_reason"].items())
+        notes[name] = (f"{s['calls_measured']:,} of {s['calls_in_scope']:,} calls measured"
+                       + (f"; {s['calls_excluded']:,} excluded ({why})" if s["calls_excluded"] else ""))
+    return notes
