@@ -37,13 +37,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _common import machine, peak_mb  # noqa: E402  (benchmarks/ is sys.path[0])
 
 MAX_S = 24 * 3600.0
 RESIDENT = ("911", "non_emergency_phone", "alarm", "text", "walk_in")
@@ -223,18 +224,6 @@ STEPS = {"ingest": step_ingest, "classify": step_classify, "assess": step_assess
          "pandas": step_pandas, "assess_default": step_assess_default}
 
 
-def peak_mb() -> float:
-    """This process's peak resident memory (VmHWM restarts at exec, unlike ru_maxrss)."""
-    try:
-        with open("/proc/self/status") as fh:
-            for ln in fh:
-                if ln.startswith("VmHWM:"):
-                    return int(ln.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def run_child(step: str, src: Path, work: Path, repeat: int = 1) -> dict:
     """Run a step ``repeat`` times, each in a fresh interpreter; keep the fastest run (the one
     least disturbed by other work on the machine) and the highest peak memory."""
@@ -247,17 +236,6 @@ def run_child(step: str, src: Path, work: Path, repeat: int = 1) -> dict:
         runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
     best = min(runs, key=lambda r: r["seconds"])
     return best | {"peak_mb": max(r["peak_mb"] for r in runs), "runs": [round(r["seconds"], 3) for r in runs]}
-
-
-def machine() -> str:
-    model = ""
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        model = next((ln.split(":", 1)[1].strip() for ln in out.splitlines() if ln.startswith("Model name")), "")
-    except OSError:
-        pass
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{os.cpu_count()} cores, {mem:.0f} GiB, {model or 'unknown CPU'}"
 
 
 def _same(a: dict, b: dict) -> bool:

@@ -23,13 +23,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _common import machine, peak_mb  # noqa: E402  (benchmarks/ is sys.path[0])
 
 TZ = "America/Chicago"
 FMT = "%m/%d/%Y %I:%M:%S %p"
@@ -85,19 +86,6 @@ def step_pandas(path: str, work: str) -> dict:
 STEPS = {"ingest": step_ingest, "duckdb": step_duckdb, "pandas": step_pandas}
 
 
-def peak_mb() -> float:
-    """This process's peak resident memory. VmHWM starts afresh at exec; ru_maxrss can carry
-    the forked parent's high-water mark over the exec, which would blur the comparison."""
-    try:
-        with open("/proc/self/status") as fh:
-            for ln in fh:
-                if ln.startswith("VmHWM:"):
-                    return int(ln.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def run_child(step: str, path: Path, work: Path) -> dict:
     """Run one step in a fresh interpreter; its JSON result plus its own peak RSS."""
     proc = subprocess.run(
@@ -107,17 +95,6 @@ def run_child(step: str, path: Path, work: Path) -> dict:
     if proc.returncode != 0:
         raise SystemExit(f"step {step} failed:\n{proc.stderr[-4000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def machine() -> str:
-    model = ""
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        model = next((ln.split(":", 1)[1].strip() for ln in out.splitlines() if ln.startswith("Model name")), "")
-    except OSError:
-        pass
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{os.cpu_count()} cores, {mem:.0f} GiB, {model or 'unknown CPU'}"
 
 
 def main(argv=None) -> int:

@@ -10,9 +10,13 @@ figure is a range:
   lint means an officer attends; so does every call at the agency's most urgent priority (rank 1).
 
 Decisions depend only on a handful of values (call type, category, priority, origin, the
-time window), so the policy is evaluated once per distinct combination in Python and joined
-back in the engine; all counting runs in Ibis. Officer hours are total deployed time
-(dispatched to cleared) of police calls with usable times (``time_issue IS NULL``).
+time window), so the policy is evaluated once per distinct combination in Python. Figures
+never touch single calls: one GROUP BY in the engine counts calls and sums officer hours per
+distinct combination (plus hour of week and outcome), and every policy's figures are
+re-aggregations of that small table, weighted by its counts. Nothing per call is
+materialized unless a per-call answer is asked for (``apply_policy``), so memory stays flat
+as the data grows. Officer hours are total deployed time (dispatched to cleared) of police
+calls with usable times (``time_issue IS NULL``).
 
 The call type used for routing is the *initial* type where the data has one (what the
 call-taker knew), else the final type; "violent-crime report" uses the final type's category.
@@ -22,10 +26,14 @@ from __future__ import annotations
 
 import html
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 
 import ibis
+import ibis.expr.datatypes as dt
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .classify import taxonomy_options
 from .engine import CompiledPolicy
@@ -37,14 +45,69 @@ _NULL = "\u2205"  # join-key stand-in for NULL (SQL joins never match NULL = NUL
 WEAPON_OR_VIOLENCE = FLAG_BIT["weapon"] | FLAG_BIT["violence"]
 
 
-@dataclass
 class PreparedHistory:
-    """Calls ready for any policy: routing type and category, indicators, hours. Build once."""
+    """Calls ready for any policy: routing type and category, indicators, hours. Build once.
 
-    calls: ibis.Table  # one row per police call, cached in the engine
-    route_on: str
-    coverage: dict = field(default_factory=dict)
-    flagged_types: pd.DataFrame = field(default_factory=pd.DataFrame)  # agency, route_type, reasons
+    Holds no per-call data: ``groups`` is a small table (Ibis) of call counts and officer
+    hours per distinct (call type, priority, origin, outcome, weekday, hour), with routing
+    type and category attached. ``cube`` serves every figure from it. ``calls`` builds the
+    per-call table on first use only, for per-call answers (``apply_policy``, ``diff``).
+    """
+
+    def __init__(self, route_on: str, coverage: dict, flagged_types: pd.DataFrame, groups: ibis.Table | None,
+                 per_call=None, window_groups=None):
+        self.route_on = route_on
+        self.coverage = dict(coverage)
+        self.flagged_types = flagged_types
+        self.groups = groups
+        self._per_call = per_call  # () -> per-call expression (with danger_type)
+        self._window_groups = window_groups  # cuts -> groups table with a `window` column
+        self._calls: ibis.Table | None = None
+        self._cubes: dict[tuple[int, ...], pd.DataFrame] = {}
+
+    @property
+    def calls(self) -> ibis.Table:
+        """One row per police call with ``danger_type``, as an engine table (built on first use)."""
+        if self._calls is None:
+            t = self._per_call()
+            self._calls = t.get_backend().create_table(f"rr_policy_calls_{uuid.uuid4().hex[:12]}", t, temp=True)
+        return self._calls
+
+    def cube(self, cuts) -> pd.DataFrame:
+        """Calls and officer hours per (agency, routing type and category, priority, origin,
+        outcome indicator, weekday, hour, time window between ``cuts``), with ``danger_type``
+        and ``urgent``; cached. ``window`` is -1 when the time of day is unknown.
+
+        ``cuts`` are minutes of the day where some policy's answer may change (0 is implied);
+        a cube cut at more places serves too. Whole-hour cuts come from ``groups`` with no
+        pass over the calls; a cut inside an hour costs one pass.
+        """
+        key = tuple(sorted(set(int(c) for c in cuts) | {0}))
+        for have, cube in self._cubes.items():
+            if set(key) <= set(have):
+                return cube
+        dims = ["agency", "route_type", "route_category", "priority_rank", "origin", "adverse", "dow", "hour"]
+        hourly = all(c % 60 == 0 for c in key)
+        g = self.groups if hourly else self._window_groups(key)
+        g_dims = dims if hourly else dims + ["window"]
+        cube = g.group_by(g_dims).agg(calls=g.calls.sum(), hours=g.hours.sum().fill_null(0.0)).to_pandas()
+        if hourly:
+            h = cube["hour"].to_numpy(dtype="float64")
+            w = np.searchsorted(np.asarray(key), np.nan_to_num(h, nan=0.0) * 60, side="right") - 1
+            cube["window"] = np.where(np.isnan(h), -1, w).astype("int16")
+        ft = self.flagged_types
+        danger = set(zip(ft["agency"], ft["route_type"])) if len(ft) else set()
+        cube["danger_type"] = _in_keys(cube["agency"], cube["route_type"], danger)
+        cube["urgent"] = (cube["priority_rank"] == 1).fillna(False).astype(bool)
+        cube.attrs["cuts"] = list(key)
+        self._cubes[key] = cube
+        return cube
+
+
+def _in_keys(agency, route_type, keys: set) -> np.ndarray:
+    """(agency, route_type) in keys, as an engine join matches: a NULL key never matches."""
+    return np.array([isinstance(a, str) and isinstance(r, str) and (a, r) in keys
+                     for a, r in zip(agency, route_type)], dtype=bool)
 
 
 @dataclass
@@ -67,14 +130,96 @@ class PolicyFigures:
 
 # ---------------------------------------------------------------------------- preparation
 
+# What a call's routing and category can depend on; grouped on when present.
+TYPE_KEYS = ("agency", "call_type", "call_type_code", "initial_call_type", "initial_call_type_code", "category",
+             "crime_group")
+
+
+def _route_type(t, route_on: str):
+    """The call type used for routing: the initial type where recorded, else the final type."""
+    final = t.call_type.strip()
+    if route_on == "initial" and "initial_call_type" in t.columns:
+        init = t.initial_call_type.strip()
+        return ibis.ifelse(init.isnull() | (init == ""), final, init)
+    return final
+
+
+def _route(t, opts: dict, route_on: str):
+    """Routing type and category, final category and group, adverse outcome: on calls or on
+    groups of calls (anything with the TYPE_KEYS present and ``outcome``)."""
+    from ..taxonomy import categorize
+
+    if "category" not in t.columns:
+        t = categorize(t, **opts)
+    if "crime_group" not in t.columns:
+        _, cat_group, _ = _taxonomy_vocab(None)
+        groups = ibis.memtable(pd.DataFrame({"_fc": list(cat_group), "crime_group": list(cat_group.values())}))
+        t = t.left_join(groups, t.category == groups._fc).drop("_fc")
+    t = t.rename(final_category="category", final_group="crime_group")
+    t = t.drop(*[c for c in ("confidence", "method", "demand_type", "detail") if c in t.columns])
+    route_type = _route_type(t, route_on)
+    if route_on == "initial" and "initial_call_type" in t.columns:
+        init = t.initial_call_type.strip()
+        use_final = init.isnull() | (init == "")
+        t = categorize(t, value_column="initial_call_type", code_column="initial_call_type_code", **opts)
+        t = t.mutate(route_type=route_type, route_category=ibis.ifelse(use_final, t.final_category, t.category))
+        t = t.drop("category", "confidence", "method", "crime_group", "demand_type")
+    else:
+        t = t.mutate(route_type=route_type, route_category=t.final_category)
+    adverse = (t.outcome == "arrest") | ((t.outcome == "report") & (t.final_group == ADVERSE_GROUP))
+    return t.mutate(adverse=adverse.fill_null(False))
+
+
+@ibis.udf.scalar.builtin(name="epoch_ms")
+def _epoch_ms(x: dt.Timestamp(timezone="UTC")) -> dt.int64:  # noqa: ARG001
+    """DuckDB's epoch_ms() of a TIMESTAMPTZ: whole milliseconds, no calendar arithmetic."""
+
+
+def _officer_hours(t):
+    """Deployed hours (dispatched to cleared) of a call with usable times, else NULL.
+
+    A millisecond difference (CAD exports carry milliseconds at most). On DuckDB the portable
+    form goes through the ICU calendar and costs about 2 s per 10M calls; the difference of
+    epoch milliseconds is the same integer for such timestamps, at a fraction of the cost.
+    """
+    ok_time = t.time_issue.isnull() & t.dispatched.notnull() & t.cleared.notnull()
+    if t.get_backend().name == "duckdb":
+        ms = _epoch_ms(t.cleared) - _epoch_ms(t.dispatched)
+    else:
+        ms = t.cleared.delta(t.dispatched, unit="millisecond")
+    return ibis.ifelse(ok_time, ms.cast("float64") / 1000.0 / 3600.0, ibis.null("float64"))
+
+
+def _minute_of_day(t):
+    return (t.received_local.hour() * 60 + t.received_local.minute()).cast("int32")
+
+
+def _group_calls(base, cuts=None):
+    """Calls, calls with usable times and officer hours per distinct TYPE_KEYS x priority x
+    origin x outcome x weekday x hour (x time window between ``cuts``): one pass, no joins."""
+    t = base.mutate(_oh=_officer_hours(base), dow=base.received_local.day_of_week.index().cast("int8"),
+                    hour=base.received_local.hour().cast("int8"))
+    dims = [c for c in TYPE_KEYS if c in base.columns] + ["priority_rank", "origin", "outcome", "dow", "hour"]
+    if cuts is not None:
+        m = _minute_of_day(base)
+        win = ibis.literal(0, "int16")
+        for c in cuts[1:]:
+            win = win + (m >= c).cast("int16")
+        t = t.mutate(window=ibis.ifelse(m.isnull(), -1, win).cast("int16"))
+        dims.append("window")
+    return t.group_by(dims).agg(calls=t.count(), timed=t._oh.notnull().cast("int64").sum(), hours=t._oh.sum())
+
+
 def prepare_history(calls, sensitive=None, route_on: str = "initial", *, classifier=None, model_path=None,
                     overrides=None) -> PreparedHistory:
     """Police calls with everything a policy decision needs; ``calls`` is a workspace or Ibis table.
 
     ``sensitive`` (the workspace's sensitive table) adds narrative flags; narratives are read
-    in memory only to compute flags and are never stored or returned. ``classifier``,
-    ``model_path`` and ``overrides`` go to the taxonomy (a city's category overrides apply).
-    A table that already has ``category`` (from ``taxonomy.categorize``) keeps it.
+    in batches, in memory only, to compute flags and are never stored or returned.
+    ``classifier``, ``model_path`` and ``overrides`` go to the taxonomy (a city's category
+    overrides apply). A table that already has ``category`` (from ``taxonomy.categorize``)
+    keeps it. One pass over the calls groups them by everything a decision or a figure needs
+    (a small Arrow table the engine queries); the taxonomy then runs on those groups, not calls.
     """
     if route_on not in ("initial", "final"):
         raise ValueError("route_on must be 'initial' or 'final'")
@@ -86,107 +231,152 @@ def prepare_history(calls, sensitive=None, route_on: str = "initial", *, classif
         calls = open_dataset(ws, con=con)
         if sensitive is None and Workspace(ws).has("sensitive"):
             sensitive = open_dataset(ws, "sensitive", con=con)
-    con = calls.get_backend()
     opts = taxonomy_options(classifier, model_path, overrides)
-    t = calls
-    if "service" in t.columns:
-        t = t.filter(t.service.isnull() | (t.service == "police"))
+    base = calls
+    if "service" in base.columns:
+        base = base.filter(base.service.isnull() | (base.service == "police"))
 
-    # Category of the final type (what the call turned out to be) and of the routing type.
-    from ..taxonomy import categorize
+    def materialize(expr):
+        # Arrow in, Arrow out: faster here than CREATE TABLE through Ibis, and just as small.
+        return ibis.memtable(expr.to_pyarrow())
 
-    if "category" not in t.columns:
-        t = categorize(t, **opts)
-    if "crime_group" not in t.columns:
-        _, cat_group, _ = _taxonomy_vocab(None)
-        groups = ibis.memtable(pd.DataFrame({"_fc": list(cat_group), "crime_group": list(cat_group.values())}))
-        t = t.left_join(groups, t.category == groups._fc).drop("_fc")
-    t = t.rename(final_category="category", final_group="crime_group")
-    t = t.drop(*[c for c in ("confidence", "method", "demand_type", "detail") if c in t.columns])
-    final = t.call_type.strip()
-    if route_on == "initial" and "initial_call_type" in t.columns:
-        init = t.initial_call_type.strip()
-        use_final = init.isnull() | (init == "")
-        t = categorize(t, value_column="initial_call_type", code_column="initial_call_type_code", **opts)
-        t = t.mutate(route_type=ibis.ifelse(use_final, final, init),
-                     route_category=ibis.ifelse(use_final, t.final_category, t.category))
-        t = t.drop("category", "confidence", "method", "crime_group", "demand_type")
-    else:
-        t = t.mutate(route_type=final, route_category=t.final_category)
+    groups = _route(materialize(_group_calls(base)), opts, route_on)
 
-    adverse = (t.outcome == "arrest") | ((t.outcome == "report") & (t.final_group == ADVERSE_GROUP))
-    ok_time = t.time_issue.isnull() & t.dispatched.notnull() & t.cleared.notnull()
-    secs = t.cleared.delta(t.dispatched, unit="millisecond").cast("float64") / 1000.0
-    t = t.mutate(
-        adverse=adverse.fill_null(False),
-        officer_hours=ibis.ifelse(ok_time, secs / 3600.0, ibis.null("float64")),
-        minute_of_day=(t.received_local.hour() * 60 + t.received_local.minute()).cast("int32"),
-        dow=t.received_local.day_of_week.index().cast("int8"),
-        hour=t.received_local.hour().cast("int8"),
-        urgent=(t.priority_rank == 1).fill_null(False),
-    )
-    name = f"rr_policy_history_{uuid.uuid4().hex[:12]}"
-    t = con.create_table(name, t.select(
-        "agency", "call_id", "route_type", "route_category", "final_category", "priority_rank", "origin",
-        "outcome", "adverse", "officer_hours", "minute_of_day", "dow", "hour", "urgent"), temp=True)
-
-    # Call types that ever showed danger: narrative flags, arrests, violent-crime reports.
-    flagged = t.group_by(["agency", "route_type"]).agg(
-        arrests=(t.outcome == "arrest").cast("int64").sum(),
-        violent_reports=((t.outcome == "report") & t.adverse).cast("int64").sum(),
+    # Per call type: danger indicators (arrests, violent-crime reports) and the totals.
+    g = groups
+    per_type = g.group_by(["agency", "route_type"]).agg(
+        calls=g.calls.sum(),
+        timed=g.timed.sum(),
+        hours=g.hours.sum(),
+        adverse_calls=g.calls.sum(where=g.adverse),
+        urgent_calls=g.calls.sum(where=g.priority_rank == 1),
+        arrests=g.calls.sum(where=g.outcome == "arrest"),
+        violent_reports=g.calls.sum(where=(g.outcome == "report") & g.adverse),
     ).to_pandas()
+    for c in ("calls", "timed", "adverse_calls", "urgent_calls", "arrests", "violent_reports"):
+        per_type[c] = per_type[c].fillna(0).astype("int64")
+    flagged = per_type[["agency", "route_type", "arrests", "violent_reports"]].copy()
     flagged["narrative_danger"] = 0
     has_narr = False
     if sensitive is not None and "narrative" in sensitive.columns:
-        nf = _narrative_danger(t, sensitive)
+        nf = _narrative_danger(base.select("agency", "call_id", route_type=_route_type(base, route_on)), sensitive)
         if nf is not None:
             has_narr = True
             flagged = flagged.drop(columns=["narrative_danger"]).merge(nf, on=["agency", "route_type"], how="left")
             flagged["narrative_danger"] = flagged["narrative_danger"].fillna(0).astype("int64")
     flagged = flagged[(flagged.arrests > 0) | (flagged.violent_reports > 0) | (flagged.narrative_danger > 0)]
     flagged = flagged.sort_values(["agency", "route_type"], ignore_index=True)
-    fm = ibis.memtable(flagged.assign(_flag=True)[["agency", "route_type", "_flag"]].rename(
-        columns={"agency": "_a", "route_type": "_r"}), schema={"_a": "string", "_r": "string", "_flag": "boolean"})
-    j = t.left_join(fm, [t.agency == fm._a, t.route_type == fm._r])
-    j = j.mutate(danger_type=j._flag.fill_null(False)).drop("_a", "_r", "_flag")
-    t = con.create_table(name + "_f", j, temp=True)
-    con.raw_sql(f"DROP TABLE IF EXISTS {name}")  # temp tables die with the connection anyway
 
-    stats = t.aggregate(
-        calls=t.count(), timed=t.officer_hours.notnull().cast("int64").sum(), hours=t.officer_hours.sum(),
-        adverse=t.adverse.cast("int64").sum(), danger_calls=t.danger_type.cast("int64").sum(),
-        urgent=t.urgent.cast("int64").sum(),
-    ).to_pandas().iloc[0]
+    def per_call():
+        t = _route(base, opts, route_on)
+        t = t.mutate(officer_hours=_officer_hours(t), minute_of_day=_minute_of_day(t),
+                     dow=t.received_local.day_of_week.index().cast("int8"),
+                     hour=t.received_local.hour().cast("int8"), urgent=(t.priority_rank == 1).fill_null(False))
+        t = t.select("agency", "call_id", "route_type", "route_category", "final_category", "priority_rank",
+                     "origin", "outcome", "adverse", "officer_hours", "minute_of_day", "dow", "hour", "urgent")
+        fm = ibis.memtable(flagged.assign(_flag=True)[["agency", "route_type", "_flag"]].rename(
+            columns={"agency": "_a", "route_type": "_r"}), schema={"_a": "string", "_r": "string", "_flag": "boolean"})
+        j = t.left_join(fm, [t.agency == fm._a, t.route_type == fm._r])
+        return j.mutate(danger_type=j._flag.fill_null(False)).drop("_a", "_r", "_flag")
+
+    def window_groups(cuts):
+        return _route(materialize(_group_calls(base, list(cuts))), opts, route_on)
+
+    timed = int(per_type["timed"].sum())
+    in_danger = _in_keys(per_type["agency"], per_type["route_type"], set(zip(flagged["agency"], flagged["route_type"])))
     coverage = {
-        "calls": int(stats.calls), "calls_with_usable_times": int(stats.timed),
-        "officer_hours": float(stats.hours) if int(stats.timed) else 0.0, "adverse_calls": int(stats.adverse),
-        "calls_in_danger_types": int(stats.danger_calls), "urgent_calls": int(stats.urgent),
+        "calls": int(per_type["calls"].sum()), "calls_with_usable_times": timed,
+        "officer_hours": float(per_type["hours"].fillna(0.0).sum()) if timed else 0.0,
+        "adverse_calls": int(per_type["adverse_calls"].sum()),
+        "calls_in_danger_types": int(per_type["calls"][in_danger].sum()),
+        "urgent_calls": int(per_type["urgent_calls"].sum()),
         "danger_types": len(flagged), "narrative_flags": has_narr, "route_on": route_on,
     }
-    return PreparedHistory(t, route_on, coverage, flagged)
+    return PreparedHistory(route_on, coverage, flagged, groups, per_call, window_groups)
+
+
+NARRATIVE_BATCH = 100_000  # rows per batch read from the engine
+NARRATIVE_MEMO = 200_000  # distinct narratives whose flag is remembered across batches
+NARRATIVE_CHUNK = 1_000_000  # narratives joined to their calls at a time (the join's memory)
+
+
+def _record_batches(expr, size: int):
+    """Stream an expression's rows as Arrow record batches (bounded memory)."""
+    con = expr.get_backend()
+    if con.name != "duckdb":
+        yield from expr.to_pyarrow_batches(chunk_size=size)
+        return
+    # What Ibis's to_pyarrow_batches does, through DuckDB's relation API, which streams
+    # (Ibis 12 calls fetch_record_batch on the connection, which DuckDB 2 no longer has).
+    con._run_pre_execute_hooks(expr)
+    rel = con.con.sql(con.compile(expr))
+    yield from rel.to_arrow_reader(size) if hasattr(rel, "to_arrow_reader") else rel.fetch_record_batch(size)
 
 
 def _narrative_danger(t, sensitive) -> pd.DataFrame | None:
-    """Per (agency, route_type): calls whose narrative shows a weapon or violence. In memory only."""
-    from ..taxonomy import narrative_flags
+    """Per (agency, route_type): calls whose narrative shows a weapon or violence.
 
+    Narratives stream from the engine in batches; each distinct text in a batch is flagged
+    once, and a bounded memo spares repeats across batches. The join of narratives to their
+    calls (whose hash table may hold the narratives) runs on one slice of call ids at a time,
+    about NARRATIVE_CHUNK narratives each, so memory stays flat however many there are. Only
+    the weapon and violence flags are evaluated. In memory only.
+    """
+    from ..taxonomy.narrative import load_flags, narrative_flags
+
+    fs = load_flags()
+    wanted = tuple(f for f in fs.flags if f.name in ("weapon", "violence"))
+    if not wanted:
+        raise RuntimeError("taxonomy.narrative_flags() returned neither 'weapon' nor 'violence'")
+    fs = replace(fs, flags=wanted)
     s = sensitive.filter(sensitive.narrative.notnull()).select(
         _a=sensitive.agency, _id=sensitive.call_id, _n=sensitive.narrative)
-    j = t.select("agency", "call_id", "route_type").join(s, [t.agency == s._a, t.call_id == s._id])
-    df = j.select("agency", "route_type", "_n").to_pandas()
-    if df.empty:
+    n = int(s.count().execute())
+    if not n:
         return None
-    texts = df["_n"].astype(str)
-    uniq = pd.unique(texts)
-    flags = narrative_flags(list(uniq))
-    cols = [c for c in ("weapon", "violence") if c in flags.columns]
-    if not cols:
-        raise RuntimeError("taxonomy.narrative_flags() returned neither 'weapon' nor 'violence'")
-    danger = pd.Series(flags[cols].fillna(False).astype(bool).any(axis=1).to_numpy(), index=uniq)
-    df["d"] = texts.map(danger).astype("int64")
-    del df["_n"], texts
-    return df.groupby(["agency", "route_type"], dropna=False, as_index=False)["d"].sum().rename(
-        columns={"d": "narrative_danger"})
+    slices = -(-n // NARRATIVE_CHUNK)
+    t = t.select("agency", "call_id", "route_type")
+
+    def sliced(tab, col, k):
+        # Ibis reads the 64-bit hash as signed: fold negative remainders back into 0..slices-1.
+        return tab if slices == 1 else tab.filter((tab[col].hash() % slices + slices) % slices == k)
+
+    def batches():
+        for k in range(slices):
+            a, b = sliced(t, "call_id", k), sliced(s, "_id", k)
+            j = a.join(b, [a.agency == b._a, a.call_id == b._id])
+            yield from _record_batches(j.select("agency", "route_type", "_n"), NARRATIVE_BATCH)
+
+    memo: dict[str, bool] = {}
+    parts = []
+    rows = 0
+    for batch in batches():
+        if not batch.num_rows:
+            continue
+        rows += batch.num_rows
+        texts = batch.column("_n")
+        uniq = pc.unique(texts).to_pylist()
+        look = {x: memo[x] for x in uniq if x in memo}
+        todo = [x for x in uniq if x not in look]
+        if todo:
+            hit = narrative_flags(todo, fs).fillna(False).astype(bool).any(axis=1).to_numpy().tolist()
+            look.update(zip(todo, hit))
+            if len(memo) + len(todo) > NARRATIVE_MEMO:
+                memo.clear()
+            memo.update(zip(todo, hit))
+        danger = [x for x in uniq if look[x]]
+        if danger:  # only calls with a flagged narrative count; the rest add zeros
+            hits = batch.filter(pc.is_in(texts, value_set=pa.array(danger, type=texts.type)))
+            df = hits.select(["agency", "route_type"]).to_pandas()
+            parts.append(df.groupby(["agency", "route_type"], dropna=False, as_index=False).size())
+    if not rows:
+        return None
+    if not parts:
+        return pd.DataFrame({"agency": pd.Series(dtype=object), "route_type": pd.Series(dtype=object),
+                             "narrative_danger": pd.Series(dtype="int64")})
+    out = pd.concat(parts, ignore_index=True)
+    return out.groupby(["agency", "route_type"], dropna=False, as_index=False)["size"].sum().rename(
+        columns={"size": "narrative_danger"})
 
 
 # ---------------------------------------------------------------------------- decisions
@@ -271,13 +461,56 @@ def apply_policy(policy, prep) -> ibis.Table:
 def _cube(policy: Policy, prep: PreparedHistory) -> pd.DataFrame:
     """Calls and hours per decision key x category x hour of week x outcome, decisions attached.
 
-    One engine pass per policy; every figure is a re-aggregation of this small table.
+    A re-aggregation of the prepared cube (one engine pass shared by every policy whose time
+    windows it resolves); the policy is evaluated once per distinct key, not per call.
     """
-    t, cuts = _keyed(policy, prep.calls)
-    dims = KEY_COLS + ["agency", "route_type", "route_category", "danger_type", "adverse", "dow", "hour"]
-    cube = t.group_by(dims).agg(calls=t.count(), hours=t.officer_hours.sum().fill_null(0.0)).to_pandas()
-    dec = _decide(policy, cube, cuts)
-    return cube.merge(dec, on=KEY_COLS, how="left", validate="many_to_one")
+    cuts, by_day = _time_cuts(policy)
+    cube = prep.cube(cuts)
+    ucuts = np.asarray(cube.attrs["cuts"])
+    w = cube["window"].to_numpy()
+    # The cube's windows refine the policy's: each lies inside exactly one of the policy's.
+    atom = np.searchsorted(np.asarray(cuts), ucuts[np.clip(w, 0, None)], side="right") - 1
+    keyed = pd.DataFrame({
+        "_krt": cube["route_type"].fillna(_NULL),
+        "_kcat": cube["route_category"].fillna(_NULL),
+        "_kpri": cube["priority_rank"].fillna(-1).astype("int32"),
+        "_korg": cube["origin"].fillna(_NULL),
+        "_katom": np.where(w < 0, -1, atom).astype("int16"),
+        "_kdow": (cube["dow"].fillna(-1) if by_day else pd.Series(-1, index=cube.index)).astype("int8"),
+        "_kdanger": cube["danger_type"] | cube["urgent"],
+    })
+    # Each distinct key decided once; groups are numbered in order of first appearance, as
+    # _decide lists the keys, so its rows are taken back by group number (no merge).
+    dec = _decide(policy, keyed, cuts)
+    codes = keyed.groupby(KEY_COLS, sort=False).ngroup().to_numpy()
+    assert codes.max(initial=-1) + 1 == len(dec)
+    cols = ["agency", "route_type", "route_category", "adverse", "dow", "hour", "danger_type", "calls", "hours"]
+    return pd.concat([cube[cols].reset_index(drop=True),
+                      dec[DECISION_COLS].iloc[codes].reset_index(drop=True)], axis=1)
+
+
+def _moved_row(cube: pd.DataFrame, police: set, view: str) -> pd.DataFrame:
+    """One view's totals: calls and hours moved from police, misroutes, changed responses."""
+    c = cube
+    resp, co = c[f"responder_{view}"], c[f"co_responder_{view}"]
+    moved = ~resp.isin(police)
+    changed = (resp != "police") | co.notna()
+    mv = c[moved]
+    return pd.DataFrame([{
+        "view": view, "calls": int(c.calls.sum()), "calls_moved": int(mv.calls.sum()),
+        "hours": float(c.hours.sum()), "hours_moved": float(mv.hours.sum()),
+        "diverted_adverse": int(mv.calls[mv.adverse].sum()),
+        "calls_changed": int(c.calls[changed].sum()), "calls_co_response": int(c.calls[co.notna()].sum()),
+    }])
+
+
+def _moved_frame(rows: list[pd.DataFrame]) -> pd.DataFrame:
+    moved = pd.concat(rows, ignore_index=True)
+    moved["share_calls_moved"] = moved.calls_moved / moved.calls.where(moved.calls > 0)
+    moved["share_hours_moved"] = moved.hours_moved / moved.hours.where(moved.hours > 0)
+    moved["misroute_risk"] = moved.diverted_adverse / moved.calls_moved.where(moved.calls_moved > 0)
+    moved["share_calls_changed"] = moved.calls_changed / moved.calls.where(moved.calls > 0)
+    return moved
 
 
 def policy_figures(policy, prep) -> PolicyFigures:
@@ -294,18 +527,10 @@ def policy_figures(policy, prep) -> PolicyFigures:
     total_hours = prep.coverage["officer_hours"]
     parts = {k: [] for k in ("summary", "moved", "by_category", "by_hour_of_week")}
     for view in VIEWS:
-        c = cube.assign(view=view, responder=cube[f"responder_{view}"], co=cube[f"co_responder_{view}"])
-        c["moved"] = ~c.responder.isin(police)
-        c["changed"] = (c.responder != "police") | c.co.notna()
+        c = cube.assign(view=view, responder=cube[f"responder_{view}"])
         s = c.groupby(["view", "responder"], as_index=False)[["calls", "hours"]].sum()
         parts["summary"].append(s)
-        mv = c[c.moved]
-        parts["moved"].append(pd.DataFrame([{
-            "view": view, "calls": int(c.calls.sum()), "calls_moved": int(mv.calls.sum()),
-            "hours": float(c.hours.sum()), "hours_moved": float(mv.hours.sum()),
-            "diverted_adverse": int(mv.calls[mv.adverse].sum()),
-            "calls_changed": int(c.calls[c.changed].sum()), "calls_co_response": int(c.calls[c.co.notna()].sum()),
-        }]))
+        parts["moved"].append(_moved_row(cube, police, view))
         parts["by_category"].append(c.groupby(["view", "route_category", "responder"], dropna=False, as_index=False)[["calls", "hours"]].sum())
         parts["by_hour_of_week"].append(c.groupby(["view", "dow", "hour", "responder"], as_index=False)[["calls", "hours"]].sum())
 
@@ -315,11 +540,7 @@ def policy_figures(policy, prep) -> PolicyFigures:
     summary["share_hours"] = summary.hours / total_hours if total_hours else float("nan")
     summary = summary.sort_values(["view", "calls"], ascending=[True, False], ignore_index=True)
 
-    moved = pd.concat(parts["moved"], ignore_index=True)
-    moved["share_calls_moved"] = moved.calls_moved / moved.calls.where(moved.calls > 0)
-    moved["share_hours_moved"] = moved.hours_moved / moved.hours.where(moved.hours > 0)
-    moved["misroute_risk"] = moved.diverted_adverse / moved.calls_moved.where(moved.calls_moved > 0)
-    moved["share_calls_changed"] = moved.calls_changed / moved.calls.where(moved.calls > 0)
+    moved = _moved_frame(parts["moved"])
 
     bc = pd.concat(parts["by_category"], ignore_index=True).rename(columns={"route_category": "category"})
     bc["category"] = bc.category.fillna("(unclassified)")
@@ -342,11 +563,15 @@ def compare_policies(calls, policies=None, sensitive=None, route_on: str = "init
     conservative-optimistic range, with the misroute risk. ``calls``: workspace, Ibis table or
     PreparedHistory; ``policies``: names, files or Policy objects (default: every preset)."""
     prep = calls if isinstance(calls, PreparedHistory) else prepare_history(calls, sensitive, route_on, **taxonomy)
+    pols = [load_policy(p) for p in (policies or list_presets())]
+    prep.cube(sorted({c for pol in pols for c in _time_cuts(pol)[0]}))  # one engine pass serves every policy
     rows = []
-    for p in (policies or list_presets()):
-        pol = load_policy(p)
-        f = policy_figures(pol, prep)
-        m = f.moved.set_index("view")
+    for pol in pols:
+        # Only the totals policy_figures would compute (by category, hour and call type are
+        # not part of the comparison).
+        cube = _cube(pol, prep)
+        police = {r for r in RESPONDERS if pol.responders[r].police}
+        m = _moved_frame([_moved_row(cube, police, view) for view in VIEWS]).set_index("view")
         row = {"policy": pol.id, "title": pol.title, "policy_hash": pol.hash, "calls": int(m.loc["optimistic", "calls"]),
                "officer_hours": float(m.loc["optimistic", "hours"])}
         for col in ("calls_moved", "share_calls_moved", "hours_moved", "share_hours_moved", "misroute_risk",
@@ -382,10 +607,11 @@ def _bar(lo, hi, width: int = 160) -> str:
 
 
 def who_could_respond_html(comparison: pd.DataFrame, heading: str | None = "Who could respond",
-                           level: int = 2) -> str:
+                           level: int = 2, sample: bool = False) -> str:
     """The report's "Who could respond" section: an HTML fragment, inline SVG, no external assets.
 
     Shows only per-policy aggregates (never call types with few calls, addresses or narratives).
+    ``sample``: the calls are sample data (e.g. the bundled sample), which the note then says.
     """
     cov = comparison.attrs.get("coverage", {})
     rows = []
@@ -402,6 +628,7 @@ def who_could_respond_html(comparison: pd.DataFrame, heading: str | None = "Who 
     n, timed = cov.get("calls", 0), cov.get("calls_with_usable_times", 0)
     narr = ("Narrative flags (weapon, violence) were available and used."
             if cov.get("narrative_flags") else "The data has no call narratives, so no narrative flags were used.")
+    sample_note = " Sample data are not a city's true figures." if sample else ""
     route = ("the initial call type where recorded (what the call-taker knew), else the final type"
              if cov.get("route_on", "initial") == "initial" else "the final call type")
     return f"""<section class="rr-who-could-respond">{head}
@@ -418,6 +645,5 @@ written, with no risk flags (historical data rarely records them). Routing uses 
 {chr(10).join(rows)}
 </tbody></table>
 <p><small>Officer hours are total deployed time (first unit dispatched to call cleared) of the {timed:,} calls with
-usable times. The conservative misroute risk is zero by construction. {narr} Sample data are not a city's true
-figures.</small></p>
+usable times. The conservative misroute risk is zero by construction. {narr}{sample_note}</small></p>
 </section>"""
