@@ -308,7 +308,9 @@ def _record_batches(expr, size: int):
         return
     # What Ibis's to_pyarrow_batches does, through DuckDB's relation API, which streams
     # (Ibis 12 calls fetch_record_batch on the connection, which DuckDB 2 no longer has).
-    con._run_pre_execute_hooks(expr)
+    hooks = getattr(con, "_run_pre_execute_hooks", None)  # registers in-memory tables; private in Ibis
+    if hooks is not None:
+        hooks(expr)
     rel = con.con.sql(con.compile(expr))
     yield from rel.to_arrow_reader(size) if hasattr(rel, "to_arrow_reader") else rel.fetch_record_batch(size)
 
