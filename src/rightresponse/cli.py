@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -14,6 +15,8 @@ DEFAULT_WORKSPACE = "rr-workspace"
 
 
 def _fail(msg: str, code: int = 2):
+    # Policy problems arrive lint-style ("FILE: error: MESSAGE"); say "error" once.
+    msg = re.sub(r"^([^\n]*?): error: ", r"\1: ", msg, count=1)
     click.echo(f"error: {msg}", err=True)
     sys.exit(code)
 
