@@ -203,7 +203,7 @@ class _Steps:
 def assess(paths=None, workspace=None, out=DEFAULT_OUT, min_cell: int = 10, measure: str = DEFAULT_MEASURE,
            progress: bool = False, service: str | None = "police", max_hours: float = MAX_CALL_HOURS,
            overrides=None, model_path=None, write: bool = True, adapter: str | None = None,
-           decisions=None, policies=None) -> AssessResult:
+           decisions=None, policies=None, engine: str = "duckdb", spark=None) -> AssessResult:
     """Assess calls for service: tables plus DIR/report.html.
 
     * no ``paths`` and no ``workspace``: the bundled real sample (DECC exports);
@@ -221,13 +221,18 @@ def assess(paths=None, workspace=None, out=DEFAULT_OUT, min_cell: int = 10, meas
     decision log (SQLAlchemy URL such as ``sqlite:///decisions.db``, or a SQLite file path),
     read only, for the "Dispatch practice" section. ``policies``: responder policies
     (preset names, files or Policy objects) for the "Who could respond" section; default
-    every preset; ``()`` leaves the section out.
+    every preset; ``()`` leaves the section out. ``engine``: "duckdb" (default) or "spark"
+    (ingest stays on DuckDB; the workload tables, classification join and policies run on
+    Spark, from the same Parquet workspace; ``spark``: a SparkSession to use, else the active
+    one or a new one, see rightresponse.engine.spark_session). The tables are the same on
+    both engines to floating-point tolerance.
     """
-    import ibis
-
+    from . import engine as engines
     from .ingest.pipeline import IngestError, ingest
-    from .ingest.workspace import Workspace, open_dataset
+    from .ingest.workspace import Workspace
 
+    if engine not in engines.ENGINES:
+        raise AssessError(f"unknown engine {engine!r}; choose one of: {', '.join(engines.ENGINES)}")
     if measure not in MEASURES:
         raise AssessError(f"unknown time measure {measure!r}; choose one of: {', '.join(MEASURES)}")
     if min_cell < 0:
@@ -262,11 +267,12 @@ def assess(paths=None, workspace=None, out=DEFAULT_OUT, min_cell: int = 10, meas
                 raise AssessError(str(exc)) from None
         if not ws.has("calls"):
             raise AssessError(f"{ws.root}: no calls in this workspace; ingest exports first or pass PATHs")
-        con = ibis.duckdb.connect()
-        if con.name == "duckdb":
-            con.raw_sql("SET enable_progress_bar = false")  # our own progress goes to stderr via tqdm
-        calls = open_dataset(ws.root, "calls", con=con)
-        sensitive = open_dataset(ws.root, "sensitive", con=con) if ws.has("sensitive") else None
+        try:
+            con = engines.connect(engine, session=spark)
+        except engines.EngineError as exc:
+            raise AssessError(str(exc)) from None
+        calls = engines.open_table(ws.root, "calls", con)
+        sensitive = engines.open_table(ws.root, "sensitive", con) if ws.has("sensitive") else None
         present = scope_table(calls)
         if service and service not in set(present["service"]):
             have = ", ".join(f"{r.service} ({r.calls:,})" for r in present.itertuples())
@@ -294,7 +300,7 @@ def assess(paths=None, workspace=None, out=DEFAULT_OUT, min_cell: int = 10, meas
             who = _who_could_respond(calls, sensitive, policies, overrides, model_path)
             if who is not None:
                 tables["who_could_respond"] = who
-        con.disconnect()
+        engines.release(con)
         dispatch = None
         if dispatch_store is not None:
             steps("dispatch practice")
@@ -379,7 +385,7 @@ def _dispatch_practice(store, tables, summary):
 
 
 def _quality_tables(ws, con) -> dict[str, pd.DataFrame]:
-    from .ingest.workspace import open_dataset
+    from .engine import open_table
 
     m = ws.manifest()
     files = pd.DataFrame([
@@ -391,9 +397,9 @@ def _quality_tables(ws, con) -> dict[str, pd.DataFrame]:
     ], columns=["file", "adapter", "agency", "rows_read", "rows_loaded", "rows_quarantined", "rows_duplicate",
                 "calls_loaded", "sha256"])
     if ws.has("quarantine"):
-        q = open_dataset(ws.root, "quarantine", con=con)
+        q = open_table(ws.root, "quarantine", con)
         quar = (q.group_by(["source_file", "reason", "column_name"]).agg(rows=q.count())
-                .order_by(["source_file", "reason"]).to_pandas())
+                .order_by(["source_file", "reason", "column_name"]).to_pandas())
         quar["explanation"] = quar["reason"].map(lambda r: QUARANTINE_REASONS.get(r, ""))
     else:
         quar = pd.DataFrame(columns=["source_file", "reason", "column_name", "rows", "explanation"])

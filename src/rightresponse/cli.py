@@ -214,7 +214,11 @@ def inspect(path, rows, out):
 @click.option("--decisions", "decisions_url", metavar="URL",
               help="Triage decision log (sqlite:///decisions.db or postgresql://...) for a Dispatch practice section.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the terminal summary.")
-def assess(paths, workspace, out, min_cell, measure, adapter, decisions_url, as_json):
+@click.option("--engine", default="duckdb", show_default=True, type=click.Choice(["duckdb", "spark"]),
+              help="Engine for the workload tables, classification join and policies (ingest stays on DuckDB). "
+                   "spark: the active Spark session, else $RIGHTRESPONSE_SPARK_MASTER (a master URL or "
+                   "sc://host:15002 for Spark Connect), else Spark local. Same tables and --json on both.")
+def assess(paths, workspace, out, min_cell, measure, adapter, decisions_url, as_json, engine):
     """Assess calls for service: where officer time goes, as a report a council can read.
 
     Runs ingest, classify and the workload measures, then writes OUT/report.html (one
@@ -234,6 +238,7 @@ def assess(paths, workspace, out, min_cell, measure, adapter, decisions_url, as_
       rightresponse assess calls_2024.csv.gz --adapter new_orleans --workspace ws --out nola
       rightresponse assess --workspace ws --out nola --min-cell 0 --json
       rightresponse assess --workspace ws --decisions sqlite:///decisions.db
+      rightresponse assess --workspace ws --engine spark --json  # needs pyspark and Java 17
     """
     from .assess import AssessError, assess as run
 
@@ -244,7 +249,7 @@ def assess(paths, workspace, out, min_cell, measure, adapter, decisions_url, as_
         _fail(f"no such file or directory: {missing[0]}")
     try:
         res = run(paths=list(paths) or None, workspace=workspace, out=out, min_cell=min_cell, measure=measure,
-                  adapter=adapter, decisions=decisions_url, progress=sys.stderr.isatty())
+                  adapter=adapter, decisions=decisions_url, progress=sys.stderr.isatty(), engine=engine)
     except AssessError as exc:
         _fail(str(exc))
     if as_json:

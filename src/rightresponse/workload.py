@@ -72,22 +72,24 @@ class WorkloadError(ValueError):
 _TS_UTC = dt.Timestamp(timezone="UTC")
 
 
-@ibis.udf.scalar.builtin(name="epoch")
-def _duckdb_epoch(x: _TS_UTC) -> dt.float64:  # noqa: ARG001
-    """DuckDB's epoch() of a TIMESTAMPTZ: seconds with fraction, no time-zone arithmetic."""
+@ibis.udf.scalar.builtin(name="epoch_us")
+def _duckdb_epoch_us(x: _TS_UTC) -> dt.int64:  # noqa: ARG001
+    """DuckDB's epoch_us() of a TIMESTAMPTZ: its stored microseconds, no time-zone arithmetic."""
 
 
-def _seconds(t, start: str, end: str, portable: bool):
-    """Seconds from ``start`` to ``end``, with fractions.
+def _millis(t, start: str, end: str, portable: bool):
+    """Whole milliseconds from ``start`` to ``end``, as float64 (CAD exports carry ms at most).
 
-    Portable form: a millisecond difference (exact for CAD exports, which carry ms at most),
-    which every Ibis backend compiles. On DuckDB that form goes through the ICU calendar and
-    is ~10x slower than subtracting epochs, so DuckDB gets epoch(end) - epoch(start), which
-    gives the same numbers (a test checks both on the real samples).
+    Whole numbers, so that sums are exact and the same on every engine whatever order it adds
+    in (float sums of seconds differed between DuckDB and Spark in the 12th digit, enough to
+    change the --json output). Portable form: a millisecond difference, which every Ibis
+    backend compiles. On DuckDB that form goes through the ICU calendar and is ~10x slower
+    than subtracting epoch_us() (the stored integers; epoch_ms() and epoch() cost about twice
+    as much), which gives the same numbers (a test checks both).
     """
     if portable:
-        return t[end].delta(t[start], unit="millisecond").cast("float64") / 1000.0
-    return _duckdb_epoch(t[end]) - _duckdb_epoch(t[start])
+        return t[end].delta(t[start], unit="millisecond").cast("float64")
+    return (_duckdb_epoch_us(t[end]) - _duckdb_epoch_us(t[start])).cast("float64") / 1000.0
 
 
 def _is_duckdb(t) -> bool:
@@ -97,7 +99,7 @@ def _is_duckdb(t) -> bool:
         return False
 
 
-def _exclusion(t, start: str, end: str, secs, max_s: float, units: bool = False):
+def _exclusion(t, start: str, end: str, dur, cap: float, units: bool = False):
     """Why a call is left out of a duration (NULL = measured). First applicable reason wins."""
     branches = [
         (t[start].isnull(), f"missing_{start}"),
@@ -107,8 +109,8 @@ def _exclusion(t, start: str, end: str, secs, max_s: float, units: bool = False)
         branches.append((t.units_assigned.isnull() | (t.units_assigned < 1), "missing_units"))
     branches += [
         (t.time_issue.notnull(), "time_issue:" + t.time_issue.split(";")[0]),
-        (secs < 0, "negative_duration"),
-        (secs > max_s, "outlier"),
+        (dur < 0, "negative_duration"),
+        (dur > cap, "outlier"),
     ]
     return ibis.cases(*branches, else_=ibis.null("string"))
 
@@ -143,7 +145,8 @@ def _is_categorized(t) -> bool:
 def prepare(calls, service: str | None = "police", max_hours: float = MAX_CALL_HOURS, portable: bool | None = None,
             units: bool = True):
     """Calls in scope with derived columns: origin group, hour of week, and per measure the
-    duration in seconds (``sec_<m>``) or the reason it is excluded (``excl_<m>``).
+    duration in seconds (``sec_<m>``; ``ms_<m>``: the same in whole milliseconds, as float64,
+    which the tables sum) or the reason it is excluded (``excl_<m>``).
 
     ``portable``: compile durations for any backend (default: only when not on DuckDB).
     ``units=False``: the data has no unit counts, so unit-weighted time is NULL without work."""
@@ -169,24 +172,30 @@ def prepare(calls, service: str | None = "police", max_hours: float = MAX_CALL_H
     # Two stages: raw durations first, then exclusions over those columns. Each duration is
     # written once in the plan instead of once per reference (much faster to compile).
     pairs = {(m.start, m.end) for m in MEASURES.values()} | {(a, b) for a, b, _ in INTERVALS.values()}
-    t = t.mutate(**derived, **{f"_d_{a}_{b}": _seconds(t, a, b, portable) for a, b in sorted(pairs)})
+    # Whole milliseconds held in a float64: every partial sum of them is an integer below 2**53
+    # (about 2.5 billion hours), so sums are exact in any order (the same on every engine) and
+    # as fast as a float sum (an int64 sum is a 128-bit sum in DuckDB, ~10% slower).
+    t = t.mutate(**derived, **{f"_d_{a}_{b}": _millis(t, a, b, portable) for a, b in sorted(pairs)})
+    max_ms = max_s * 1000.0
     final = {}
     xcode = ibis.literal(0, "int32")
     for i, (name, a, b, weighted) in enumerate(_durations()):
-        secs = t[f"_d_{a}_{b}"]
+        ms = t[f"_d_{a}_{b}"]
         if weighted and not units:
             final[f"excl_{name}"] = ibis.literal("missing_units")
             final[f"sec_{name}"] = ibis.null("float64")
+            final[f"ms_{name}"] = ibis.null("float64")
             xcode = xcode + ibis.literal(_XC["missing_units"] << (_XBITS * i), "int32")
             continue
-        final[f"excl_{name}"] = _exclusion(t, a, b, secs, max_s, units=weighted)
-        xcode = xcode + _exclusion_code(t, a, b, secs, max_s, units=weighted).cast("int32") * (1 << (_XBITS * i))
+        final[f"excl_{name}"] = _exclusion(t, a, b, ms, max_ms, units=weighted)
+        xcode = xcode + _exclusion_code(t, a, b, ms, max_ms, units=weighted).cast("int32") * (1 << (_XBITS * i))
         # The same rule as the exclusion, as a boolean: much cheaper than testing the CASE.
-        ok = t[a].notnull() & t[b].notnull() & t.time_issue.isnull() & (secs >= 0) & (secs <= max_s)
+        ok = t[a].notnull() & t[b].notnull() & t.time_issue.isnull() & (ms >= 0) & (ms <= max_ms)
         if weighted:
             ok = ok & t.units_assigned.notnull() & (t.units_assigned >= 1)
-        val = secs * t.units_assigned.cast("float64") if weighted else secs
-        final[f"sec_{name}"] = ibis.ifelse(ok, val, ibis.null("float64"))
+        val = ms * t.units_assigned.cast("float64") if weighted else ms
+        final[f"ms_{name}"] = ibis.ifelse(ok, val, ibis.null("float64"))
+        final[f"sec_{name}"] = final[f"ms_{name}"] / 1000.0
     return t.mutate(**final, xcode=xcode)
 
 
@@ -205,13 +214,13 @@ _XC = {"measured": 0, "missing_start": 1, "missing_end": 2, "missing_units": 3, 
        "negative_duration": 5, "outlier": 6}
 
 
-def _exclusion_code(t, start: str, end: str, secs, max_s: float, units: bool = False):
+def _exclusion_code(t, start: str, end: str, dur, cap: float, units: bool = False):
     """_exclusion as its integer code (same order of precedence)."""
     branches = [(t[start].isnull(), _XC["missing_start"]), (t[end].isnull(), _XC["missing_end"])]
     if units:
         branches.append((t.units_assigned.isnull() | (t.units_assigned < 1), _XC["missing_units"]))
-    branches += [(t.time_issue.notnull(), _XC["time_issue"]), (secs < 0, _XC["negative_duration"]),
-                 (secs > max_s, _XC["outlier"])]
+    branches += [(t.time_issue.notnull(), _XC["time_issue"]), (dur < 0, _XC["negative_duration"]),
+                 (dur > cap, _XC["outlier"])]
     return ibis.cases(*branches, else_=_XC["measured"])
 
 
@@ -241,8 +250,8 @@ def _decode_exclusions(df: pd.DataFrame) -> pd.DataFrame:
 def _time_aggs(t):
     out = {"calls": t.count()}
     for m in MEASURES:
-        out[f"n_{m}"] = t[f"sec_{m}"].count()
-        out[f"s_{m}"] = t[f"sec_{m}"].sum()
+        out[f"n_{m}"] = t[f"ms_{m}"].count()
+        out[f"s_{m}"] = t[f"ms_{m}"].sum()  # exact: integer milliseconds (see prepare)
     return out
 
 
@@ -358,6 +367,7 @@ def compute(calls, measure: str = DEFAULT_MEASURE, service: str | None = "police
     # 4. Hour of week (local wall clock) and geography, from one pass.
     step("hour of week and geography")
     hg = ex["when_where"].to_pandas()
+    hg[["dow", "hour"]] = hg[["dow", "hour"]].astype("int64")  # engines differ in the integer width
     hw = hg.groupby(["dow", "hour"])[_agg_cols()].sum().reset_index()
     out.tables["hour_of_week"] = _finish(hw, measure, ["dow", "hour"], shares=False).sort_values(
         ["dow", "hour"], ignore_index=True)
@@ -400,7 +410,7 @@ def scope_table(calls) -> pd.DataFrame:
     return (calls.group_by("service")
             .agg(calls=calls.count(), first_received=calls.received_local.min(),
                  last_received=calls.received_local.max(), units=units)
-            .order_by(ibis.desc("calls")).to_pandas())
+            .order_by([ibis.desc("calls"), "service"]).to_pandas())
 
 
 def _release(t) -> None:
@@ -418,18 +428,19 @@ def _finish(df: pd.DataFrame, measure: str, keys: list[str], shares: bool = True
     """Aggregated counts and seconds -> calls, shares, hours under each measure."""
     df = df.copy()
     df["calls"] = df["calls"].astype("int64")
+    ms = df[f"s_{measure}"].fillna(0).astype("int64")  # exact milliseconds: shares independent of row order
     for mm in MEASURES:
         df[f"calls_timed_{mm}"] = df.pop(f"n_{mm}").fillna(0).astype("int64")
-        df[f"hours_{mm}"] = df.pop(f"s_{mm}").fillna(0.0).astype("float64") / 3600.0
+        df[f"hours_{mm}"] = df.pop(f"s_{mm}").fillna(0).astype("float64") / 3_600_000.0  # from ms
     df["calls_timed"] = df[f"calls_timed_{measure}"]
     df["hours"] = df[f"hours_{measure}"]
     df["mean_minutes"] = (df["hours"] * 60.0 / df["calls_timed"].where(df["calls_timed"] > 0)).astype("float64")
     if shares:
         grp = df.groupby(within) if within else None
         tot_c = grp["calls"].transform("sum") if grp is not None else df["calls"].sum()
-        tot_h = grp["hours"].transform("sum") if grp is not None else df["hours"].sum()
+        tot_ms = ms.groupby(df[within]).transform("sum") if grp is not None else ms.sum()
         df["share_calls"] = df["calls"] / tot_c
-        df["share_time"] = (df["hours"] / tot_h) if (grp is not None or tot_h > 0) else float("nan")
+        df["share_time"] = (ms / tot_ms).astype("float64") if (grp is not None or tot_ms > 0) else float("nan")
     lead = keys + ["calls"] + (["share_calls"] if shares else []) + ["calls_timed", "hours"] + (
         ["share_time"] if shares else []) + ["mean_minutes"]
     rest = [c for c in df.columns if c not in lead]
@@ -451,12 +462,13 @@ def _from_cube(out: WorkloadTables, cube: pd.DataFrame, measure: str) -> None:
     tb["by_category"] = cat.sort_values(["hours", "calls", "category"], ascending=[False, False, True], ignore_index=True)
     for col in ("crime_group", "demand_type"):
         tb[f"by_{col}"] = _finish(agg([col]), measure, [col]).sort_values(
-            ["hours", "calls"], ascending=False, ignore_index=True)
+            ["hours", "calls", col], ascending=[False, False, True], ignore_index=True)
 
     og = _finish(agg(["origin_group", "origin"]), measure, ["origin_group", "origin"])
-    tb["by_origin"] = og.sort_values("calls", ascending=False, ignore_index=True)
+    tb["by_origin"] = og.sort_values(["calls", "origin_group", "origin"], ascending=[False, True, True],
+                                     ignore_index=True)
     grp = _finish(agg(["origin_group"]), measure, ["origin_group"])
-    tb["by_origin_group"] = grp.sort_values("calls", ascending=False, ignore_index=True)
+    tb["by_origin_group"] = grp.sort_values(["calls", "origin_group"], ascending=[False, True], ignore_index=True)
 
     # Category by origin: apart (within each origin group) and together ("all").
     co = _finish(agg(["origin_group", "category"]), measure, ["origin_group", "category"], within="origin_group")
@@ -479,7 +491,9 @@ def _from_cube(out: WorkloadTables, cube: pd.DataFrame, measure: str) -> None:
     g = cube.groupby(["agency", "call_type", "category", "method"], dropna=False, sort=False)
     ct = g[sums].sum().join(g["confidence"].max()).reset_index()
     ct = _finish(ct, measure, ["agency", "call_type", "category", "method", "confidence"])
-    ct = ct.sort_values(["hours", "calls", "call_type"], ascending=[False, False, True], ignore_index=True)
+    # Ties broken on every key, so the order (and the cumulative share) is the same on any engine.
+    ct = ct.sort_values(["hours", "calls", "call_type", "agency", "category", "method"],
+                        ascending=[False, False, True, True, True, True], ignore_index=True)
     tot_h = ct["hours"].sum()
     ct["cum_share_time"] = ct["hours"].cumsum() / tot_h if tot_h > 0 else float("nan")
     # The call types that together account for 80% of time: up to and including the one that crosses 80%.
@@ -526,8 +540,8 @@ def _repeat_locations(t, sensitive, measure: str, top: int, all_in_scope: bool =
         best = (s.group_by(["agency", "location"]).agg(n=s.count())
                 .order_by([ibis.desc("n"), "agency", "location"]).limit(top))
         s = s.semi_join(best, ["agency", "location"])
-    j = t.select("agency", "call_id", "origin_group", f"sec_{measure}").join(s, ["agency", "call_id"])
-    sec = j[f"sec_{measure}"]
+    j = t.select("agency", "call_id", "origin_group", f"ms_{measure}").join(s, ["agency", "call_id"])
+    sec = j[f"ms_{measure}"]
     df = (
         j.group_by(["agency", "location"])
         .agg(calls=j.count(), calls_timed=sec.count(), seconds=sec.sum(),
@@ -536,7 +550,7 @@ def _repeat_locations(t, sensitive, measure: str, top: int, all_in_scope: bool =
         .limit(top)
         .to_pandas()
     )
-    df["hours"] = df.pop("seconds").fillna(0.0) / 3600.0
+    df["hours"] = df.pop("seconds").fillna(0).astype("float64") / 3_600_000.0  # from ms
     return df
 
 

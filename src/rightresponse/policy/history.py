@@ -90,7 +90,8 @@ class PreparedHistory:
         hourly = all(c % 60 == 0 for c in key)
         g = self.groups if hourly else self._window_groups(key)
         g_dims = dims if hourly else dims + ["window"]
-        cube = g.group_by(g_dims).agg(calls=g.calls.sum(), hours=g.hours.sum().fill_null(0.0)).to_pandas()
+        cube = (g.group_by(g_dims).agg(calls=g.calls.sum(), hours=g.hours.sum().fill_null(0.0))
+                .order_by(g_dims).to_pandas())  # one row order: later float sums do not depend on the engine
         if hourly:
             h = cube["hour"].to_numpy(dtype="float64")
             w = np.searchsorted(np.asarray(key), np.nan_to_num(h, nan=0.0) * 60, side="right") - 1
@@ -190,6 +191,16 @@ def _officer_hours(t):
     return ibis.ifelse(ok_time, ms.cast("float64") / 1000.0 / 3600.0, ibis.null("float64"))
 
 
+def _officer_ms(t):
+    """_officer_hours in whole milliseconds (int64), for sums that are exact on any engine."""
+    ok_time = t.time_issue.isnull() & t.dispatched.notnull() & t.cleared.notnull()
+    if t.get_backend().name == "duckdb":
+        ms = _epoch_ms(t.cleared) - _epoch_ms(t.dispatched)
+    else:
+        ms = t.cleared.delta(t.dispatched, unit="millisecond").cast("int64")
+    return ibis.ifelse(ok_time, ms, ibis.null("int64"))
+
+
 def _minute_of_day(t):
     return (t.received_local.hour() * 60 + t.received_local.minute()).cast("int32")
 
@@ -197,7 +208,7 @@ def _minute_of_day(t):
 def _group_calls(base, cuts=None):
     """Calls, calls with usable times and officer hours per distinct TYPE_KEYS x priority x
     origin x outcome x weekday x hour (x time window between ``cuts``): one pass, no joins."""
-    t = base.mutate(_oh=_officer_hours(base), dow=base.received_local.day_of_week.index().cast("int8"),
+    t = base.mutate(_oh=_officer_ms(base), dow=base.received_local.day_of_week.index().cast("int8"),
                     hour=base.received_local.hour().cast("int8"))
     dims = [c for c in TYPE_KEYS if c in base.columns] + ["priority_rank", "origin", "outcome", "dow", "hour"]
     if cuts is not None:
@@ -207,7 +218,9 @@ def _group_calls(base, cuts=None):
             win = win + (m >= c).cast("int16")
         t = t.mutate(window=ibis.ifelse(m.isnull(), -1, win).cast("int16"))
         dims.append("window")
-    return t.group_by(dims).agg(calls=t.count(), timed=t._oh.notnull().cast("int64").sum(), hours=t._oh.sum())
+    # Hours from an integer sum of milliseconds: the same on every engine, whatever order it adds in.
+    return t.group_by(dims).agg(calls=t.count(), timed=t._oh.notnull().cast("int64").sum(),
+                                hours=t._oh.sum().cast("float64") / 3_600_000.0)
 
 
 def prepare_history(calls, sensitive=None, route_on: str = "initial", *, classifier=None, model_path=None,
@@ -238,7 +251,10 @@ def prepare_history(calls, sensitive=None, route_on: str = "initial", *, classif
 
     def materialize(expr):
         # Arrow in, Arrow out: faster here than CREATE TABLE through Ibis, and just as small.
-        return ibis.memtable(expr.to_pyarrow())
+        # Sorted, so that later float sums see the rows in one order whichever engine made them.
+        tab = expr.to_pyarrow()
+        return ibis.memtable(tab.sort_by([(c, "ascending") for c in tab.column_names if c not in
+                                          ("calls", "timed", "hours")]))
 
     groups = _route(materialize(_group_calls(base)), opts, route_on)
 
