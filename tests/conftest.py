@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from datetime import datetime, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import duckdb
 import pytest
@@ -51,3 +53,17 @@ def raw_duckdb(sql: str, *params):
         return con.execute(sql, list(params)).fetchall()
     finally:
         con.close()
+
+
+# Independent readings of New Orleans timestamps ("%m/%d/%Y %I:%M:%S %p", America/Chicago,
+# the later instant of a repeated DST hour, as the adapter documents), for cross-checks.
+CHICAGO = ZoneInfo("America/Chicago")
+
+
+def nola_local(text: str):
+    text = (text or "").strip()
+    return datetime.strptime(text, "%m/%d/%Y %I:%M:%S %p") if text else None
+
+
+def nola_instant(local):
+    return None if local is None else local.replace(tzinfo=CHICAGO, fold=1).astimezone(timezone.utc)

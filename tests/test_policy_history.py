@@ -9,8 +9,7 @@ narrative flags feed the conservative view, and that a sample without clear time
 from __future__ import annotations
 
 import csv
-from datetime import datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
 import ibis
 import pytest
@@ -23,18 +22,9 @@ from rightresponse.policy.engine import Call
 from rightresponse.policy.model import _taxonomy_vocab
 
 from conftest import CFS, need
+from conftest import nola_instant as _utc, nola_local as _local
 
 NOLA = CFS / "new_orleans" / "nola_cfs_2016_subset_from_diff.csv"
-CHI = ZoneInfo("America/Chicago")
-
-
-def _local(text: str):
-    text = (text or "").strip()
-    return datetime.strptime(text, "%m/%d/%Y %I:%M:%S %p") if text else None
-
-
-def _utc(local):
-    return None if local is None else local.replace(tzinfo=CHI, fold=1).astimezone(timezone.utc)
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 from datetime import datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
 
 import ibis
 import pandas as pd
@@ -16,18 +15,9 @@ import rightresponse as rr
 from rightresponse import workload as wl
 
 from conftest import CFS, need
+from conftest import nola_instant as _instant, nola_local as _local
 
 NOLA = CFS / "new_orleans" / "nola_cfs_2016_subset_from_diff.csv"
-CHI = ZoneInfo("America/Chicago")
-
-
-def _local(text: str):
-    text = (text or "").strip()
-    return datetime.strptime(text, "%m/%d/%Y %I:%M:%S %p") if text else None
-
-
-def _instant(local):
-    return None if local is None else local.replace(tzinfo=CHI, fold=1).astimezone(timezone.utc)
 
 
 @pytest.fixture(scope="module")

@@ -183,16 +183,12 @@ def _officer_hours(t):
     form goes through the ICU calendar and costs about 2 s per 10M calls; the difference of
     epoch milliseconds is the same integer for such timestamps, at a fraction of the cost.
     """
-    ok_time = t.time_issue.isnull() & t.dispatched.notnull() & t.cleared.notnull()
-    if t.get_backend().name == "duckdb":
-        ms = _epoch_ms(t.cleared) - _epoch_ms(t.dispatched)
-    else:
-        ms = t.cleared.delta(t.dispatched, unit="millisecond")
-    return ibis.ifelse(ok_time, ms.cast("float64") / 1000.0 / 3600.0, ibis.null("float64"))
+    return _officer_ms(t).cast("float64") / 1000.0 / 3600.0
 
 
 def _officer_ms(t):
-    """_officer_hours in whole milliseconds (int64), for sums that are exact on any engine."""
+    """Deployed milliseconds (int64) of a call with usable times, else NULL: sums of these
+    are exact on any engine, whatever order they add in."""
     ok_time = t.time_issue.isnull() & t.dispatched.notnull() & t.cleared.notnull()
     if t.get_backend().name == "duckdb":
         ms = _epoch_ms(t.cleared) - _epoch_ms(t.dispatched)
