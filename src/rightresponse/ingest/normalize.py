@@ -1,12 +1,17 @@
-"""Compile an adapter into DuckDB SQL that turns a raw table into normalized calls.
+"""Compile an adapter into DuckDB SQL that turns a source into normalized calls.
 
-Three kinds of work, each where it is cheapest:
+The source is either DuckDB's CSV scan itself (the usual case: nothing is materialized
+before normalization, so a file is parsed and normalized in one parallel pass) or a raw
+table of strings from one of the other readers. Three kinds of work, each where it is
+cheapest:
 
-* Row-wise parsing (timestamps, numbers, trimming, null tokens) runs as SQL over all rows.
-* Value maps (origin, priority, disposition, service, lookups, exclusions) depend only on
-  the value, so they are computed in Python over the *distinct* values and joined back.
-* Checks (quarantine reasons, time issues) are SQL CASE cascades, so every rejected
-  row carries the first reason that applies and the column at fault.
+* Row-wise parsing (timestamps, numbers, trimming, null tokens, exclusion patterns) runs as
+  SQL over all rows, during that one pass.
+* Value maps (origin, priority, disposition, service, lookups) depend only on the value, so
+  they are computed in Python over the *distinct* values of the normalized table and joined
+  in a view that the Parquet writes read.
+* Checks (quarantine reasons, time issues) are one SQL CASE cascade, so every rejected
+  row carries the first reason that applies, the column at fault and its raw record.
 """
 
 from __future__ import annotations
@@ -25,6 +30,9 @@ from .adapter import Adapter, AdapterError, ValueMap
 from .readers import ROW, RawTable, _new_name, _sql_str
 
 
+_VM_REF = re.compile(r"\b(vm_[0-9a-f]{10})\.v\b")  # a value map's column in compiled SQL
+
+
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -38,21 +46,49 @@ class _Check:
 
 
 @dataclass
+class Source:
+    """What the compiler reads: ``sql`` (a table name or a ``read_csv(...)`` scan) with its
+    columns. ``numbered`` sources carry ``__row``; a direct scan is numbered afterwards by
+    the normalized table's own row order, which is file order."""
+
+    sql: str
+    columns: list[str]
+    numbered: bool
+
+    @classmethod
+    def of(cls, raw: RawTable) -> "Source":
+        return cls(_q(raw.name), list(raw.columns), True)
+
+
+@dataclass
 class Compiled:
-    """The normalized rows of one raw table, in temp table ``name``."""
+    """One file's normalized rows.
+
+    ``name``: every row with ``__row``, the quarantine columns (``__reason``, ``__column``,
+    ``__message``, ``__record``) and the columns the checks need; cheap to scan for counts
+    and duplicates. ``out``: a view adding the value-mapped and constant columns, for the
+    Parquet writes.
+    """
 
     name: str
+    out: str
+    rows: int
     warnings: list[str] = field(default_factory=list)
+    objects: list[tuple[str, str]] = field(default_factory=list)  # (VIEW|TABLE, name) to drop, in order
+
+    def drop(self, con) -> None:
+        for kind, name in self.objects:
+            con.execute(f"DROP {kind} IF EXISTS {name}")
 
 
 class _Compiler:
-    def __init__(self, con, adapter: Adapter, raw: RawTable, agency: str, source_file: str):
+    def __init__(self, con, adapter: Adapter, source: Source, agency: str, source_file: str):
         self.con = con
         self.ad = adapter
-        self.raw = raw
+        self.source = source
         self.agency = agency
         self.source_file = source_file
-        self.colmap = {c.lower(): c for c in raw.columns}
+        self.colmap = {c.lower(): c for c in source.columns}
         self.used: dict[str, str] = {}  # source column -> stage0 alias
         self.warnings: list[str] = []
         self.checks: list[_Check] = []
@@ -69,12 +105,12 @@ class _Compiler:
             if msg not in self.warnings:
                 self.warnings.append(msg)
             return "CAST(NULL AS VARCHAR)"
-        alias = self.used.setdefault(actual, f"s{len(self.used)}")
+        alias = self.used.setdefault(actual, f"__s{len(self.used)}")
         return f"s.{alias}"
 
     def stage0_sql(self) -> str:
         nulls = ", ".join(_sql_str(v) for v in self.ad.null_values if v != "")
-        cols = [f"{ROW}"]
+        cols = ["src.*"]  # the raw values too: a quarantined row keeps its whole record
         for actual, alias in self.used.items():
             x = _q(actual)
             t = f"trim({x})"
@@ -88,7 +124,7 @@ class _Compiler:
                 f"THEN (CASE WHEN {cond} THEN NULL ELSE {t} END) "
                 f"WHEN {plain} THEN NULL ELSE {x} END AS {alias}"
             )
-        return f"SELECT {', '.join(cols)} FROM {_q(self.raw.name)}"
+        return f"SELECT {', '.join(cols)} FROM {self.source.sql} src"
 
     # ---- value maps over distinct values
 
@@ -284,14 +320,20 @@ class _Compiler:
         ins = {t: ready[t][1] if t in ready else "CAST(NULL AS TIMESTAMPTZ)" for t in TIMESTAMP_FIELDS}
         received_local = ready["received"][0]
 
-        # exclusions (test calls and the like), decided per distinct value
+        # exclusions (test calls and the like): a row-wise regular-expression search (RE2, as
+        # DuckDB's regexp_matches), so the quarantine is decided in the single pass that still
+        # sees the raw record.
         excl = []
         for i, rule in enumerate(ad.exclude):
             ref = self.field_expr(rule.get("column"), f"exclude[{i}]")
-            pat = re.compile(rule["pattern"], re.I)
-            hit = self.mapped(ref, lambda v, p=pat: bool(v is not None and p.search(v)), pa.bool_())
-            excl.append(_Check("excluded_by_adapter", f"coalesce({hit}, false)", rule.get("column", ""),
-                               _sql_str(rule.get("reason", "excluded by adapter rule"))))
+            pat = str(rule["pattern"])
+            try:
+                self.con.execute("SELECT regexp_matches('', ?, 'i')", [pat])
+            except Exception as exc:
+                raise AdapterError(f"adapter {ad.path}: exclude[{i}].pattern {pat!r} is not a valid "
+                                   f"regular expression (RE2 syntax): {str(exc).splitlines()[0]}") from None
+            excl.append(_Check("excluded_by_adapter", f"coalesce(regexp_matches({ref}, {_sql_str(pat)}, 'i'), false)",
+                               rule.get("column", ""), _sql_str(rule.get("reason", "excluded by adapter rule"))))
 
         call_id = f.get("call_id", "NULL")
         id_col, rec_col = _col_of(ad.fields.get("call_id")), _ts_col_of(ad.timestamps.get("received"))
@@ -307,10 +349,15 @@ class _Compiler:
         checks += [c for c in self.checks if c not in rec_checks]
         checks += excl
 
-        reason = "CASE " + " ".join(f"WHEN {c.condition} THEN {_sql_str(c.reason)}" for c in checks) + " END"
-        column = "CASE " + " ".join(f"WHEN {c.condition} THEN {_sql_str(c.column)}" for c in checks) + " END"
-        message = "CASE " + " ".join(f"WHEN {c.condition} THEN {c.message}" for c in checks) + " END"
+        # One cascade gives the index of the first failing check; reason, column and message
+        # are looked up from it, so each condition is evaluated once per row, not three times.
+        first_fail = "CASE " + " ".join(f"WHEN {c.condition} THEN {i}" for i, c in enumerate(checks, 1)) + " END"
 
+        def by_check(values: list[str]) -> str:
+            return ("CASE s.__ri " + " ".join(f"WHEN {i} THEN {v}" for i, v in enumerate(values, 1)) + " END"
+                    if values else "CAST(NULL AS VARCHAR)")
+
+        record = ", ".join(f"s.{_q(c)}" for c in self.source.columns)
         r, d, a, c = ins["received"], ins["dispatched"], ins["arrived"], ins["cleared"]
         issue_checks = [
             (f"{d} < {r}", "dispatched_before_received"),
@@ -332,16 +379,13 @@ class _Compiler:
             return f"try_cast({e} AS {cast})" if cast else e
 
         select = {
-            "__row": f"s.{ROW}",
-            "__reason": reason,
-            "__column": column,
-            "__message": message,
-            "agency": _sql_str(self.agency),
+            "__reason": by_check([_sql_str(c.reason) for c in checks]),
+            "__column": by_check([_sql_str(c.column) for c in checks]),
+            "__message": by_check([c.message for c in checks]),
+            "__record": (f"CASE WHEN s.__ri IS NOT NULL THEN CAST(to_json(struct_pack({record})) AS VARCHAR) END"
+                         if record else "CAST(NULL AS VARCHAR)"),
             "call_id": call_id,
-            "source_file": _sql_str(self.source_file),
-            "source_row": f"s.{ROW}",
             "service": f"coalesce({service}, 'police')",
-            "timezone": _sql_str(ad.timezone),
             **{t: ins[t] for t in TIMESTAMP_FIELDS},
             "received_local": received_local,
             "call_type_code": fld("call_type_code"),
@@ -367,33 +411,88 @@ class _Compiler:
         if ad.grain == "unit":
             select["unit_id"] = self.field_expr(ad.unit["unit_id"], "unit.unit_id")
             select["unit_status"] = self.field_expr(ad.unit.get("status"), "unit.status")
+        constants = {"agency": _sql_str(self.agency), "source_file": _sql_str(self.source_file),
+                     "timezone": _sql_str(ad.timezone)}
+        return self._build(select, first_fail, constants, ready)
 
-        # Materialize the value maps now that every reference is known.
-        stage0 = self.stage0_sql()
-        for name, key_sql, fn, arrow_type in self._pending:
-            keys = [r[0] for r in self.con.execute(f"SELECT DISTINCT {key_sql} FROM ({stage0}) s").fetchall()]
-            tbl = pa.table({"k": pa.array(keys, pa.string()), "v": pa.array([fn(k) for k in keys], arrow_type)})
-            self.con.register("__vm_in", tbl)
-            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM __vm_in")
-            self.con.unregister("__vm_in")
+    def _build(self, select: dict[str, str], first_fail: str, constants: dict[str, str],
+               ready: dict[str, tuple[str, str]]) -> Compiled:
+        """Run the pass over the source and set up the value maps and the output view.
 
-        out = _new_name(self.con, "norm")
-        cols = ",\n  ".join(f"{expr} AS {_q(k)}" for k, expr in select.items())
+        Columns that need a value map are left out of the pass (unless a check or a key
+        needs them): their inputs are kept as hidden columns, the maps are computed from the
+        distinct values of the result, and the ``out`` view joins them.
+        """
+        con = self.con
         # Each parsed timestamp appears in a dozen expressions (checks, time issues, year);
         # DuckDB does not share subexpressions inside CASE, so parse each once in an inner
         # projection and refer to its columns. Longest first: one expression may contain another.
         parsed = sorted(((e, f"__t{i}{j}") for i, (loc, inst) in enumerate(ready.values())
                          for j, e in enumerate((loc, inst))), key=lambda x: -len(x[0]))
+
+        def sub(expr: str) -> str:
+            for e, alias in parsed:
+                expr = expr.replace(e, f"s.{alias}")
+            return expr
+
+        select = {k: sub(v) for k, v in select.items()}
+        first_fail = sub(first_fail)
+        vm_names = {name for name, *_ in self._pending}
+        refs = lambda e: {n for n in _VM_REF.findall(e) if n in vm_names}  # noqa: E731
+        needed_in_pass = {"__reason", "__column", "__message", "__record", "call_id", "year", "unit_id",
+                          "received_local", "time_issue", *TIMESTAMP_FIELDS}
+        late = {k: v for k, v in select.items() if refs(v) and k not in needed_in_pass}
+        early_cols = {k: v for k, v in select.items() if k not in late}
+        early_vms = set().union(*map(refs, early_cols.values()), refs(first_fail))
+        pending = {name: rest for name, *rest in self._pending}
+        late_vms = set().union(*map(refs, late.values())) - early_vms
+        # Inputs of the late columns (and of their maps' keys), kept as hidden columns.
+        late_text = " ".join(late.values()) + " " + " ".join(pending[n][0] for n in late_vms)
+        hidden = sorted(set(re.findall(r"\bs\.(__s\d+|__t\d+)\b", late_text)))
+
+        stage0 = self.stage0_sql()
+        objects: list[tuple[str, str]] = []
+
+        def materialize_map(name: str, from_sql: str) -> None:
+            key_sql, fn, arrow_type = pending[name]
+            keys = [r[0] for r in con.execute(f"SELECT DISTINCT {key_sql} FROM ({from_sql}) s").fetchall()]
+            tbl = pa.table({"k": pa.array(keys, pa.string()), "v": pa.array([fn(k) for k in keys], arrow_type)})
+            con.register("__vm_in", tbl)
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM __vm_in")
+            con.unregister("__vm_in")
+            objects.append(("TABLE", name))
+
+        for name in sorted(early_vms):  # rare: a map feeding a check or a key; costs a pass of its own
+            materialize_map(name, stage0)
+
+        def join(names) -> str:
+            return "\n".join(f"LEFT JOIN {n} ON {n}.k IS NOT DISTINCT FROM ({pending[n][0]})" for n in sorted(names))
+
+        base = _new_name(con, "norm")
         inner_cols = ", ".join(f"{e} AS {alias}" for e, alias in parsed)
-        for e, alias in parsed:
-            cols = cols.replace(e, f"s.{alias}")
         inner = f"SELECT s.*, {inner_cols} FROM ({stage0}) s" if parsed else stage0
-        self.con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {out} AS SELECT\n  {cols}\nFROM ({inner}) s\n" + "\n".join(self.joins)
-        )
-        for name, *_ in self._pending:
-            self.con.execute(f"DROP TABLE IF EXISTS {name}")
-        return Compiled(out, self.warnings)
+        mid = (f"SELECT s.*, {', '.join(f'{n}.v AS {n}__v' for n in sorted(early_vms)) + ', ' if early_vms else ''}"
+               f"{first_fail} AS __ri FROM ({inner}) s {join(early_vms)}")
+        numbering = [] if not self.source.numbered else [f"s.{ROW} AS {ROW}", f"s.{ROW} AS source_row"]
+        early_sql = {k: _VM_REF.sub(r"s.\1__v", v) for k, v in early_cols.items()}  # mid exposes them so
+        cols = numbering + [f"{v} AS {_q(k)}" for k, v in early_sql.items()] + [f"s.{h} AS {h}" for h in hidden]
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {base} AS SELECT\n  " + ",\n  ".join(cols) + f"\nFROM ({mid}) s")
+        objects.append(("TABLE", base))
+        if self.source.numbered:
+            name = base
+        else:
+            # Built in file order (insertion order is preserved), so rowid + 1 is the record number.
+            name = f"{base}_v"
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT rowid + 1 AS {ROW}, rowid + 1 AS source_row, * FROM {base}")
+            objects.insert(0, ("VIEW", name))
+        for n in sorted(late_vms):
+            materialize_map(n, f"SELECT * FROM {base} WHERE __reason IS NULL")
+        out = f"{base}_out"
+        extra = [f"{v} AS {_q(k)}" for k, v in late.items()] + [f"{v} AS {_q(k)}" for k, v in constants.items()]
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {out} AS SELECT s.*, {', '.join(extra)} FROM {name} s {join(late_vms)}")
+        objects.insert(0, ("VIEW", out))
+        rows = con.execute(f"SELECT count(*) FROM {base}").fetchone()[0]
+        return Compiled(name, out, rows, self.warnings, objects)
 
 
 def _number(ref: str) -> str:
@@ -440,5 +539,8 @@ def map_value(spec: ValueMap, value: str | None, kind: str):
     return spec.default
 
 
-def normalize(con, adapter: Adapter, raw: RawTable, agency: str | None = None, source_file: str = "") -> Compiled:
-    return _Compiler(con, adapter, raw, agency or adapter.agency, source_file).compile()
+def normalize(con, adapter: Adapter, source: RawTable | Source, agency: str | None = None,
+              source_file: str = "") -> Compiled:
+    if isinstance(source, RawTable):
+        source = Source.of(source)
+    return _Compiler(con, adapter, source, agency or adapter.agency, source_file).compile()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -22,8 +23,8 @@ import duckdb
 from .. import __version__
 from ..schema import CALL_FIELDS, SENSITIVE_FIELDS, UNIT_FIELDS, field_names
 from .adapter import Adapter, AdapterError, builtin_adapters, detect_adapter, get_adapter
-from .normalize import normalize
-from .readers import ROW, ReadError, columns_of, expand_zip, file_kind, read_any, _sql_str
+from .normalize import Source, normalize
+from .readers import RawTable, ReadError, columns_of, csv_scan, expand_zip, file_kind, read_any, _sql_str
 from .workspace import Workspace
 
 
@@ -204,17 +205,33 @@ def resolve_inputs(paths, adapter: str | None = None,
 DEFAULT_MEMORY_LIMIT = "512MB"
 
 
+def _connect(tmp: Path, memory_limit: str | None, threads: int | None = None):
+    con = duckdb.connect()
+    con.execute(f"SET memory_limit = {_sql_str(memory_limit or DEFAULT_MEMORY_LIMIT)}")
+    con.execute(f"SET temp_directory = {_sql_str(str(tmp))}")
+    con.execute("SET TimeZone = 'UTC'")
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    return con
+
+
 def ingest(paths, workspace, adapter: str | None = None, agency: str | None = None, progress: bool = False,
-           memory_limit: str | None = None) -> IngestSummary:
+           memory_limit: str | None = None, jobs: int = 1) -> IngestSummary:
     """Ingest CAD exports into ``workspace``; returns the per-file reconciliation.
 
-    ``memory_limit`` (e.g. "2GB") bounds DuckDB's memory; default DEFAULT_MEMORY_LIMIT.
+    ``memory_limit`` (e.g. "2GB") bounds DuckDB's memory; default DEFAULT_MEMORY_LIMIT
+    (per worker when ``jobs`` > 1).
+    ``jobs``: files ingested at once by a pool of worker processes. The result (data,
+    counts, manifest) is the same as one at a time: a call repeated across files is kept
+    from the earliest file in the order given, as a sequential run would.
 
     >>> summary = ingest(["week35.csv"], workspace="ws")   # doctest: +SKIP
     >>> summary.rows_loaded                                # doctest: +SKIP
     """
     if isinstance(paths, (str, Path)):
         paths = [paths]
+    if int(jobs) < 1:
+        raise IngestError(f"jobs must be at least 1 (got {jobs})")
     skipped: list[str] = []
     try:
         inputs = resolve_inputs(paths, adapter, skipped)
@@ -222,31 +239,223 @@ def ingest(paths, workspace, adapter: str | None = None, agency: str | None = No
         raise IngestError(str(exc)) from None
     ws = Workspace(workspace)
     ws.root.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect()
-    con.execute(f"SET memory_limit = {_sql_str(memory_limit or DEFAULT_MEMORY_LIMIT)}")
-    con.execute(f"SET temp_directory = {_sql_str(str(ws.root / '.tmp'))}")
-    con.execute("SET TimeZone = 'UTC'")
     bar = None
     if progress:
         from tqdm import tqdm
 
         bar = tqdm(total=len(inputs), unit="file", desc="ingest", leave=False)
-    summaries = []
     try:
-        for path, ad, _, shown in inputs:
-            if bar is not None:
-                bar.set_postfix_str(path.name[:40])
-            summaries.append(_ingest_file(con, ws, path, ad, agency, shown))
-            if bar is not None:
-                bar.update(1)
+        if int(jobs) > 1 and len(inputs) > 1:
+            summaries = _ingest_parallel(inputs, ws, agency, int(jobs), memory_limit, bar)
+        else:
+            summaries = []
+            con = _connect(ws.root / ".tmp", memory_limit)
+            try:
+                for path, ad, _, shown in inputs:
+                    if bar is not None:
+                        bar.set_postfix_str(path.name[:40])
+                    fs = _ingest_file(con, ws, path, ad, agency, shown)
+                    ws.record(_manifest_entry(fs, path, ad))
+                    summaries.append(fs)
+                    if bar is not None:
+                        bar.update(1)
+            finally:
+                con.close()
     finally:
         if bar is not None:
             bar.close()
-        con.close()
         for tmp in {t for _, _, t, _ in inputs if t is not None}:
             shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(ws.root / ".tmp", ignore_errors=True)
     return IngestSummary(str(ws.root), summaries, skipped)
+
+
+def _manifest_entry(fs: FileSummary, path: Path, ad: Adapter) -> dict:
+    return {
+        "path": fs.path, "sha256": fs.sha256, "bytes": path.stat().st_size, "adapter": ad.name,
+        "adapter_sha256": ad.sha256, "agency": fs.agency, "rightresponse": __version__,
+        "duckdb": duckdb.__version__, "rows_read": fs.rows_read, "rows_loaded": fs.rows_loaded,
+        "rows_quarantined": fs.rows_quarantined, "rows_duplicate": fs.rows_duplicate,
+        "calls_loaded": fs.calls_loaded, "quarantine_reasons": fs.quarantine_reasons,
+    }
+
+
+# ---------------------------------------------------------------- many files at once
+
+
+def _stage_one(root: str, stage: str, path: str, ad: Adapter, agency: str | None, shown: str,
+               memory_limit: str | None, threads: int) -> FileSummary:
+    """Worker: ingest one file into its own staging workspace. Duplicates are checked
+    against the calls stored before the run; the parent checks across the run's files."""
+    con = _connect(Path(stage) / ".tmp", memory_limit, threads)
+    try:
+        return _ingest_file(con, Workspace(stage), Path(path), ad, agency, shown, seen_in=Workspace(root))
+    finally:
+        con.close()
+        shutil.rmtree(Path(stage) / ".tmp", ignore_errors=True)
+
+
+def _ingest_parallel(inputs, ws: Workspace, agency: str | None, jobs: int, memory_limit: str | None,
+                     bar) -> list[FileSummary]:
+    """Stage every file in a worker process, then commit in input order.
+
+    Each worker writes a complete per-file workspace under ``.staging/``. Committing then
+    (1) finds calls that more than one staged file holds and drops them from every file
+    but the earliest, moving their rows from loaded to duplicate, (2) moves the files into
+    the workspace and (3) records the manifest, in input order. If a file fails, the files
+    before it are committed and the error is raised, as in a sequential run.
+    """
+    import pickle
+    import queue
+    import subprocess
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    run = ws.root / ".staging" / uuid.uuid4().hex[:12]
+    run.mkdir(parents=True)
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    results: list = [None] * len(inputs)
+    todo: queue.Queue = queue.Queue()
+    for i in range(len(inputs)):
+        todo.put(i)
+    lock = threading.Lock()
+
+    def worker(w: int) -> None:
+        """Feed files to one worker process until none are left (or it dies)."""
+        log = run / f"worker{w}.log"
+        with open(log, "w") as err:
+            proc = subprocess.Popen([sys.executable, "-m", "rightresponse.ingest.stage"], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, stderr=err, text=True)
+        try:
+            while True:
+                try:
+                    i = todo.get_nowait()
+                except queue.Empty:
+                    return
+                path, ad, _, shown = inputs[i]
+                d = run / str(i)
+                d.mkdir()
+                with open(d / "request.pickle", "wb") as fh:
+                    pickle.dump({"root": str(ws.root), "stage": str(d), "path": str(path), "ad": ad,
+                                 "agency": agency, "shown": shown, "memory_limit": memory_limit,
+                                 "threads": threads}, fh)
+                try:
+                    proc.stdin.write(f"{d / 'request.pickle'}\t{d / 'result.pickle'}\n")
+                    proc.stdin.flush()
+                    ok = proc.stdout.readline() == "done\n"
+                except OSError:
+                    ok = False
+                if not ok:  # the worker died (out of memory, killed): report it on this file
+                    proc.wait()
+                    last = (log.read_text(errors="replace").strip().splitlines() or ["no output"])[-1]
+                    results[i] = IngestError(f"{shown}: the ingest worker failed (exit {proc.returncode}): {last}")
+                    return
+                with open(d / "result.pickle", "rb") as fh:
+                    results[i] = pickle.load(fh)
+                if bar is not None:
+                    with lock:
+                        bar.update(1)
+        finally:
+            if proc.stdin and not proc.stdin.closed:
+                proc.stdin.close()
+            proc.wait()
+
+    try:
+        with ThreadPoolExecutor(max_workers=min(jobs, len(inputs))) as pool:
+            for f in [pool.submit(worker, w) for w in range(min(jobs, len(inputs)))]:
+                f.result()
+        for i, r in enumerate(results):
+            if r is None:  # never reached: every worker died before it
+                results[i] = IngestError(f"{inputs[i][3]}: not ingested: the ingest workers failed")
+        failed = next((i for i, r in enumerate(results) if isinstance(r, BaseException)), len(results))
+        done = list(range(failed))
+        con = _connect(run / ".tmp", memory_limit)
+        try:
+            _drop_cross_file_duplicates(con, run, done, results)
+        finally:
+            con.close()
+        for i in done:
+            path, ad, _, _ = inputs[i]
+            _commit_staged(run / str(i), ws, results[i].sha256)
+            ws.record(_manifest_entry(results[i], path, ad))
+        if failed < len(results):
+            raise results[failed]
+        return results
+    finally:
+        shutil.rmtree(run, ignore_errors=True)
+        try:
+            (ws.root / ".staging").rmdir()
+        except OSError:
+            pass  # another run's staging is there too
+
+
+def _staged_glob(stage: Path, table: str) -> str | None:
+    d = stage / table
+    return str(d / "**" / "*.parquet") if d.exists() and any(d.rglob("*.parquet")) else None
+
+
+def _drop_cross_file_duplicates(con, run: Path, done: list[int], results: list) -> None:
+    """Keep each call in the earliest staged file that has it; fix the others' counts."""
+    ids = [f"SELECT {i} AS __i, agency, call_id FROM read_parquet({_sql_str(g)}, hive_partitioning=true)"
+           for i in done if (g := _staged_glob(run / str(i), "calls"))]
+    if len(ids) < 2:
+        return
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE __cross AS SELECT agency, call_id, min(__i) AS __first FROM ("
+        + " UNION ALL ".join(ids) + ") GROUP BY ALL HAVING count(*) > 1"
+    )
+    if not con.execute("SELECT count(*) FROM __cross").fetchone()[0]:
+        return
+    for i in done:
+        stage = run / str(i)
+        later = f"(SELECT agency, call_id FROM __cross WHERE __first < {i})"
+        removed = {}
+        for table in ("calls", "units", "sensitive"):
+            g = _staged_glob(stage, table)
+            if g is None:
+                continue
+            n = con.execute(
+                f"SELECT count(*) FROM read_parquet({_sql_str(g)}, hive_partitioning=true) t "
+                f"SEMI JOIN {later} d ON d.agency = t.agency AND d.call_id = t.call_id").fetchone()[0]
+            removed[table] = n
+            if n:
+                _rewrite_without(con, stage / table, later)
+        calls = removed.get("calls", 0)
+        rows = removed["units"] if "units" in removed else calls  # unit-grain files count unit rows
+        fs = results[i]
+        fs.rows_loaded -= rows
+        fs.rows_duplicate += rows
+        fs.calls_loaded -= calls
+        if not fs.reconciles:
+            raise AssertionError(f"{fs.path}: counts do not reconcile after the cross-file check: {fs}")
+
+
+def _rewrite_without(con, table_dir: Path, dups_sql: str) -> None:
+    """Rewrite each staged Parquet file of ``table_dir`` without the rows of ``dups_sql``."""
+    for f in sorted(table_dir.rglob("*.parquet")):
+        agency = next((p.split("=", 1)[1] for p in f.relative_to(table_dir).parts if p.startswith("agency=")), None)
+        src = f"read_parquet({_sql_str(str(f))}, hive_partitioning=false)"
+        keep_where = f"SELECT call_id FROM {dups_sql} WHERE agency = {_sql_str(agency)}" if agency is not None else \
+            f"SELECT call_id FROM {dups_sql}"
+        tmp = f.with_suffix(".rewrite")
+        con.execute(f"COPY (SELECT t.* FROM {src} t ANTI JOIN ({keep_where}) d ON d.call_id = t.call_id) "
+                    f"TO {_sql_str(str(tmp))} (FORMAT parquet, COMPRESSION zstd)")
+        os.replace(tmp, f)
+
+
+def _commit_staged(stage: Path, ws: Workspace, sha: str) -> None:
+    """Move one file's staged datasets into the workspace (same file system: renames)."""
+    q = ws.dir("quarantine") / f"{sha[:16]}.parquet"
+    if q.exists():
+        q.unlink()  # re-ingest replaces this file's quarantine rather than doubling it
+    for table in ("calls", "sensitive", "units", "quarantine"):
+        d = stage / table
+        if not d.exists():
+            continue
+        for f in sorted(d.rglob("*.parquet")):
+            dest = ws.root / table / f.relative_to(d)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(f, dest)
 
 
 _PLAIN_VALUE = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -263,8 +472,10 @@ def _copy(con, select_sql: str, dest: Path, tag: str, parts: list[tuple]) -> Non
     once from the normalized table rather than by another pass over the query.
     """
     for agency, year in parts:
-        where = (f"agency IS NOT DISTINCT FROM {_sql_str(agency) if agency is not None else 'NULL'} "
-                 f"AND year IS NOT DISTINCT FROM {int(year) if year is not None else 'NULL'}")
+        # Plain equality where it can, so the scan skips row groups by their min/max (exports
+        # come roughly in time order, so each year is a few row groups of the table).
+        where = (f"agency = {_sql_str(agency)}" if agency is not None else "agency IS NULL") + " AND " + (
+            f"year = {int(year)}" if year is not None else "year IS NULL")
         if agency is not None and year is not None and _PLAIN_VALUE.match(str(agency)):
             target = dest / f"agency={agency}" / f"year={int(year)}"
             target.mkdir(parents=True, exist_ok=True)
@@ -280,23 +491,41 @@ def _copy(con, select_sql: str, dest: Path, tag: str, parts: list[tuple]) -> Non
 
 
 def _ingest_file(con, ws: Workspace, path: Path, ad: Adapter, agency: str | None,
-                 shown: str | None = None) -> FileSummary:
-    """One file; ``shown`` is the name to report (``dir/export.zip!member.csv`` for zip members)."""
+                 shown: str | None = None, seen_in: Workspace | None = None) -> FileSummary:
+    """One file into ``ws`` (the caller records the manifest); ``shown`` is the name to report
+    (``dir/export.zip!member.csv`` for zip members); duplicates are checked against the calls
+    already in ``seen_in`` (default ``ws``)."""
     shown = shown or str(path)
     sha_job = _Background(_sha256, path)  # hashing overlaps the DuckDB read
+    agency_id = agency or ad.agency
+    delim = ad.read.get("delimiter")
+    comp = None
     try:
-        raw = read_any(con, path, ad.read.get("delimiter"))
+        scan = csv_scan(path, delim)
+        if scan is not None:
+            # The usual case: normalize straight from DuckDB's strict CSV scan, one pass.
+            try:
+                comp = normalize(con, ad, Source(scan[0], scan[1], numbered=False), agency_id, path.name)
+                raw = RawTable("", scan[1], comp.rows, [], "duckdb")
+            except duckdb.Error:
+                comp = None  # not strict RFC 4180 or not UTF-8 after all: the exact Python reader
+        if comp is None:
+            raw = read_any(con, path, delim, try_duckdb=scan is None)
     except ReadError as exc:
         raise IngestError(str(exc).replace(str(path), shown, 1)) from None
     except UnicodeDecodeError as exc:
         raise IngestError(f"{shown}: cannot decode text ({exc})") from None
-    agency_id = agency or ad.agency
-    try:
-        comp = normalize(con, ad, raw, agency_id, path.name)
     except AdapterError as exc:
         raise IngestError(str(exc)) from None
-    except duckdb.Error as exc:
-        raise IngestError(f"{shown}: adapter {ad.name} failed: {str(exc).splitlines()[0]}") from None
+    if comp is None:
+        try:
+            comp = normalize(con, ad, raw, agency_id, path.name)
+        except AdapterError as exc:
+            raise IngestError(str(exc)) from None
+        except duckdb.Error as exc:
+            raise IngestError(f"{shown}: adapter {ad.name} failed: {str(exc).splitlines()[0]}") from None
+        finally:
+            raw.drop(con)  # the normalized table keeps the raw record of every quarantined row
     norm = comp.name
     unit_grain = ad.grain == "unit"
 
@@ -304,7 +533,7 @@ def _ingest_file(con, ws: Workspace, path: Path, ad: Adapter, agency: str | None
     # Only the duplicate row numbers are materialized ({norm}_d, usually tiny): a
     # GROUP BY on the key finds repeated keys without sorting or copying every row.
     seen = f"seen_{norm}"
-    ws.existing_ids(con, agency_id, seen)
+    (seen_in or ws).existing_ids(con, agency_id, seen, among=f"SELECT call_id FROM {norm} WHERE __reason IS NULL")
     part = ["call_id", "unit_id"] if unit_grain else ["call_id"]
     on = " AND ".join(f"f.{c} IS NOT DISTINCT FROM n.{c}" for c in part)
     con.execute(
@@ -315,7 +544,7 @@ def _ingest_file(con, ws: Workspace, path: Path, ad: Adapter, agency: str | None
         UNION
         SELECT n.__row FROM {norm} n SEMI JOIN {seen} s ON s.call_id = n.call_id WHERE n.__reason IS NULL"""
     )
-    keep = f"SELECT n.* FROM {norm} n ANTI JOIN {norm}_d d ON d.__row = n.__row WHERE n.__reason IS NULL"
+    keep = f"SELECT n.* FROM {comp.out} n ANTI JOIN {norm}_d d ON d.__row = n.__row WHERE n.__reason IS NULL"
     counts = dict(con.execute(
         f"SELECT coalesce(__reason, '__ok'), count(*) FROM {norm} GROUP BY 1").fetchall())
     rows_dup = con.execute(f"SELECT count(*) FROM {norm}_d").fetchone()[0]
@@ -326,16 +555,15 @@ def _ingest_file(con, ws: Workspace, path: Path, ad: Adapter, agency: str | None
     rows_quarantined = sum(reasons.values())
 
     sha = sha_job.result()
-    # The quarantine needs the raw records; collect them now so the raw table can be
-    # dropped before the sorted Parquet writes need the memory.
     qname = _quarantine_table(con, raw, norm, path, sha)
-    raw.drop(con)
+    # Partitions of the valid rows; a partition that only duplicates populate would just
+    # write an empty file, so this superset is harmless and cheap.
+    parts = [(agency_id, y) for (y,) in con.execute(f"SELECT DISTINCT year FROM {norm} WHERE __reason IS NULL").fetchall()]
 
     tag = sha[:16]
     if unit_grain:
         unit_cols = ", ".join(f'"{c}"' for c in field_names(UNIT_FIELDS))
-        _copy(con, f"SELECT {unit_cols} FROM ({keep})", ws.dir("units"), tag,
-              con.execute(f"SELECT DISTINCT agency, year FROM {norm} WHERE __reason IS NULL").fetchall())
+        _copy(con, f"SELECT {unit_cols} FROM ({keep})", ws.dir("units"), tag, parts)
         # One incident row per call: the first unit row, with the number of distinct units.
         # (plus the sensitive columns, which are written from the incident rows too)
         inc_fields = field_names(CALL_FIELDS) + [c for c in field_names(SENSITIVE_FIELDS) if c not in field_names(CALL_FIELDS)]
@@ -350,9 +578,6 @@ def _ingest_file(con, ws: Workspace, path: Path, ad: Adapter, agency: str | None
     calls_loaded = (con.execute(f"SELECT count(*) FROM ({incidents})").fetchone()[0] if unit_grain
                     else rows_loaded)
     if calls_loaded:
-        # Partitions of the loaded rows; a partition that only duplicates populate would just
-        # write an empty file, so the superset from all valid rows is harmless and cheap.
-        parts = con.execute(f"SELECT DISTINCT agency, year FROM {norm} WHERE __reason IS NULL").fetchall()
         cols = ", ".join(f'"{c}"' for c in field_names(CALL_FIELDS))
         _copy(con, f"SELECT {cols} FROM ({incidents})", ws.dir("calls"), tag, parts)
         sens = ", ".join(f'i."{c}"' for c in field_names(SENSITIVE_FIELDS))
@@ -360,7 +585,8 @@ def _ingest_file(con, ws: Workspace, path: Path, ad: Adapter, agency: str | None
                    f"CAST(i.latitude AS VARCHAR)) IS NOT NULL", ws.dir("sensitive"), tag, parts)
 
     _write_quarantine(con, ws, qname, sha)
-    con.execute(f"DROP TABLE IF EXISTS {norm}_d; DROP TABLE IF EXISTS {norm}; DROP TABLE IF EXISTS {seen}")
+    con.execute(f"DROP TABLE IF EXISTS {norm}_d; DROP TABLE IF EXISTS {seen}")
+    comp.drop(con)
 
     fs = FileSummary(
         path=shown, adapter=ad.name, rows_read=raw.rows, rows_loaded=rows_loaded,
@@ -370,29 +596,19 @@ def _ingest_file(con, ws: Workspace, path: Path, ad: Adapter, agency: str | None
     )
     if not fs.reconciles:  # a bug, never an input problem: refuse to record it
         raise AssertionError(f"{shown}: counts do not reconcile: {fs}")
-    ws.record({
-        "path": shown, "sha256": sha, "bytes": path.stat().st_size, "adapter": ad.name,
-        "adapter_sha256": ad.sha256, "agency": agency_id, "rightresponse": __version__,
-        "duckdb": duckdb.__version__, "rows_read": fs.rows_read, "rows_loaded": fs.rows_loaded,
-        "rows_quarantined": fs.rows_quarantined, "rows_duplicate": fs.rows_duplicate,
-        "calls_loaded": fs.calls_loaded, "quarantine_reasons": reasons,
-    })
     return fs
 
 
-def _quarantine_table(con, raw, norm: str, path: Path, sha: str) -> str:
+def _quarantine_table(con, raw: RawTable, norm: str, path: Path, sha: str) -> str:
     """Temp table of this file's rejected records (reason, column, message, raw record)."""
-    cols = ", ".join("r." + '"' + c.replace('"', '""') + '"' for c in raw.columns)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE q_{norm} (source_file VARCHAR, source_sha256 VARCHAR, source_row BIGINT,
             reason VARCHAR, column_name VARCHAR, message VARCHAR, record VARCHAR)"""
     )
     con.execute(
         f"""INSERT INTO q_{norm}
-        SELECT {_sql_str(path.name)}, {_sql_str(sha)}, n.__row, n.__reason, n.__column, n.__message,
-               CAST(to_json(struct_pack({cols})) AS VARCHAR)
-        FROM {norm} n JOIN "{raw.name}" r ON r.{ROW} = n.__row WHERE n.__reason IS NOT NULL"""
-        if raw.columns else "SELECT 1 WHERE false"
+        SELECT {_sql_str(path.name)}, {_sql_str(sha)}, n.__row, n.__reason, n.__column, n.__message, n.__record
+        FROM {norm} n WHERE n.__reason IS NOT NULL"""
     )
     for m in raw.malformed:
         con.execute(

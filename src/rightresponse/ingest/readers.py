@@ -59,6 +59,8 @@ class RawTable:
     base: str | None = None  # the table behind ``name`` when ``name`` is a numbering view
 
     def drop(self, con) -> None:
+        if not self.name:  # a direct scan: nothing was materialized
+            return
         if self.base:
             con.execute(f'DROP VIEW IF EXISTS "{self.name}"; DROP TABLE IF EXISTS "{self.base}"')
         else:
@@ -192,12 +194,13 @@ def _load_arrow(con, name: str, columns: list[str], batches: list[pa.RecordBatch
 # ---------------------------------------------------------------- CSV
 
 
-def read_csv(con, path: Path, delimiter: str | None = None) -> RawTable:
+def read_csv(con, path: Path, delimiter: str | None = None, try_duckdb: bool = True) -> RawTable:
     # The header's bytes pick the path. DuckDB's strict scan validates UTF-8 as it
     # materializes every value, so a file that only looks like UTF-8 fails there, and the
     # exact Python path then takes it with an encoding checked over the whole file.
+    # ``try_duckdb=False``: the caller's own strict scan already failed.
     columns, delim, encoding = read_header(path, delimiter, whole_file=False)
-    if encoding == "utf-8-sig":
+    if encoding == "utf-8-sig" and try_duckdb:
         try:
             return _read_csv_duckdb(con, path, columns, delim)
         except duckdb.Error:
@@ -206,20 +209,37 @@ def read_csv(con, path: Path, delimiter: str | None = None) -> RawTable:
     return _read_csv_python(con, path, columns, delim, encoding)
 
 
+def csv_scan(path: Path, delimiter: str | None = None) -> tuple[str, list[str]] | None:
+    """DuckDB's strict scan of a CSV file as SQL (``read_csv(...)``) and its column names,
+    or None when the header already shows the file needs the Python reader.
+
+    Ingest normalizes straight from this scan, with no table of raw strings in between. If
+    the scan then fails (bad UTF-8 further down, a ragged record), it falls back to
+    :func:`read_csv`, which takes the exact Python path.
+    """
+    if file_kind(path) != "csv":
+        return None
+    columns, delim, encoding = read_header(path, delimiter, whole_file=False)
+    if encoding != "utf-8-sig":
+        return None
+    return _scan_sql(path, columns, delim), columns
+
+
+def _scan_sql(path: Path, columns: list[str], delim: str) -> str:
+    # max_line_size stays at DuckDB's default (2 MB): a longer record makes the strict scan
+    # fail, and the Python reader then loads it exactly.
+    col_spec = "{" + ", ".join(f"{_sql_str(c)}: 'VARCHAR'" for c in columns) + "}"
+    return (f"read_csv({_sql_str(str(path))}, auto_detect=false, header=true, delim={_sql_str(delim)}, "
+            f"quote='\"', escape='\"', strict_mode=true, columns={col_spec}, all_varchar=true)")
+
+
 def _read_csv_duckdb(con, path: Path, columns: list[str], delim: str) -> RawTable:
     name = _new_name(con, "raw")
-    col_spec = "{" + ", ".join(f"{_sql_str(c)}: 'VARCHAR'" for c in columns) + "}"
     # The scan is materialized as it comes (parallel, and in file order: preserve_insertion_order
     # is on by default), so rowid + 1 is the data-record number. A view adds it for free;
     # numbering during the scan (row_number() OVER ()) or copying the table to add it cost
-    # as much as the scan itself. max_line_size stays at DuckDB's default (2 MB): a longer
-    # record makes the strict scan fail, and the Python reader then loads it exactly.
-    con.execute(
-        f"""create or replace temp table "{name}_scan" as
-        select * from read_csv({_sql_str(str(path))}, auto_detect=false, header=true,
-            delim={_sql_str(delim)}, quote='"', escape='"', strict_mode=true,
-            columns={col_spec}, all_varchar=true)"""
-    )
+    # as much as the scan itself.
+    con.execute(f'create or replace temp table "{name}_scan" as select * from {_scan_sql(path, columns, delim)}')
     cols = ", ".join(_ident(c) for c in columns)
     con.execute(f'create or replace temp view "{name}" as select rowid + 1 as {ROW}, {cols} from "{name}_scan"')
     rows = con.execute(f'select count(*) from "{name}_scan"').fetchone()[0]
@@ -487,7 +507,7 @@ def file_kind(path: Path) -> str:
     return "csv"
 
 
-def read_any(con, path: Path, delimiter: str | None = None) -> RawTable:
+def read_any(con, path: Path, delimiter: str | None = None, try_duckdb: bool = True) -> RawTable:
     kind = file_kind(path)
     if kind == "excel":
         return read_excel(con, path)
@@ -497,7 +517,7 @@ def read_any(con, path: Path, delimiter: str | None = None) -> RawTable:
         return read_json(con, path)
     if kind == "zip":
         raise ReadError(f"{path}: zip archives are expanded before reading; call expand_zip()")
-    return read_csv(con, path, delimiter)
+    return read_csv(con, path, delimiter, try_duckdb)
 
 
 def columns_of(path: Path, delimiter: str | None = None) -> list[str]:

@@ -72,12 +72,18 @@ class Workspace:
 
     # ---- reads used by ingest
 
-    def existing_ids(self, con: duckdb.DuckDBPyConnection, agency: str, name: str) -> None:
-        """Create temp table ``name(call_id)`` of calls already stored for the agency."""
+    def existing_ids(self, con: duckdb.DuckDBPyConnection, agency: str, name: str, among: str | None = None) -> None:
+        """Create temp table ``name(call_id)`` of calls already stored for the agency.
+
+        ``among`` (SQL yielding ``call_id``) limits it to those ids. The hash table is then
+        built on the new file's ids and the stored ids stream past it, so the cost grows with
+        the workspace only as a scan of one column, not as a table of every id stored.
+        """
         if (self.dir("calls") / f"agency={agency}").exists():
+            semi = f" SEMI JOIN ({among}) a ON a.call_id = e.call_id" if among else ""
             con.execute(
-                f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT DISTINCT call_id "
-                f"FROM read_parquet(?, hive_partitioning=false)",
+                f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT DISTINCT e.call_id "
+                f"FROM read_parquet(?, hive_partitioning=false) e{semi}",
                 [self.glob("calls", agency)],
             )
         else:

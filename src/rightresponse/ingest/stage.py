@@ -1,0 +1,35 @@
+"""Worker for ``ingest(..., jobs=N)``: stages files in a separate Python process.
+
+Run as ``python -m rightresponse.ingest.stage``. Each line on stdin names a request and a
+result file (tab-separated): the request holds pickled arguments for one file, and the
+worker pickles the FileSummary, or the exception, to the result file, then prints one line.
+A plain subprocess, rather than multiprocessing, so a user's script is never re-imported in
+the worker (no ``if __name__ == "__main__"`` guard needed) and no threads are forked; one
+worker takes many files, so start-up is paid once per worker, not per file.
+"""
+
+from __future__ import annotations
+
+import pickle
+import sys
+
+
+def main() -> int:
+    from .pipeline import _stage_one
+
+    for line in sys.stdin:
+        request, result = line.rstrip("\n").split("\t")
+        with open(request, "rb") as fh:
+            args = pickle.load(fh)
+        try:
+            out = _stage_one(**args)
+        except Exception as exc:  # the parent raises it after committing the files before this one
+            out = exc
+        with open(result, "wb") as fh:
+            pickle.dump(out, fh)
+        print("done", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
