@@ -43,8 +43,10 @@ def main():
 @click.option("--adapter", "-a", help="Force an adapter (built-in name or path to a YAML file) instead of detecting it.")
 @click.option("--agency", help="Agency id to store the calls under (default: the adapter's).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
-@click.option("--memory-limit", help="DuckDB memory limit, e.g. 1GB (spills to disk beyond it).")
-def ingest(paths, sample, workspace, adapter, agency, as_json, memory_limit):
+@click.option("--memory-limit", help="DuckDB memory limit, e.g. 1GB (spills to disk beyond it); per job with --jobs.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Files to ingest at once, in worker processes; same result as one at a time.")
+def ingest(paths, sample, workspace, adapter, agency, as_json, memory_limit, jobs):
     """Load CAD exports into a workspace: normalized calls plus a quarantine.
 
     PATHS are files (CSV, TSV, Excel, JSON, Parquet, .gz, .zip) or directories.
@@ -57,6 +59,7 @@ def ingest(paths, sample, workspace, adapter, agency, as_json, memory_limit):
       rightresponse ingest ../shared/data/cfs/decc_psap_2025 --workspace ws
       rightresponse ingest calls_2024.csv.gz --adapter new_orleans --workspace ws --json
       rightresponse ingest export.csv --adapter ./my_city.yaml --agency springfield
+      rightresponse ingest exports/2015/ exports/2016/ --jobs 2 --workspace ws
     """
     from .ingest.pipeline import IngestError, ingest as run, quarantine_examples
     from .samples import sample_paths
@@ -67,7 +70,7 @@ def ingest(paths, sample, workspace, adapter, agency, as_json, memory_limit):
         _fail("give one or more files or directories to ingest, or --sample for the bundled real sample")
     try:
         summary = run(list(paths), workspace, adapter=adapter, agency=agency,
-                      progress=not as_json and sys.stderr.isatty(), memory_limit=memory_limit)
+                      progress=not as_json and sys.stderr.isatty(), memory_limit=memory_limit, jobs=jobs)
     except IngestError as exc:
         _fail(str(exc))
     if as_json:
@@ -104,15 +107,19 @@ def _format_summary(summary) -> str:
 
 @main.command()
 @click.option("--calls", "-n", type=int, required=True, help="Distinct calls to write (duplicates come on top).")
-@click.option("--out", "-o", type=click.Path(dir_okay=False), required=True,
-              help="Output file: .csv, .csv.gz or .parquet.")
+@click.option("--out", "-o", type=click.Path(), required=True,
+              help="Output file (.csv, .csv.gz or .parquet), or a new directory with --files / --file-calls.")
 @click.option("--layout", default="new_orleans", show_default=True, help="Which real layout to write.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same bytes.")
 @click.option("--start", default="2024-01-01", show_default=True, help="First day (local time of the layout's city).")
 @click.option("--calls-per-day", type=float, default=1200.0, show_default=True, help="Volume; sets the span.")
 @click.option("--clean", is_flag=True, help="No injected dirt (duplicates, cleared-before-arrival, over-24h rows).")
+@click.option("--files", type=click.IntRange(min=1), help="Write OUT as a directory of this many part files.")
+@click.option("--file-calls", type=click.IntRange(min=1), help="Write OUT as a directory of part files of this many calls.")
+@click.option("--format", "fmt", type=click.Choice(["parquet", "csv", "csv.gz"]),
+              help="Part file format with --files / --file-calls (default parquet).")
 @click.option("--json", "as_json", is_flag=True, help="Print what was written as one JSON object.")
-def synth(calls, out, layout, seed, start, calls_per_day, clean, as_json):
+def synth(calls, out, layout, seed, start, calls_per_day, clean, files, file_calls, fmt, as_json):
     """Write a synthetic CAD export, calibrated on the real samples, for benchmarks and scale tests.
 
     Call-type mix, hour-of-week cycle, priorities, officer-initiated share and service
@@ -125,18 +132,30 @@ def synth(calls, out, layout, seed, start, calls_per_day, clean, as_json):
       rightresponse synth --calls 100000 --out synth.csv
       rightresponse synth --calls 2000000 --out big.csv.gz --seed 7 --json
       rightresponse ingest synth.csv --workspace ws-synth
+      rightresponse synth --calls 1000000 --out big/ --files 4           # big/part-00000.parquet ...
+      rightresponse synth --calls 100000 --out parts/ --file-calls 25000 --format csv.gz
+      rightresponse ingest big/ --workspace ws-big
+
+    The part files in order are the single file's rows for the same seed (a duplicate may
+    fall in the file after its original), so both ingest to the same totals.
     """
     from .synth import Dirt, generate
 
+    if fmt and not (files or file_calls):
+        _fail("--format is for part files: add --files or --file-calls")
+    if files and file_calls:
+        _fail("give --files or --file-calls, not both")
     try:
         res = generate(calls, out, layout=layout, seed=seed, start=start, calls_per_day=calls_per_day,
-                       dirt=Dirt.none() if clean else None, progress=not as_json and sys.stderr.isatty())
+                       dirt=Dirt.none() if clean else None, progress=not as_json and sys.stderr.isatty(),
+                       files=files, file_calls=file_calls, fmt=fmt or "parquet")
     except (ValueError, OSError) as exc:
         _fail(str(exc))
     if as_json:
         click.echo(json.dumps(res.to_dict()))
         return
-    click.echo(f"wrote {res.rows:,} rows ({res.calls:,} calls + {res.duplicates:,} duplicates) to {res.path} "
+    where = f"{res.path} ({len(res.parts)} part files)" if res.parts else res.path
+    click.echo(f"wrote {res.rows:,} rows ({res.calls:,} calls + {res.duplicates:,} duplicates) to {where} "
                f"in {res.seconds:.1f} s")
     click.echo(f"received {res.first_received} .. {res.last_received} (local); "
                f"{res.officer_initiated:,} officer-initiated; {res.time_issue_rows:,} with time issues")
