@@ -67,3 +67,15 @@ def nola_local(text: str):
 
 def nola_instant(local):
     return None if local is None else local.replace(tzinfo=CHICAGO, fold=1).astimezone(timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def small_ws(tmp_path_factory):
+    """A workspace of 3,000 synthetic New Orleans calls, for engine tests that need any data."""
+    import rightresponse as rr
+    from rightresponse.synth import generate
+
+    root = tmp_path_factory.mktemp("small")
+    res = generate(3_000, root / "nola.parquet", seed=4)
+    rr.ingest([res.path], workspace=root / "ws")
+    return root / "ws"

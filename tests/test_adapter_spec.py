@@ -37,6 +37,8 @@ def _with(**kw):
         (_with(grain="unit"), "grain: unit needs unit.unit_id"),
         (_with(detect="id"), "detect must be a non-empty list"),
         (_with(agency=None), "missing required key 'agency'"),
+        (_with(exclude=[{"column": "d", "pattern": "(?<=x)TEST"}]), "exclude[0].pattern '(?<=x)TEST' is not a regular"),
+        (_with(exclude=[{"pattern": "TEST"}]), "exclude[0] needs a column and a pattern"),
     ],
 )
 def test_invalid_adapters_name_the_problem(doc, message):
@@ -76,3 +78,31 @@ def test_user_adapter_file_round_trips(tmp_path):
     p.write_text(yaml.safe_dump(BASE))
     ad = load_adapter(p)
     assert ad.timezone == "America/Chicago" and ad.formats == ["%Y-%m-%d %H:%M:%S"]
+
+
+def test_a_lookup_feeding_the_call_id_and_an_exclusion_pattern_are_applied_in_the_pass(tmp_path):
+    """A value map that a key depends on is joined before the checks (the rare path)."""
+    import duckdb
+
+    import rightresponse as rr
+
+    (tmp_path / "calls.csv").write_text(
+        "id,code,when,disp\n1,A,2024-01-01 10:00:00,Test\n2,B,2024-01-01 11:00:00,OK\n"
+        "3,,2024-01-01 12:00:00,OK\n4,C,2024-07-01 12:00:00, test \n", encoding="utf-8")
+    (tmp_path / "ids.csv").write_text("k,v\n1,ONE\n2,TWO\n4,FOUR\n", encoding="utf-8")
+    doc = _with(detect=["id", "code", "when", "disp"],
+                lookups={"ids": {"file": str(tmp_path / "ids.csv"), "key": "k", "value": "v"}},
+                fields={"call_id": {"lookup": "ids", "column": "id"}, "call_type": "code"},
+                exclude=[{"column": "disp", "pattern": "^test$", "reason": "test call"}])
+    (tmp_path / "t.yaml").write_text(yaml.safe_dump(doc), encoding="utf-8")
+    s = rr.ingest([tmp_path / "calls.csv"], workspace=tmp_path / "ws", adapter=str(tmp_path / "t.yaml"))
+    f = s.files[0]
+    # rows 1 and 4 are tests (case-insensitive; values are trimmed first), row 3 has no id in the lookup
+    assert (f.rows_read, f.rows_loaded, f.quarantine_reasons) == (4, 1, {"excluded_by_adapter": 2, "missing_call_id": 1})
+    assert duckdb.sql(f"SELECT call_id, call_type FROM read_parquet('{tmp_path}/ws/calls/**/*.parquet')").fetchall() \
+        == [("TWO", "B")]
+    q = duckdb.sql(f"SELECT source_row, reason, column_name, record FROM read_parquet('{tmp_path}/ws/quarantine/*.parquet') "
+                   "ORDER BY source_row").fetchall()
+    assert q == [(1, "excluded_by_adapter", "disp", '{"id":"1","code":"A","when":"2024-01-01 10:00:00","disp":"Test"}'),
+                 (3, "missing_call_id", "id", '{"id":"3","code":null,"when":"2024-01-01 12:00:00","disp":"OK"}'),
+                 (4, "excluded_by_adapter", "disp", '{"id":"4","code":"C","when":"2024-07-01 12:00:00","disp":" test "}')]

@@ -118,3 +118,116 @@ def test_cli_rejects_unknown_extension_in_one_line(tmp_path):
     assert r.returncode == 2
     assert r.stderr.startswith("error: ") and "x.txt" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+# ---------------------------------------------------------------- part files (generated in chunks)
+
+PARTS_N = 20_000
+# Many duplicates, so that some copies fall in the file after their original (3 at this seed).
+PARTS_DIRT = Dirt(duplicate_rate=0.1, cleared_before_arrival_rate=1e-3, over_24h_rate=1e-3)
+
+
+@pytest.fixture(scope="module")
+def parts_and_single(tmp_path_factory):
+    root = tmp_path_factory.mktemp("parts")
+    # chunk_rows (part of the arguments: it orders the random draws) does not divide the part
+    # size, so chunks straddle part boundaries.
+    single = generate(PARTS_N, root / "one.parquet", seed=3, dirt=PARTS_DIRT, chunk_rows=7_000)
+    parts = generate(PARTS_N, root / "parts", seed=3, dirt=PARTS_DIRT, files=4, chunk_rows=7_000)
+    return single, parts
+
+
+def test_csv_parts_concatenate_to_the_single_file(tmp_path):
+    one = generate(PARTS_N, tmp_path / "one.csv", seed=3, dirt=PARTS_DIRT, chunk_rows=7_000)
+    res = generate(PARTS_N, tmp_path / "parts", seed=3, dirt=PARTS_DIRT, files=4, fmt="csv", chunk_rows=7_000)
+    header, body = open(one.path, "rb").read().split(b"\n", 1)
+    bodies = []
+    for i, p in enumerate(res.parts):
+        assert p["path"] == str(tmp_path / "parts" / f"part-{i:05d}.csv")
+        h, b = open(p["path"], "rb").read().split(b"\n", 1)
+        assert h == header
+        assert b.count(b"\n") == p["rows"]
+        bodies.append(b)
+    assert b"".join(bodies) == body
+    assert sorted(x.name for x in (tmp_path / "parts").iterdir()) == [f"part-{i:05d}.csv" for i in range(4)]
+    assert [p["calls"] for p in res.parts] == [5_000] * 4
+    assert sum(p["rows"] for p in res.parts) == res.rows == one.rows == PARTS_N + 2_000
+    assert res.bytes == sum(p["bytes"] for p in res.parts)
+    same = ("calls", "rows", "duplicates", "cleared_before_arrival", "over_24h", "dst_fold", "time_issue_rows",
+            "officer_initiated", "first_received", "last_received")
+    assert {k: getattr(res, k) for k in same} == {k: getattr(one, k) for k in same}
+
+
+def test_multi_part_output_ingests_like_the_single_file(parts_and_single, tmp_path):
+    single, parts = parts_and_single
+    con = duckdb.connect()
+    files = [p["path"] for p in parts.parts]
+    # Independent of the generator's bookkeeping: the rows of each part, and the copies whose
+    # original is in an earlier part (the duplicates that cross files).
+    rows = con.execute(f"select filename, count(*) from read_parquet({files!r}, filename=true) group by 1").fetchall()
+    assert dict(rows) == {p["path"]: p["rows"] for p in parts.parts}
+    cross = con.execute(f"""select count(*) from (select NOPD_Item, count(distinct filename) as n
+                            from read_parquet({files!r}, filename=true) group by 1) where n > 1""").fetchone()[0]
+    assert cross == 3
+
+    s_one = rr.ingest([single.path], workspace=tmp_path / "ws1")
+    s_parts = rr.ingest(parts.path, workspace=tmp_path / "ws2")
+    assert [f.path for f in s_parts.files] == files
+    assert [f.rows_read for f in s_parts.files] == [p["rows"] for p in parts.parts]
+    assert s_parts.rows_read == parts.rows == s_one.rows_read
+    assert [f.rows_loaded for f in s_parts.files] == [p["calls"] for p in parts.parts]
+    assert s_parts.rows_loaded == s_one.rows_loaded == PARTS_N
+    # every copy counted once, in the file where it appears, cross-file ones included
+    assert s_parts.rows_duplicate == s_one.rows_duplicate == parts.duplicates == 2_000
+    assert s_parts.rows_quarantined == 0
+    assert all(f.reconciles for f in s_parts.files)
+    q = """select count(*), count(*) filter (where time_issue is not null),
+                  count(*) filter (where origin = 'officer_initiated'), count(distinct call_id)
+           from read_parquet('{}/calls/**/*.parquet', hive_partitioning=true)"""
+    got = con.execute(q.format(tmp_path / "ws2")).fetchone()
+    assert got == con.execute(q.format(tmp_path / "ws1")).fetchone()
+    assert got == (PARTS_N, parts.time_issue_rows, parts.officer_initiated, PARTS_N)
+    # the same with the files ingested two at a time
+    s_jobs = rr.ingest(parts.path, workspace=tmp_path / "ws3", jobs=2)
+    assert [(f.rows_read, f.rows_loaded, f.rows_duplicate) for f in s_jobs.files] == \
+        [(f.rows_read, f.rows_loaded, f.rows_duplicate) for f in s_parts.files]
+    assert con.execute(q.format(tmp_path / "ws3")).fetchone() == got
+
+
+def test_parts_are_deterministic_and_split_by_file_calls(tmp_path):
+    a = generate(5_000, tmp_path / "a", seed=5, file_calls=2_000, chunk_rows=1_500)
+    b = generate(5_000, tmp_path / "b", seed=5, file_calls=2_000, chunk_rows=1_500)
+    c = generate(5_000, tmp_path / "c", seed=6, file_calls=2_000, chunk_rows=1_500)
+    assert [p["calls"] for p in a.parts] == [2_000, 2_000, 1_000]
+    assert [_sha(p["path"]) for p in a.parts] == [_sha(p["path"]) for p in b.parts]
+    assert all(_sha(p["path"]) != _sha(q["path"]) for p, q in zip(a.parts, c.parts))
+
+
+def test_parts_refuse_a_non_empty_directory_and_bad_counts(tmp_path):
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "old.csv").write_text("x\n")
+    with pytest.raises(ValueError, match="new or empty directory"):
+        generate(100, tmp_path / "d", files=2)
+    with pytest.raises(ValueError, match="not both"):
+        generate(100, tmp_path / "e", files=2, file_calls=50)
+    with pytest.raises(ValueError, match="between 1 and"):
+        generate(100, tmp_path / "e", files=101)
+    with pytest.raises(ValueError, match="format must be one of"):
+        generate(100, tmp_path / "e", files=2, fmt="xlsx")
+    assert not (tmp_path / "e").exists()
+
+
+def test_cli_writes_part_files(tmp_path):
+    out = tmp_path / "parts"
+    r = subprocess.run([sys.executable, "-m", "rightresponse.cli", "synth", "--calls", "3000", "--out", str(out),
+                        "--files", "3", "--format", "csv.gz", "--seed", "2", "--json"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert [p["path"] for p in res["parts"]] == [str(out / f"part-{i:05d}.csv.gz") for i in range(3)]
+    assert sum(p["rows"] for p in res["parts"]) == res["rows"] == 3000 + res["duplicates"]
+    rows = duckdb.connect().execute(f"select count(*) from read_csv('{out}/*.csv.gz', all_varchar=true)").fetchone()[0]
+    assert rows == res["rows"]
+    r = subprocess.run([sys.executable, "-m", "rightresponse.cli", "synth", "--calls", "10", "--out",
+                        str(tmp_path / "x"), "--format", "csv"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and r.stderr == "error: --format is for part files: add --files or --file-calls\n"

@@ -203,7 +203,8 @@ class _Steps:
 def assess(paths=None, workspace=None, out=DEFAULT_OUT, min_cell: int = 10, measure: str = DEFAULT_MEASURE,
            progress: bool = False, service: str | None = "police", max_hours: float = MAX_CALL_HOURS,
            overrides=None, model_path=None, write: bool = True, adapter: str | None = None,
-           decisions=None, policies=None, engine: str = "duckdb", spark=None) -> AssessResult:
+           decisions=None, policies=None, engine: str = "duckdb", spark=None,
+           memory_limit: str | None = None) -> AssessResult:
     """Assess calls for service: tables plus DIR/report.html.
 
     * no ``paths`` and no ``workspace``: the bundled real sample (DECC exports);
@@ -225,7 +226,8 @@ def assess(paths=None, workspace=None, out=DEFAULT_OUT, min_cell: int = 10, meas
     (ingest stays on DuckDB; the workload tables, classification join and policies run on
     Spark, from the same Parquet workspace; ``spark``: a SparkSession to use, else the active
     one or a new one, see rightresponse.engine.spark_session). The tables are the same on
-    both engines to floating-point tolerance.
+    both engines to floating-point tolerance. ``memory_limit`` (DuckDB, e.g. "2GB"): bound the
+    analysis's memory (beyond it DuckDB spills to disk); default DuckDB's, 80% of the machine.
     """
     from . import engine as engines
     from .ingest.pipeline import IngestError, ingest
@@ -268,7 +270,7 @@ def assess(paths=None, workspace=None, out=DEFAULT_OUT, min_cell: int = 10, meas
         if not ws.has("calls"):
             raise AssessError(f"{ws.root}: no calls in this workspace; ingest exports first or pass PATHs")
         try:
-            con = engines.connect(engine, session=spark)
+            con = engines.connect(engine, session=spark, memory_limit=memory_limit)
         except engines.EngineError as exc:
             raise AssessError(str(exc)) from None
         calls = engines.open_table(ws.root, "calls", con)

@@ -25,10 +25,10 @@ class EngineError(ValueError):
 
 
 def spark_session(master: str | None = None, config: dict | None = None):
-    """The active Spark session, or a new one.
+    """A Spark session for ``master``, else the active one, else a new one.
 
-    A session that already exists (spark-submit, Databricks, a notebook) is used as it is.
-    Otherwise ``master`` (default: $RIGHTRESPONSE_SPARK_MASTER, else ``local[*]``) decides:
+    With no ``master``, a session that already exists (spark-submit, Databricks, a notebook)
+    is used as it is; otherwise $RIGHTRESPONSE_SPARK_MASTER, else ``local[*]``, decides:
     ``sc://...`` connects to Spark Connect; anything else is a classic master URL. A local
     session binds to loopback, has no web UI and few shuffle partitions (the tables are
     small after the first aggregation; Spark's default of 200 is mostly overhead here).
@@ -38,12 +38,11 @@ def spark_session(master: str | None = None, config: dict | None = None):
         from pyspark.sql import SparkSession
     except ImportError:
         raise EngineError("the Spark engine needs PySpark: pip install 'pyspark>=3.5' (and Java 17)") from None
-    master = master or os.environ.get(SPARK_MASTER_ENV)
     if master is None:
         active = SparkSession.getActiveSession()
         if active is not None:
             return active
-        master = "local[*]"
+        master = os.environ.get(SPARK_MASTER_ENV) or "local[*]"
     if master.startswith("sc://"):
         return SparkSession.builder.remote(master).getOrCreate()
     b = SparkSession.builder.master(master).appName("rightresponse")
@@ -61,15 +60,29 @@ def spark_session(master: str | None = None, config: dict | None = None):
     return s
 
 
-def connect(engine: str = DEFAULT_ENGINE, session=None):
-    """An Ibis connection on ``engine`` ("duckdb" or "spark"; ``session``: a SparkSession to use)."""
+def connect(engine: str = DEFAULT_ENGINE, session=None, memory_limit: str | None = None):
+    """An Ibis connection on ``engine`` ("duckdb" or "spark"; ``session``: a SparkSession to use).
+
+    ``memory_limit`` (DuckDB only, e.g. "2GB"): DuckDB's own default is 80% of the machine's
+    memory; a bound makes large aggregations spill to a temporary directory instead, for a
+    machine shared with other work. Spark's memory is set when its session starts.
+    """
     import ibis
 
     if engine == "duckdb":
         con = ibis.duckdb.connect()
         con.raw_sql("SET enable_progress_bar = false")  # our own progress goes to stderr
+        if memory_limit is not None:
+            try:
+                con.raw_sql("SET memory_limit = '{}'".format(str(memory_limit).replace("'", "''")))
+            except Exception as exc:  # duckdb's parser error, e.g. "2 gigs"
+                con.disconnect()
+                raise EngineError(f"bad memory limit {memory_limit!r}: {exc}") from None
         return con
     if engine == "spark":
+        if memory_limit is not None:
+            raise EngineError("memory_limit is for DuckDB; Spark's memory is set when its session starts "
+                              "(e.g. spark.driver.memory)")
         # PySpark warns on every toPandas under pandas 3; the results are checked by the parity tests.
         warnings.filterwarnings("ignore", message=".*PySpark does not yet fully support pandas.*")
         return ibis.pyspark.connect(session or spark_session())

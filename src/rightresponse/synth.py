@@ -86,6 +86,7 @@ class SynthResult:
     seconds: float
     bytes: int = 0
     dirt: dict = field(default_factory=dict)
+    parts: list = field(default_factory=list)  # part files: path, calls, rows, bytes (empty for one file)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -395,12 +396,16 @@ def _chunk(model: _Model, clock: _Clock, rng, m: int, start: int, n: int, dirt: 
     table = pa.table(cols)
 
     # ---- duplicates: copies written 1-20 rows after their original
+    # ("anchor": the call each row follows in the stream, so part files split between calls)
     local = dup_src[(dup_src >= start) & (dup_src < start + m)] - start
+    anchor = np.arange(start, start + m)
     if len(local):
         at = np.minimum(local + rng.integers(1, 21, len(local)), m)
         order = np.insert(np.arange(m), at, local)
         table = table.take(pa.array(order))
+        anchor = np.insert(anchor, at, start + at - 1)
     stats["duplicates"] = int(len(local))
+    stats["anchor"] = anchor
     return table, stats
 
 
@@ -462,15 +467,78 @@ def _start_utc(start, tz: str) -> int:
     return int(ts.timestamp())
 
 
+PART_FORMATS = ("parquet", "csv", "csv.gz")
+
+
+def _part_bounds(n: int, files: int | None, file_calls: int | None) -> list[int] | None:
+    """Call indices where each part file starts (plus ``n``), or None for one file."""
+    if files is not None and file_calls is not None:
+        raise ValueError("give files or file_calls, not both")
+    if files is not None:
+        if not 1 <= files <= n:
+            raise ValueError(f"files must be between 1 and the number of calls ({n:,})")
+        return [int(round(n * k / files)) for k in range(files + 1)]
+    if file_calls is not None:
+        if file_calls < 1:
+            raise ValueError("file_calls must be at least 1")
+        return list(range(0, n, file_calls)) + [n]
+    return None
+
+
+class _Parts:
+    """Part files part-00000.<fmt>, ...: part k holds calls bounds[k] to bounds[k+1] - 1 and the
+    duplicate copies that follow them in the stream, so a copy may land in the next file."""
+
+    def __init__(self, out: Path, bounds: list[int], fmt: str):
+        if fmt not in PART_FORMATS:
+            raise ValueError(f"format must be one of {', '.join(PART_FORMATS)}, not {fmt!r}")
+        if out.exists() and (not out.is_dir() or any(out.iterdir())):
+            raise ValueError(f"{out}: part files need a new or empty directory")
+        out.mkdir(parents=True, exist_ok=True)
+        self.out, self.bounds, self.fmt = out, np.asarray(bounds), fmt
+        self.k, self.sink, self.info = -1, None, []
+        self.csv = fmt != "parquet"
+
+    def _open(self, k: int) -> None:
+        self.close()
+        path = self.out / f"part-{k:05d}.{self.fmt}"
+        self.sink, _ = _sink(path)
+        self.k = k
+        self.info.append({"path": str(path), "calls": int(self.bounds[k + 1] - self.bounds[k]), "rows": 0})
+
+    def write(self, table: pa.Table, anchor: np.ndarray) -> None:
+        part = np.searchsorted(self.bounds, anchor, side="right") - 1  # non-decreasing
+        for k in range(int(part[0]), int(part[-1]) + 1):
+            lo, hi = np.searchsorted(part, k, "left"), np.searchsorted(part, k, "right")
+            if k != self.k:
+                self._open(k)
+            if hi > lo:
+                self.sink.write(table.slice(lo, hi - lo))
+                self.info[-1]["rows"] += int(hi - lo)
+
+    def close(self) -> None:
+        if self.sink is not None:
+            self.sink.close()
+            self.info[-1]["bytes"] = Path(self.info[-1]["path"]).stat().st_size
+            self.sink = None
+
+
 def generate(n_calls: int, out_path, layout: str = "new_orleans", seed: int = 0, start="2024-01-01", *,
              calls_per_day: float = 1200.0, dirt: Dirt | None = None, chunk_rows: int = 500_000,
-             calibration: str | None = None, progress: bool = False) -> SynthResult:
+             calibration: str | None = None, progress: bool = False, files: int | None = None,
+             file_calls: int | None = None, fmt: str = "parquet") -> SynthResult:
     """Write a synthetic export of ``n_calls`` distinct calls to ``out_path``; returns what was written.
 
     ``start`` is local midnight (or a local time) in the agency's zone; ``calls_per_day``
     sets the volume (default about New Orleans's ~440k calls a year), so the span is
     ``n_calls / calls_per_day`` days. Memory is bounded by ``chunk_rows``, not ``n_calls``.
     The same arguments always write the same bytes.
+
+    ``files`` (that many parts of equal size) or ``file_calls`` (calls per part) make
+    ``out_path`` a new directory of part files (``part-00000.<fmt>``, ``fmt`` parquet, csv or
+    csv.gz), the way a city exports a long history. The parts in order are the single file's
+    row stream for the same seed (a duplicate may be in the file after its original), so an
+    ingest of the directory gives the same totals; ``SynthResult.parts`` lists them.
     """
     if layout not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}; synthetic layouts: {', '.join(LAYOUTS)}")
@@ -481,17 +549,22 @@ def generate(n_calls: int, out_path, layout: str = "new_orleans", seed: int = 0,
         raise ValueError("calls_per_day and chunk_rows must be positive")
     if n_calls / calls_per_day > 99 * 365:
         raise ValueError("the export would span more than 99 years; 2-digit-year incident numbers would repeat")
+    bounds = _part_bounds(n_calls, files, file_calls)
     dirt = Dirt() if dirt is None else dirt
     t_start = time.perf_counter()
+    out = Path(out_path)
+    if bounds is None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        sink, csv = _sink(out)
+    else:
+        sink = _Parts(out, bounds, fmt)
+        csv = sink.csv
     cal = load_calibration(calibration)
     model = _Model(cal)
     rng = np.random.default_rng(seed)
     clock = _Clock(model, _start_utc(start, model.tz), calls_per_day, n_calls)
     k_dup = int(round(n_calls * dirt.duplicate_rate))
     dup_src = np.sort(rng.choice(n_calls, size=k_dup, replace=False)) if k_dup else np.zeros(0, np.int64)
-    out = Path(out_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    sink, csv = _sink(out)
     totals = {"cleared_before_arrival": 0, "over_24h": 0, "dst_fold": 0, "time_issue_rows": 0,
               "officer_initiated": 0, "duplicates": 0}
     first = last = None
@@ -505,7 +578,10 @@ def generate(n_calls: int, out_path, layout: str = "new_orleans", seed: int = 0,
         for s in range(0, n_calls, chunk_rows):
             m = min(chunk_rows, n_calls - s)
             table, st = _chunk(model, clock, rng, m, s, n_calls, dirt, dup_src, ids, csv)
-            sink.write(table)
+            if bounds is None:
+                sink.write(table)
+            else:
+                sink.write(table, st["anchor"])
             for k in totals:
                 totals[k] += st[k]
             first = st["first"] if first is None else first
@@ -520,13 +596,15 @@ def generate(n_calls: int, out_path, layout: str = "new_orleans", seed: int = 0,
     def iso(s):
         return str(np.datetime64(int(s), "s"))
 
+    parts = [] if bounds is None else sink.info
     return SynthResult(
         path=str(out), layout=layout, calls=n_calls, rows=n_calls + totals["duplicates"],
         duplicates=totals["duplicates"], cleared_before_arrival=totals["cleared_before_arrival"],
         over_24h=totals["over_24h"], dst_fold=totals["dst_fold"], time_issue_rows=totals["time_issue_rows"],
         officer_initiated=totals["officer_initiated"], first_received=iso(first), last_received=iso(last),
-        seed=seed, seconds=round(time.perf_counter() - t_start, 3), bytes=out.stat().st_size, dirt=asdict(dirt),
+        seed=seed, seconds=round(time.perf_counter() - t_start, 3),
+        bytes=sum(p["bytes"] for p in parts) if parts else out.stat().st_size, dirt=asdict(dirt), parts=parts,
     )
 
 
-__all__ = ["generate", "Dirt", "SynthResult", "load_calibration", "LAYOUTS", "NOLA_COLUMNS"]
+__all__ = ["generate", "Dirt", "SynthResult", "load_calibration", "LAYOUTS", "NOLA_COLUMNS", "PART_FORMATS"]

@@ -175,6 +175,14 @@ def parse_adapter(doc: dict, path: str = "<memory>") -> Adapter:
     detect = doc["detect"]
     if isinstance(detect, str) or not detect:
         raise _fail(path, "detect must be a non-empty list of column names")
+    exclude = list(doc.get("exclude") or [])
+    for i, rule in enumerate(exclude):
+        if not isinstance(rule, dict) or not rule.get("column") or not rule.get("pattern"):
+            raise _fail(path, f"exclude[{i}] needs a column and a pattern")
+        problem = _re2_problem(str(rule["pattern"]))
+        if problem:
+            raise _fail(path, f"exclude[{i}].pattern {str(rule['pattern'])!r} is not a regular expression "
+                              f"DuckDB can run (RE2 syntax): {problem}")
     return Adapter(
         name=str(doc["name"]),
         title=str(doc.get("title", doc["name"])),
@@ -189,7 +197,7 @@ def parse_adapter(doc: dict, path: str = "<memory>") -> Adapter:
         disposition=_value_map(doc.get("disposition"), "disposition", OUTCOMES, path),
         service=_value_map(doc.get("service", {"value": "police"}), "service", SERVICES, path),
         null_values=[str(v) for v in doc.get("null_values", ["", "NULL", "null", "N/A"])],
-        exclude=list(doc.get("exclude") or []),
+        exclude=exclude,
         grain=grain,
         unit=unit,
         read=dict(doc.get("read") or {}),
@@ -225,6 +233,17 @@ def builtin_adapters() -> dict[str, Adapter]:
         ad = load_adapter(p)
         out[ad.name] = ad
     return out
+
+
+def _re2_problem(pattern: str) -> str | None:
+    """Why DuckDB's regexp_matches (RE2) rejects ``pattern``, or None: exclusions run there."""
+    import duckdb
+
+    try:
+        duckdb.connect().execute("SELECT regexp_matches('', ?, 'i')", [pattern]).fetchall()
+    except duckdb.Error as exc:
+        return str(exc).splitlines()[0]
+    return None
 
 
 def get_adapter(name_or_path: str) -> Adapter:

@@ -326,12 +326,7 @@ class _Compiler:
         excl = []
         for i, rule in enumerate(ad.exclude):
             ref = self.field_expr(rule.get("column"), f"exclude[{i}]")
-            pat = str(rule["pattern"])
-            try:
-                self.con.execute("SELECT regexp_matches('', ?, 'i')", [pat])
-            except Exception as exc:
-                raise AdapterError(f"adapter {ad.path}: exclude[{i}].pattern {pat!r} is not a valid "
-                                   f"regular expression (RE2 syntax): {str(exc).splitlines()[0]}") from None
+            pat = str(rule["pattern"])  # checked when the adapter was loaded
             excl.append(_Check("excluded_by_adapter", f"coalesce(regexp_matches({ref}, {_sql_str(pat)}, 'i'), false)",
                                rule.get("column", ""), _sql_str(rule.get("reason", "excluded by adapter rule"))))
 
@@ -352,6 +347,7 @@ class _Compiler:
         # One cascade gives the index of the first failing check; reason, column and message
         # are looked up from it, so each condition is evaluated once per row, not three times.
         first_fail = "CASE " + " ".join(f"WHEN {c.condition} THEN {i}" for i, c in enumerate(checks, 1)) + " END"
+        self._checks = checks
 
         def by_check(values: list[str]) -> str:
             return ("CASE s.__ri " + " ".join(f"WHEN {i} THEN {v}" for i, v in enumerate(values, 1)) + " END"
@@ -443,12 +439,31 @@ class _Compiler:
                           "received_local", "time_issue", *TIMESTAMP_FIELDS}
         late = {k: v for k, v in select.items() if refs(v) and k not in needed_in_pass}
         early_cols = {k: v for k, v in select.items() if k not in late}
+        # Columns that are the same on every row (no enroute column, a fixed service) cost
+        # memory in the table for nothing: the view adds them.
+        constants = {**{k: v for k, v in early_cols.items() if k not in needed_in_pass and not re.search(r"\bs\.", v)},
+                     **constants}
+        early_cols = {k: v for k, v in early_cols.items() if k not in constants}
+        # The table keeps the index of the failing check (one byte); reason and column, which
+        # follow from it, are added by the view, as strings they would cost 16 bytes a row each.
+        from_ri = {k: early_cols.pop(k) for k in ("__reason", "__column")}
         early_vms = set().union(*map(refs, early_cols.values()), refs(first_fail))
         pending = {name: rest for name, *rest in self._pending}
         late_vms = set().union(*map(refs, late.values())) - early_vms
-        # Inputs of the late columns (and of their maps' keys), kept as hidden columns.
+        # Inputs of the late columns (and of their maps' keys), kept as hidden columns unless an
+        # output column already holds the same value (priority_raw is often the map's key).
         late_text = " ".join(late.values()) + " " + " ".join(pending[n][0] for n in late_vms)
-        hidden = sorted(set(re.findall(r"\bs\.(__s\d+|__t\d+)\b", late_text)))
+        inputs = sorted(set(re.findall(r"\bs\.(__s\d+|__t\d+)\b", late_text)))
+        same = {v[2:]: k for k, v in early_cols.items() if re.fullmatch(r"s\.(__s\d+|__t\d+)", v)}
+        hidden = [h for h in inputs if h not in same]
+
+        def via_outputs(expr: str) -> str:
+            return re.sub(r"\bs\.(__s\d+|__t\d+)\b", lambda m: f"s.{_q(same[m.group(1)])}" if m.group(1) in same
+                          else m.group(0), expr)
+
+        late = {k: via_outputs(v) for k, v in late.items()}
+        for n in late_vms:
+            pending[n] = [via_outputs(pending[n][0]), *pending[n][1:]]
 
         stage0 = self.stage0_sql()
         objects: list[tuple[str, str]] = []
@@ -475,18 +490,19 @@ class _Compiler:
                f"{first_fail} AS __ri FROM ({inner}) s {join(early_vms)}")
         numbering = [] if not self.source.numbered else [f"s.{ROW} AS {ROW}", f"s.{ROW} AS source_row"]
         early_sql = {k: _VM_REF.sub(r"s.\1__v", v) for k, v in early_cols.items()}  # mid exposes them so
-        cols = numbering + [f"{v} AS {_q(k)}" for k, v in early_sql.items()] + [f"s.{h} AS {h}" for h in hidden]
+        cols = (numbering + ["CAST(s.__ri AS UTINYINT) AS __ri" if len(self._checks) < 256 else "s.__ri"]
+                + [f"{v} AS {_q(k)}" for k, v in early_sql.items()] + [f"s.{h} AS {h}" for h in hidden])
         con.execute(f"CREATE OR REPLACE TEMP TABLE {base} AS SELECT\n  " + ",\n  ".join(cols) + f"\nFROM ({mid}) s")
         objects.append(("TABLE", base))
-        if self.source.numbered:
-            name = base
-        else:
-            # Built in file order (insertion order is preserved), so rowid + 1 is the record number.
-            name = f"{base}_v"
-            con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT rowid + 1 AS {ROW}, rowid + 1 AS source_row, * FROM {base}")
-            objects.insert(0, ("VIEW", name))
+        # Built in file order (insertion order is preserved), so a direct scan's record number
+        # is rowid + 1.
+        name = f"{base}_v"
+        numbered = "" if self.source.numbered else f"rowid + 1 AS {ROW}, rowid + 1 AS source_row, "
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT {numbered}s.*, "
+                    + ", ".join(f"{v} AS {_q(k)}" for k, v in from_ri.items()) + f" FROM {base} s")
+        objects.insert(0, ("VIEW", name))
         for n in sorted(late_vms):
-            materialize_map(n, f"SELECT * FROM {base} WHERE __reason IS NULL")
+            materialize_map(n, f"SELECT * FROM {base} WHERE __ri IS NULL")
         out = f"{base}_out"
         extra = [f"{v} AS {_q(k)}" for k, v in late.items()] + [f"{v} AS {_q(k)}" for k, v in constants.items()]
         con.execute(f"CREATE OR REPLACE TEMP VIEW {out} AS SELECT s.*, {', '.join(extra)} FROM {name} s {join(late_vms)}")

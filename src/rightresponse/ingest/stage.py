@@ -10,11 +10,16 @@ worker takes many files, so start-up is paid once per worker, not per file.
 
 from __future__ import annotations
 
+import os
 import pickle
 import sys
 
 
 def main() -> int:
+    # The replies go to a private copy of stdout; fd 1 itself now points at stderr, so nothing
+    # else written there (DuckDB's progress bar, a library's print) can corrupt the protocol.
+    reply = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
     from .pipeline import _stage_one
 
     for line in sys.stdin:
@@ -27,7 +32,7 @@ def main() -> int:
             out = exc
         with open(result, "wb") as fh:
             pickle.dump(out, fh)
-        print("done", flush=True)
+        print("done", file=reply, flush=True)
     return 0
 
 
