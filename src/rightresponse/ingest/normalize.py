@@ -347,7 +347,6 @@ class _Compiler:
         # One cascade gives the index of the first failing check; reason, column and message
         # are looked up from it, so each condition is evaluated once per row, not three times.
         first_fail = "CASE " + " ".join(f"WHEN {c.condition} THEN {i}" for i, c in enumerate(checks, 1)) + " END"
-        self._checks = checks
 
         def by_check(values: list[str]) -> str:
             return ("CASE s.__ri " + " ".join(f"WHEN {i} THEN {v}" for i, v in enumerate(values, 1)) + " END"
@@ -409,9 +408,9 @@ class _Compiler:
             select["unit_status"] = self.field_expr(ad.unit.get("status"), "unit.status")
         constants = {"agency": _sql_str(self.agency), "source_file": _sql_str(self.source_file),
                      "timezone": _sql_str(ad.timezone)}
-        return self._build(select, first_fail, constants, ready)
+        return self._build(select, first_fail, len(checks), constants, ready)
 
-    def _build(self, select: dict[str, str], first_fail: str, constants: dict[str, str],
+    def _build(self, select: dict[str, str], first_fail: str, n_checks: int, constants: dict[str, str],
                ready: dict[str, tuple[str, str]]) -> Compiled:
         """Run the pass over the source and set up the value maps and the output view.
 
@@ -490,7 +489,7 @@ class _Compiler:
                f"{first_fail} AS __ri FROM ({inner}) s {join(early_vms)}")
         numbering = [] if not self.source.numbered else [f"s.{ROW} AS {ROW}", f"s.{ROW} AS source_row"]
         early_sql = {k: _VM_REF.sub(r"s.\1__v", v) for k, v in early_cols.items()}  # mid exposes them so
-        cols = (numbering + ["CAST(s.__ri AS UTINYINT) AS __ri" if len(self._checks) < 256 else "s.__ri"]
+        cols = (numbering + ["CAST(s.__ri AS UTINYINT) AS __ri" if n_checks < 256 else "s.__ri"]
                 + [f"{v} AS {_q(k)}" for k, v in early_sql.items()] + [f"s.{h} AS {h}" for h in hidden])
         con.execute(f"CREATE OR REPLACE TEMP TABLE {base} AS SELECT\n  " + ",\n  ".join(cols) + f"\nFROM ({mid}) s")
         objects.append(("TABLE", base))

@@ -403,12 +403,13 @@ def _drop_cross_file_duplicates(con, run: Path, done: list[int], results: list) 
     if len(ids) < 2:
         return
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE __cross AS SELECT agency, call_id, min(__i) AS __first FROM ("
+        "CREATE OR REPLACE TEMP TABLE __cross AS SELECT agency, call_id, min(__i) AS __first, list(__i) AS __in FROM ("
         + " UNION ALL ".join(ids) + ") GROUP BY ALL HAVING count(*) > 1"
     )
-    if not con.execute("SELECT count(*) FROM __cross").fetchone()[0]:
-        return
-    for i in done:
+    # Only the files holding a call that an earlier file also holds are read again.
+    later_files = sorted(i for (i,) in con.execute(
+        "SELECT DISTINCT unnest(list_filter(__in, lambda x: x > __first)) FROM __cross").fetchall())
+    for i in later_files:
         stage = run / str(i)
         later = f"(SELECT agency, call_id FROM __cross WHERE __first < {i})"
         removed = {}
