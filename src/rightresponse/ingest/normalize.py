@@ -23,7 +23,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Callable
 
-import pyarrow as pa
 
 from ..schema import MAX_CALL_HOURS, TIMESTAMP_FIELDS
 from .adapter import Adapter, AdapterError, ValueMap
@@ -108,30 +107,41 @@ class _Compiler:
         alias = self.used.setdefault(actual, f"__s{len(self.used)}")
         return f"s.{alias}"
 
-    def stage0_sql(self) -> str:
+    def clean_sql(self, x: str) -> str:
+        """SQL that trims ``x`` and turns empty values and null tokens into NULL."""
         nulls = ", ".join(_sql_str(v) for v in self.ad.null_values if v != "")
-        cols = ["src.*"]  # the raw values too: a quarantined row keeps its whole record
+        t = f"trim({x})"
+        cond = f"{t} = ''" + (f" OR {t} IN ({nulls})" if nulls else "")
+        plain = f"{x} = ''" + (f" OR {x} IN ({nulls})" if nulls else "")
+        # trim() allocates a copy of every value and dominated the whole query. It only
+        # strips spaces and other Unicode space separators, so an ASCII value that neither
+        # starts nor ends with ' ' is unchanged: test that cheaply and trim only the rest.
+        return (f"CASE WHEN prefix({x}, ' ') OR suffix({x}, ' ') OR length({x}) <> strlen({x}) "
+                f"THEN (CASE WHEN {cond} THEN NULL ELSE {t} END) "
+                f"WHEN {plain} THEN NULL ELSE {x} END")
+
+    def clean_values(self, values: list) -> list:
+        """The cleaned form of each of ``values`` (distinct values, so this is cheap)."""
+        if not values:
+            return []
+        return self.con.execute(f"SELECT list_transform(?::VARCHAR[], lambda v: {self.clean_sql('v')})",
+                                [values]).fetchone()[0]
+
+    def stage0_sql(self, deferred: frozenset = frozenset()) -> str:
+        """Every raw column (a quarantined row keeps its whole record) plus the cleaned columns;
+        ``deferred`` aliases stay raw: they are cleaned over their distinct values later."""
+        cols = ["src.*"]
         for actual, alias in self.used.items():
             x = _q(actual)
-            t = f"trim({x})"
-            cond = f"{t} = ''" + (f" OR {t} IN ({nulls})" if nulls else "")
-            plain = f"{x} = ''" + (f" OR {x} IN ({nulls})" if nulls else "")
-            # trim() allocates a copy of every value and dominated the whole query. It only
-            # strips spaces and other Unicode space separators, so an ASCII value that neither
-            # starts nor ends with ' ' is unchanged: test that cheaply and trim only the rest.
-            cols.append(
-                f"CASE WHEN prefix({x}, ' ') OR suffix({x}, ' ') OR length({x}) <> strlen({x}) "
-                f"THEN (CASE WHEN {cond} THEN NULL ELSE {t} END) "
-                f"WHEN {plain} THEN NULL ELSE {x} END AS {alias}"
-            )
+            cols.append(f"{x} AS {alias}" if alias in deferred else f"{self.clean_sql(x)} AS {alias}")
         return f"SELECT {', '.join(cols)} FROM {self.source.sql} src"
 
     # ---- value maps over distinct values
 
-    def mapped(self, key_sql: str, fn: Callable[[str | None], Any], arrow_type: pa.DataType) -> str:
+    def mapped(self, key_sql: str, fn: Callable[[str | None], Any], sql_type: str) -> str:
         """Join a Python function of the value, computed once per distinct value."""
         name = _new_name(self.con, "vm")
-        self._pending.append((name, key_sql, fn, arrow_type))
+        self._pending.append((name, key_sql, fn, sql_type))
         self.joins.append(f"LEFT JOIN {name} ON {name}.k IS NOT DISTINCT FROM ({key_sql})")
         return f"{name}.v"
 
@@ -162,7 +172,7 @@ class _Compiler:
         if "lookup" in spec:
             table = self._lookup_table(spec["lookup"], key)
             ref = self.src(spec["column"])
-            return self.mapped(ref, lambda v, t=table: t.get(v.upper()) if v is not None else None, pa.string())
+            return self.mapped(ref, lambda v, t=table: t.get(v.upper()) if v is not None else None, "VARCHAR")
         if "sql" in spec:
             return self._sql_template(spec["sql"])
         if "column" in spec:
@@ -290,19 +300,27 @@ class _Compiler:
         ad = self.ad
         f = {k: self.field_expr(v, f"fields.{k}") for k, v in ad.fields.items()}
 
-        def vm(spec: ValueMap, kind: str) -> tuple[str, str]:
+        def vm(spec: ValueMap, kind: str, fallback: str | None = None) -> tuple[str, str]:
+            """(raw SQL, mapped SQL); ``fallback`` replaces a value that maps to nothing, inside
+            the map, so the mapped column is the map's own (ENUM) column."""
             raw_expr = self.field_expr(spec.raw if spec.raw is not None else spec.column, kind) if (
                 spec.column or spec.raw) else "CAST(NULL AS VARCHAR)"
             if spec.value is not None:
                 return raw_expr, _sql_str(str(spec.value)) if kind != "priority" else str(int(spec.value))
+            if not spec.column and spec.default is None:
+                return raw_expr, _sql_str(fallback) if fallback is not None else "CAST(NULL AS VARCHAR)"
             key = self.field_expr(spec.column, kind) if spec.column else "CAST(NULL AS VARCHAR)"
-            arrow_type = pa.int16() if kind == "priority" else pa.string()
-            return raw_expr, self.mapped(key, lambda v, s=spec, k=kind: map_value(s, v, k), arrow_type)
+            sql_type = "SMALLINT" if kind == "priority" else "VARCHAR"
+
+            def fn(v, s=spec, k=kind):
+                out = map_value(s, v, k)
+                return fallback if out is None else out
+            return raw_expr, self.mapped(key, fn, sql_type)
 
         prio_raw, prio_rank = vm(ad.priority, "priority")
-        origin_raw, origin = vm(ad.origin, "origin")
+        origin_raw, origin = vm(ad.origin, "origin", "unknown")
         disp_raw, outcome = vm(ad.disposition, "disposition")
-        _, service = vm(ad.service, "service")
+        _, service = vm(ad.service, "service", "police")
 
         # timestamps, in dependency order
         ready: dict[str, tuple[str, str]] = {}
@@ -380,7 +398,7 @@ class _Compiler:
             "__record": (f"CASE WHEN s.__ri IS NOT NULL THEN CAST(to_json(struct_pack({record})) AS VARCHAR) END"
                          if record else "CAST(NULL AS VARCHAR)"),
             "call_id": call_id,
-            "service": f"coalesce({service}, 'police')",
+            "service": service,
             **{t: ins[t] for t in TIMESTAMP_FIELDS},
             "received_local": received_local,
             "call_type_code": fld("call_type_code"),
@@ -390,7 +408,7 @@ class _Compiler:
             "priority_raw": prio_raw,
             "priority_rank": f"CAST({prio_rank} AS SMALLINT)",
             "origin_raw": origin_raw,
-            "origin": f"coalesce({origin}, 'unknown')",
+            "origin": origin,
             "disposition_raw": disp_raw,
             "outcome": outcome,
             "units_assigned": fld("units_assigned", "INTEGER"),
@@ -456,6 +474,23 @@ class _Compiler:
         same = {v[2:]: k for k, v in early_cols.items() if re.fullmatch(r"s\.(__s\d+|__t\d+)", v)}
         hidden = [h for h in inputs if h not in same]
 
+        # Output-only source columns (used nowhere but as a whole output column or a whole key
+        # of a late map) are stored raw and cleaned over their distinct values after the pass:
+        # a few hundred call types instead of millions of rows.
+        texts = [*early_cols.values(), *late.values(), first_fail, *(p[0] for p in pending.values()),
+                 *(e for e, _ in parsed)]
+
+        def uses(alias: str) -> int:
+            return sum(len(re.findall(rf"\bs\.{alias}\b", t)) for t in texts)
+
+        def whole_uses(alias: str) -> int:
+            return (sum(v == f"s.{alias}" and k not in needed_in_pass for k, v in early_cols.items())
+                    + sum(pending[n][0] == f"s.{alias}" for n in late_vms))
+
+        deferred = frozenset(a for a in self.used.values() if uses(a) and uses(a) == whole_uses(a))
+        raw_keys = {n for n in late_vms if pending[n][0] in {f"s.{a}" for a in deferred}}
+        deferred_out = {k for k, v in early_cols.items() if v[2:] in deferred}
+
         def via_outputs(expr: str) -> str:
             return re.sub(r"\bs\.(__s\d+|__t\d+)\b", lambda m: f"s.{_q(same[m.group(1)])}" if m.group(1) in same
                           else m.group(0), expr)
@@ -464,16 +499,19 @@ class _Compiler:
         for n in late_vms:
             pending[n] = [via_outputs(pending[n][0]), *pending[n][1:]]
 
-        stage0 = self.stage0_sql()
+        stage0 = self.stage0_sql(deferred)
         objects: list[tuple[str, str]] = []
 
         def materialize_map(name: str, from_sql: str) -> None:
-            key_sql, fn, arrow_type = pending[name]
+            key_sql, fn, sql_type = pending[name]
             keys = [r[0] for r in con.execute(f"SELECT DISTINCT {key_sql} FROM ({from_sql}) s").fetchall()]
-            tbl = pa.table({"k": pa.array(keys, pa.string()), "v": pa.array([fn(k) for k in keys], arrow_type)})
-            con.register("__vm_in", tbl)
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM __vm_in")
-            con.unregister("__vm_in")
+            values = [fn(k) for k in (self.clean_values(keys) if name in raw_keys else keys)]
+            if sql_type == "VARCHAR":
+                sql_type = _enum_type(values) or sql_type
+            # Two list parameters, not an Arrow table: the first Arrow registration in a
+            # process costs a fifth of a second.
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT unnest(?::VARCHAR[]) AS k, "
+                        f"unnest(?::VARCHAR[])::{sql_type} AS v", [keys, values])
             objects.append(("TABLE", name))
 
         for name in sorted(early_vms):  # rare: a map feeding a check or a key; costs a pass of its own
@@ -503,11 +541,65 @@ class _Compiler:
         for n in sorted(late_vms):
             materialize_map(n, f"SELECT * FROM {base} WHERE __ri IS NULL")
         out = f"{base}_out"
-        extra = [f"{v} AS {_q(k)}" for k, v in late.items()] + [f"{v} AS {_q(k)}" for k, v in constants.items()]
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {out} AS SELECT s.*, {', '.join(extra)} FROM {name} s {join(late_vms)}")
+        extra = ([f"{v} AS {_q(k)}" for k, v in late.items()]
+                 + [f"{self._as_enum(v)} AS {_q(k)}" for k, v in constants.items()])
+        replace = self._out_columns(base, early_cols, deferred_out)
+        star = f"s.* REPLACE ({', '.join(f'{v} AS {_q(k)}' for k, v in replace.items())})" if replace else "s.*"
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {out} AS SELECT {star}, {', '.join(extra)} FROM {name} s {join(late_vms)}")
         objects.insert(0, ("VIEW", out))
         rows = con.execute(f"SELECT count(*) FROM {base}").fetchone()[0]
         return Compiled(name, out, rows, self.warnings, objects)
+
+
+    # ---- output types
+
+    def _as_enum(self, const_sql: str) -> str:
+        """A constant text column as a one-value ENUM."""
+        kind, value = self.con.execute(f"SELECT typeof({const_sql}), {const_sql}::VARCHAR").fetchone()
+        enum = _enum_type([value]) if kind == "VARCHAR" else None
+        return f"CAST({const_sql} AS {enum})" if enum else const_sql
+
+    def _out_columns(self, base: str, early_cols: dict[str, str], deferred_out: set[str]) -> dict[str, str]:
+        """What the output view shows instead of the stored columns: deferred columns cleaned,
+        and low-cardinality text as ENUMs.
+
+        DuckDB's Parquet writer stores an ENUM as the same dictionary-encoded string column,
+        without hashing every value again: it wrote the calls in under half the time.
+        """
+        types = dict(self.con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {base})").fetchall())
+        out = {}
+        for k in early_cols:
+            if types.get(k) != "VARCHAR" or k.startswith("__"):
+                continue
+            col = f"s.{_q(k)}"
+            cleaned = self.clean_sql(col) if k in deferred_out else col
+            if k in _NOT_ENUM:
+                if k in deferred_out:
+                    out[k] = cleaned
+                continue
+            raw = [r[0] for r in self.con.execute(
+                f"SELECT DISTINCT {_q(k)} FROM {base} LIMIT {MAX_ENUM_VALUES + 1}").fetchall()]
+            values = self.clean_values(raw) if k in deferred_out else raw
+            enum = _enum_type(values)
+            if enum is None:
+                if k in deferred_out:
+                    out[k] = cleaned
+                continue
+            out[k] = f"CAST({col if values == raw else cleaned} AS {enum})"
+        return out
+
+
+# Identifiers, free text and addresses: nearly one value a row, so not worth an ENUM.
+_NOT_ENUM = {"call_id", "unit_id", "narrative", "location"}
+MAX_ENUM_VALUES = 4096
+
+
+def _enum_type(values: list) -> str | None:
+    """ENUM type SQL for a column holding ``values`` (None for NULL), or None if too many."""
+    distinct = sorted({v for v in values if v is not None})
+    if not distinct or len(distinct) > MAX_ENUM_VALUES:
+        return None
+    return "ENUM(" + ", ".join(_sql_str(v) for v in distinct) + ")"
 
 
 def _number(ref: str) -> str:
