@@ -17,12 +17,14 @@ cheapest:
 from __future__ import annotations
 
 import csv
+import functools
 import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Callable
 
+import duckdb
 
 from ..schema import MAX_CALL_HOURS, TIMESTAMP_FIELDS
 from .adapter import Adapter, AdapterError, ValueMap
@@ -235,13 +237,13 @@ class _Compiler:
             self._check_parse(ref, parsed, spec["column"], fmts, fld)
             if any("%z" in f or "%Z" in f for f in fmts):
                 return f"timezone({tz}, {parsed})", parsed
-            return parsed, f"timezone({tz}, {parsed})"
+            return parsed, self.instant(parsed)
         if "date" in spec and "time" in spec:
             d, t = self.src(spec["date"]), self.src(spec["time"])
             fmts = self._formats(spec)
             parsed = self._parse(f"({d} || ' ' || {t})", fmts)
             self._check_parse(f"({d} || ' ' || {t})", parsed, f"{spec['date']}+{spec['time']}", fmts, fld)
-            return parsed, f"timezone({tz}, {parsed})"
+            return parsed, self.instant(parsed)
         if "time" in spec and "after" in spec:
             t = self.src(spec["time"])
             fmts = self._formats(spec)
@@ -257,7 +259,7 @@ class _Compiler:
                 raise AdapterError(f"adapter {self.ad.path}: timestamps.{fld}.tolerance_minutes must be a whole number >= 0")
             local = (f"CASE WHEN {cand} < {base_local} - INTERVAL {tol} MINUTE "
                      f"THEN {cand} + INTERVAL 1 DAY ELSE {cand} END")
-            return local, f"timezone({tz}, {local})"
+            return local, self.instant(local)
         if "epoch_ms" in spec or "epoch_s" in spec:
             col = spec.get("epoch_ms") or spec.get("epoch_s")
             ref = self.src(col)
@@ -283,8 +285,11 @@ class _Compiler:
             return f"timezone({tz}, {inst})", inst
         if "sql" in spec:
             expr = self._sql_template(spec["sql"])
-            return expr, f"timezone({tz}, {expr})"
+            return expr, self.instant(expr)
         raise AdapterError(f"adapter {self.ad.path}: timestamps.{fld} has no column, date+time, time+after, epoch or base")
+
+    def instant(self, local: str) -> str:
+        return local_to_instant_sql(self.ad.timezone, local)
 
     def _check_parse(self, ref: str, parsed: str, col: str, fmts: list[str], fld: str) -> None:
         tail = _sql_str("' matches none of the formats " + ", ".join(fmts))
@@ -377,7 +382,8 @@ class _Compiler:
             (f"{a} < {d}", "arrived_before_dispatched"),
             (f"{c} < {a}", "cleared_before_arrival"),
             (f"{c} < {r} OR {c} < {d}", "negative_duration"),
-            (f"{c} - {r} > INTERVAL {MAX_CALL_HOURS} HOUR", "over_24h"),
+            # On microseconds: subtracting two TIMESTAMPTZ goes through ICU's calendar.
+            (f"epoch_us({c}) - epoch_us({r}) > {MAX_CALL_HOURS * 3_600_000_000}", "over_24h"),
         ]
         # Built only for the few rows with an issue: concat_ws on every row cost more
         # than the comparisons themselves.
@@ -440,8 +446,24 @@ class _Compiler:
         # Each parsed timestamp appears in a dozen expressions (checks, time issues, year);
         # DuckDB does not share subexpressions inside CASE, so parse each once in an inner
         # projection and refer to its columns. Longest first: one expression may contain another.
-        parsed = sorted(((e, f"__t{i}{j}") for i, (loc, inst) in enumerate(ready.values())
-                         for j, e in enumerate((loc, inst))), key=lambda x: -len(x[0]))
+        aliases: dict[str, str] = {}
+        for i, (loc, inst) in enumerate(ready.values()):
+            for j, e in enumerate((loc, inst)):
+                aliases.setdefault(e, f"__t{i}{j}")
+        parsed = sorted(aliases.items(), key=lambda x: -len(x[0]))
+        # An expression built on another (an instant on its local time, a time on its base)
+        # refers to that one's column, one projection further in.
+        depth: dict[str, int] = {}
+        layers: list[list[str]] = []
+        for e, alias in reversed(parsed):  # shortest first: what it contains is placed already
+            d = 0
+            for e2, a2 in parsed:  # longest first
+                if a2 in depth and e2 in e:
+                    e = e.replace(e2, f"s.{a2}")
+                    d = max(d, depth[a2] + 1)
+            depth[alias] = d
+            layers.extend([] for _ in range(d + 1 - len(layers)))
+            layers[d].append(f"{e} AS {alias}")
 
         def sub(expr: str) -> str:
             for e, alias in parsed:
@@ -521,8 +543,9 @@ class _Compiler:
             return "\n".join(f"LEFT JOIN {n} ON {n}.k IS NOT DISTINCT FROM ({pending[n][0]})" for n in sorted(names))
 
         base = _new_name(con, "norm")
-        inner_cols = ", ".join(f"{e} AS {alias}" for e, alias in parsed)
-        inner = f"SELECT s.*, {inner_cols} FROM ({stage0}) s" if parsed else stage0
+        inner = stage0
+        for layer in layers:
+            inner = f"SELECT s.*, {', '.join(layer)} FROM ({inner}) s"
         mid = (f"SELECT s.*, {', '.join(f'{n}.v AS {n}__v' for n in sorted(early_vms)) + ', ' if early_vms else ''}"
                f"{first_fail} AS __ri FROM ({inner}) s {join(early_vms)}")
         numbering = [] if not self.source.numbered else [f"s.{ROW} AS {ROW}", f"s.{ROW} AS source_row"]
@@ -600,6 +623,65 @@ def _enum_type(values: list) -> str | None:
     if not distinct or len(distinct) > MAX_ENUM_VALUES:
         return None
     return "ENUM(" + ", ".join(_sql_str(v) for v in distinct) + ")"
+
+
+_DAY_US = 86_400_000_000
+_OFFSET_YEARS = (1990, 2060)  # the fast path; times outside it take ICU's
+
+
+@functools.lru_cache(maxsize=32)
+def _offset_segments(tz: str) -> tuple[tuple[int, int | None], ...]:
+    """The zone's UTC offset (microseconds) by local day, as (first day, offset) runs; None
+    for the days within one day of a clock change, which ICU must resolve. Empty if DuckDB
+    does not know the zone (the ICU path then reports it).
+
+    Computed with DuckDB's own ICU from hourly instants: a local day's offset is constant
+    when every instant whose local time falls within a day of it has the same offset. A
+    pure function of the zone and DuckDB's time-zone data, so it is cached per process.
+    """
+    first, last = (f"epoch_us(DATE '{y}-01-01') // {_DAY_US}" for y in _OFFSET_YEARS)
+    hour = 3_600_000_000
+    try:
+        rows = duckdb.connect().execute(f"""
+            WITH h AS (SELECT x * {hour} + off AS local_us, off FROM (
+                       SELECT x, epoch_us(timezone(?, make_timestamptz(x * {hour}))) - x * {hour} AS off
+                       FROM range(({first} - 3) * 24, ({last} + 3) * 24) t(x))),
+            d AS (SELECT local_us // {_DAY_US} AS day, min(off) AS lo, max(off) AS hi FROM h GROUP BY 1),
+            w AS (SELECT day, CASE WHEN min(lo) OVER near = max(hi) OVER near THEN lo END AS off FROM d
+                  WINDOW near AS (ORDER BY day ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING))
+            SELECT day, off FROM w WHERE day >= {first} AND day < {last} ORDER BY day""", [tz]).fetchall()
+    except duckdb.Error:
+        return ()
+    segments = [(rows[0][0], None)]  # before the table: ICU
+    for day, off in rows:
+        if off != segments[-1][1]:
+            segments.append((day, off))
+    segments.append((rows[-1][0] + 1, None))  # after it: ICU
+    return tuple(segments)
+
+
+def local_to_instant_sql(tz: str, local: str) -> str:
+    """SQL for the instant of the wall-clock time ``local`` (a TIMESTAMP) in zone ``tz``.
+
+    ICU's conversion (``timezone()``) cost more than parsing the text. Away from the days
+    around a clock change, the offset is a function of the local day, so it is looked up in
+    a small search tree over ``_offset_segments``; the days around a change, and any outside
+    the table, still go through ICU, so every answer is ICU's.
+    """
+    icu = f"timezone({_sql_str(tz)}, {local})"
+    segments = _offset_segments(tz)
+    if not segments:
+        return icu
+    day = f"(epoch_us({local}) // {_DAY_US})"
+
+    def tree(lo: int, hi: int) -> str:
+        if hi - lo == 1:
+            off = segments[lo][1]
+            return "NULL" if off is None else str(off)
+        mid = (lo + hi) // 2
+        return f"CASE WHEN {day} < {segments[mid][0]} THEN {tree(lo, mid)} ELSE {tree(mid, hi)} END"
+
+    return f"coalesce(make_timestamptz(epoch_us({local}) - ({tree(0, len(segments))})), {icu})"
 
 
 def _number(ref: str) -> str:

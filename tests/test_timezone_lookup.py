@@ -1,0 +1,65 @@
+"""Local time to instant: the day-offset lookup ingest uses must give ICU's answer everywhere.
+
+The lookup (``local_to_instant_sql``) replaces ``timezone(zone, local)`` for speed; it is only
+right if it agrees with ICU on every wall-clock time, including the skipped and repeated hours
+of clock changes and the times outside its table.
+"""
+
+import duckdb
+import pytest
+
+from rightresponse.ingest.normalize import _DAY_US, _offset_segments, local_to_instant_sql
+
+HOUR_US = 3_600_000_000
+
+# The agencies' zones, plus zones with half-hour offsets or changes, southern-hemisphere
+# summers, and rule changes inside the table's years.
+ZONES = ["America/Chicago", "America/New_York", "America/Los_Angeles", "America/Detroit",
+         "Europe/London", "Australia/Lord_Howe", "America/St_Johns", "Asia/Kolkata",
+         "Pacific/Chatham", "America/Sao_Paulo", "America/Mexico_City"]
+
+
+@pytest.mark.parametrize("tz", ZONES)
+def test_lookup_equals_icu_every_433_seconds_1985_to_2065(tz):
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    n, differ = con.execute(f"""
+        SELECT count(*), count(*) FILTER (WHERE timezone('{tz}', l) IS DISTINCT FROM {local_to_instant_sql(tz, 'l')})
+        FROM (SELECT TIMESTAMP '1985-01-01' + to_microseconds(x * 433000000) AS l FROM range(0, 5_900_000) t(x))
+    """).fetchone()
+    assert n == 5_900_000
+    assert differ == 0
+
+
+@pytest.mark.parametrize("tz", ["America/Chicago", "America/New_York", "America/Los_Angeles"])
+def test_lookup_equals_icu_every_second_around_clock_changes(tz):
+    """Every second of the two hours either side of each 2025 change (the skipped 02:00-03:00
+    in March, the repeated 01:00-02:00 in November), plus NULL."""
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    rows = con.execute(f"""
+        SELECT count(*), count(*) FILTER (WHERE timezone('{tz}', l) IS DISTINCT FROM {local_to_instant_sql(tz, 'l')})
+        FROM (SELECT d + to_microseconds(x * 1000000) AS l
+              FROM (VALUES (TIMESTAMP '2025-03-09 00:00:00'), (TIMESTAMP '2025-11-02 00:00:00')) v(d),
+                   range(0, 4 * 3600) t(x)
+              UNION ALL SELECT NULL)
+    """).fetchone()
+    assert rows == (2 * 4 * 3600 + 1, 0)
+
+
+def test_table_covers_the_years_with_icu_only_next_to_changes():
+    """The fast path must be what answers: in a US zone every day of 1990-2059 has an offset
+    except the three around each of the two changes a year."""
+    segs = _offset_segments("America/Chicago")
+    values = {off for _, off in segs}
+    assert values == {None, -6 * HOUR_US, -5 * HOUR_US}
+    con = duckdb.connect()
+    first, last = (con.execute(f"SELECT epoch_us(DATE '{y}-01-01') // {_DAY_US}").fetchone()[0] for y in (1990, 2060))
+    icu_days = sum(b - a for (a, off), (b, _) in zip(segs, segs[1:]) if off is None and a >= first)
+    assert icu_days == 70 * 2 * 3
+    assert segs[0] == (first, None) and segs[-1] == (last, None)
+
+
+def test_unknown_zone_falls_back_to_icu():
+    assert _offset_segments("Not/AZone") == ()
+    assert local_to_instant_sql("Not/AZone", "l") == "timezone('Not/AZone', l)"
