@@ -8,7 +8,8 @@ of clock changes and the times outside its table.
 import duckdb
 import pytest
 
-from rightresponse.ingest.normalize import _DAY_US, _offset_segments, local_to_instant_sql
+from rightresponse.ingest.normalize import (_DAY_US, _offset_buckets, _offset_segments, local_to_instant_sql,
+                                            set_offset_variables)
 
 HOUR_US = 3_600_000_000
 
@@ -23,6 +24,7 @@ ZONES = ["America/Chicago", "America/New_York", "America/Los_Angeles", "America/
 def test_lookup_equals_icu_every_433_seconds_1985_to_2065(tz):
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
+    set_offset_variables(con, tz)
     n, differ = con.execute(f"""
         SELECT count(*), count(*) FILTER (WHERE timezone('{tz}', l) IS DISTINCT FROM {local_to_instant_sql(tz, 'l')})
         FROM (SELECT TIMESTAMP '1985-01-01' + to_microseconds(x * 433000000) AS l FROM range(0, 5_900_000) t(x))
@@ -37,6 +39,7 @@ def test_lookup_equals_icu_every_second_around_clock_changes(tz):
     in March, the repeated 01:00-02:00 in November), plus NULL."""
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
+    set_offset_variables(con, tz)
     rows = con.execute(f"""
         SELECT count(*), count(*) FILTER (WHERE timezone('{tz}', l) IS DISTINCT FROM {local_to_instant_sql(tz, 'l')})
         FROM (SELECT d + to_microseconds(x * 1000000) AS l
@@ -58,6 +61,17 @@ def test_table_covers_the_years_with_icu_only_next_to_changes():
     icu_days = sum(b - a for (a, off), (b, _) in zip(segs, segs[1:]) if off is None and a >= first)
     assert icu_days == 70 * 2 * 3
     assert segs[0] == (first, None) and segs[-1] == (last, None)
+
+
+def test_buckets_are_short_and_leave_only_change_days_to_icu():
+    """Four lists of 400 numbers (1990-2059 in 64-day buckets) rather than a value a day:
+    cheap to plan and to look up. No US bucket is left whole to ICU."""
+    first, last, lists = _offset_buckets("America/New_York")
+    assert {k: len(v) for k, v in lists.items()} == {"ws": 400, "we": 400, "ob": 400, "oa": 400}
+    assert None not in lists["ob"] and None not in lists["oa"]
+    windows = [(a, b) for a, b in zip(lists["ws"], lists["we"]) if a is not None]
+    assert all(b - a + 1 <= 3 for a, b in windows)  # the change day and its neighbours
+    assert sum(b - a + 1 for a, b in windows) == 70 * 2 * 3
 
 
 def test_unknown_zone_falls_back_to_icu():

@@ -16,8 +16,10 @@ cheapest:
 
 from __future__ import annotations
 
+import collections
 import csv
 import functools
+import hashlib
 import re
 from dataclasses import dataclass, field
 from importlib import resources
@@ -108,6 +110,19 @@ class _Compiler:
             return "CAST(NULL AS VARCHAR)"
         alias = self.used.setdefault(actual, f"__s{len(self.used)}")
         return f"s.{alias}"
+
+    def _raw_src(self, name: str) -> str | None:
+        """The source column as read (the pass carries every raw column), or None if absent."""
+        actual = self.colmap.get(str(name).lower())
+        return None if actual is None else f"s.{_q(actual)}"
+
+    def _tokens_never_parse(self, fmts: list[str]) -> bool:
+        """True when no null token is itself a timestamp in ``fmts`` (a sentinel date would be)."""
+        tokens = [v for v in self.ad.null_values if v != ""]
+        if not tokens:
+            return True
+        return not self.con.execute(f"SELECT bool_or({self._parse('t', fmts)} IS NOT NULL) FROM unnest(?::VARCHAR[]) u(t)",
+                                    [tokens]).fetchone()[0]
 
     def clean_sql(self, x: str) -> str:
         """SQL that trims ``x`` and turns empty values and null tokens into NULL."""
@@ -231,9 +246,16 @@ class _Compiler:
             if dep not in ready:
                 return None
         if "column" in spec:
-            ref = self.src(spec["column"])
             fmts = self._formats(spec)
-            parsed = self._parse(ref, fmts)
+            raw = self._raw_src(spec["column"]) if self._tokens_never_parse(fmts) else None
+            if raw is None:
+                ref = self.src(spec["column"])
+                parsed = self._parse(ref, fmts)
+            else:
+                # Nearly every value parses as it is: trim and test for null tokens only
+                # those that do not (coalesce evaluates its second argument for those alone).
+                ref = self.clean_sql(raw)
+                parsed = f"coalesce({self._parse(raw, fmts)}, {self._parse(ref, fmts)})"
             self._check_parse(ref, parsed, spec["column"], fmts, fld)
             if any("%z" in f or "%Z" in f for f in fmts):
                 return f"timezone({tz}, {parsed})", parsed
@@ -289,12 +311,14 @@ class _Compiler:
         raise AdapterError(f"adapter {self.ad.path}: timestamps.{fld} has no column, date+time, time+after, epoch or base")
 
     def instant(self, local: str) -> str:
-        return local_to_instant_sql(self.ad.timezone, local)
+        # A marker, expanded once ``local`` is a column of an inner projection: the lookup
+        # refers to its argument a few hundred times.
+        return f"{_INSTANT}({local})"
 
     def _check_parse(self, ref: str, parsed: str, col: str, fmts: list[str], fld: str) -> None:
         tail = _sql_str("' matches none of the formats " + ", ".join(fmts))
         self.checks.append(_Check(
-            "unparseable_timestamp", f"{ref} IS NOT NULL AND {parsed} IS NULL", col,
+            "unparseable_timestamp", f"{parsed} IS NULL AND {ref} IS NOT NULL", col,
             f"'column {col} ({fld}): ' || chr(39) || left({ref}, 200) || {tail}",
         ))
 
@@ -400,7 +424,8 @@ class _Compiler:
         select = {
             "__reason": by_check([_sql_str(c.reason) for c in checks]),
             "__column": by_check([_sql_str(c.column) for c in checks]),
-            "__message": by_check([c.message for c in checks]),
+            # Only a quarantined row has a message: one test instead of the whole CASE.
+            "__message": f"CASE WHEN s.__ri IS NOT NULL THEN {by_check([c.message for c in checks])} END",
             "__record": (f"CASE WHEN s.__ri IS NOT NULL THEN CAST(to_json(struct_pack({record})) AS VARCHAR) END"
                          if record else "CAST(NULL AS VARCHAR)"),
             "call_id": call_id,
@@ -502,8 +527,10 @@ class _Compiler:
         texts = [*early_cols.values(), *late.values(), first_fail, *(p[0] for p in pending.values()),
                  *(e for e, _ in parsed)]
 
+        counts = collections.Counter(re.findall(r"\bs\.(__s\d+)\b", " ".join(texts)))
+
         def uses(alias: str) -> int:
-            return sum(len(re.findall(rf"\bs\.{alias}\b", t)) for t in texts)
+            return counts[alias]
 
         def whole_uses(alias: str) -> int:
             return (sum(v == f"s.{alias}" and k not in needed_in_pass for k, v in early_cols.items())
@@ -532,7 +559,7 @@ class _Compiler:
                 sql_type = _enum_type(values) or sql_type
             # Two list parameters, not an Arrow table: the first Arrow registration in a
             # process costs a fifth of a second.
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT unnest(?::VARCHAR[]) AS k, "
+            con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT unnest(?::VARCHAR[]) AS k, "
                         f"unnest(?::VARCHAR[])::{sql_type} AS v", [keys, values])
             objects.append(("TABLE", name))
 
@@ -542,23 +569,27 @@ class _Compiler:
         def join(names) -> str:
             return "\n".join(f"LEFT JOIN {n} ON {n}.k IS NOT DISTINCT FROM ({pending[n][0]})" for n in sorted(names))
 
+        # Tables and views here are not TEMP: the sensitive files are written on a second
+        # cursor (another connection to this in-memory database), which cannot see TEMP ones.
         base = _new_name(con, "norm")
         inner = stage0
         for layer in layers:
-            inner = f"SELECT s.*, {', '.join(layer)} FROM ({inner}) s"
+            inner = f"SELECT s.*, {', '.join(_expand_instants(c, self.ad.timezone) for c in layer)} FROM ({inner}) s"
         mid = (f"SELECT s.*, {', '.join(f'{n}.v AS {n}__v' for n in sorted(early_vms)) + ', ' if early_vms else ''}"
                f"{first_fail} AS __ri FROM ({inner}) s {join(early_vms)}")
         numbering = [] if not self.source.numbered else [f"s.{ROW} AS {ROW}", f"s.{ROW} AS source_row"]
         early_sql = {k: _VM_REF.sub(r"s.\1__v", v) for k, v in early_cols.items()}  # mid exposes them so
         cols = (numbering + ["CAST(s.__ri AS UTINYINT) AS __ri" if n_checks < 256 else "s.__ri"]
                 + [f"{v} AS {_q(k)}" for k, v in early_sql.items()] + [f"s.{h} AS {h}" for h in hidden])
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {base} AS SELECT\n  " + ",\n  ".join(cols) + f"\nFROM ({mid}) s")
+        set_offset_variables(con, self.ad.timezone)
+        con.execute(_expand_instants(f"CREATE OR REPLACE TABLE {base} AS SELECT\n  " + ",\n  ".join(cols)
+                                     + f"\nFROM ({mid}) s", self.ad.timezone))
         objects.append(("TABLE", base))
         # Built in file order (insertion order is preserved), so a direct scan's record number
         # is rowid + 1.
         name = f"{base}_v"
         numbered = "" if self.source.numbered else f"rowid + 1 AS {ROW}, rowid + 1 AS source_row, "
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT {numbered}s.*, "
+        con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT {numbered}s.*, "
                     + ", ".join(f"{v} AS {_q(k)}" for k, v in from_ri.items()) + f" FROM {base} s")
         objects.insert(0, ("VIEW", name))
         for n in sorted(late_vms):
@@ -568,7 +599,7 @@ class _Compiler:
                  + [f"{self._as_enum(v)} AS {_q(k)}" for k, v in constants.items()])
         replace = self._out_columns(base, early_cols, deferred_out)
         star = f"s.* REPLACE ({', '.join(f'{v} AS {_q(k)}' for k, v in replace.items())})" if replace else "s.*"
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {out} AS SELECT {star}, {', '.join(extra)} FROM {name} s {join(late_vms)}")
+        con.execute(f"CREATE OR REPLACE VIEW {out} AS SELECT {star}, {', '.join(extra)} FROM {name} s {join(late_vms)}")
         objects.insert(0, ("VIEW", out))
         rows = con.execute(f"SELECT count(*) FROM {base}").fetchone()[0]
         return Compiled(name, out, rows, self.warnings, objects)
@@ -631,9 +662,10 @@ _OFFSET_YEARS = (1990, 2060)  # the fast path; times outside it take ICU's
 
 @functools.lru_cache(maxsize=32)
 def _offset_segments(tz: str) -> tuple[tuple[int, int | None], ...]:
-    """The zone's UTC offset (microseconds) by local day, as (first day, offset) runs; None
-    for the days within one day of a clock change, which ICU must resolve. Empty if DuckDB
-    does not know the zone (the ICU path then reports it).
+    """The zone's UTC offset (microseconds) by local day, as (first day, offset) runs, from
+    1990 to 2059; None for the days within one day of a clock change, which ICU must
+    resolve, and for the days before and after. Empty if DuckDB does not know the zone (the
+    ICU path then reports it).
 
     Computed with DuckDB's own ICU from hourly instants: a local day's offset is constant
     when every instant whose local time falls within a day of it has the same offset. A
@@ -660,28 +692,89 @@ def _offset_segments(tz: str) -> tuple[tuple[int, int | None], ...]:
     return tuple(segments)
 
 
+_INSTANT = "__rr_instant"
+
+
+def _expand_instants(sql: str, tz: str) -> str:
+    """Replace each ``__rr_instant(x)`` with the SQL for the instant of wall-clock time x."""
+    out, i = [], 0
+    while (j := sql.find(_INSTANT + "(", i)) >= 0:
+        k, depth = j + len(_INSTANT), 0
+        for k in range(k, len(sql)):  # the matching parenthesis
+            depth += {"(": 1, ")": -1}.get(sql[k], 0)
+            if depth == 0:
+                break
+        arg = _expand_instants(sql[j + len(_INSTANT) + 1:k], tz)
+        out += [sql[i:j], local_to_instant_sql(tz, arg) if re.fullmatch(r"s\.__t\d+", arg)
+                else f"timezone({_sql_str(tz)}, {arg})"]
+        i = k + 1
+    return "".join(out) + sql[i:]
+
+
+_BUCKET_DAYS = 64
+
+
+@functools.lru_cache(maxsize=32)
+def _offset_buckets(tz: str) -> tuple[int, int, dict[str, list]] | None:
+    """``_offset_segments`` as four short lists over 64-day buckets, cheap to look up in SQL:
+    per bucket the first and last day that ICU must resolve (none if the offset is the same
+    all through), the offset before them and the offset after. A bucket with two changes
+    (none in the zones tested) is left to ICU whole."""
+    segments = _offset_segments(tz)
+    if not segments:
+        return None
+    first, last = segments[0][0], segments[-1][0]
+    days = [off for (a, off), (b, _) in zip(segments, segments[1:]) for _ in range(b - a)]
+    lists: dict[str, list] = {"ws": [], "we": [], "ob": [], "oa": []}
+    for start in range(0, len(days), _BUCKET_DAYS):
+        chunk = days[start:start + _BUCKET_DAYS]
+        gaps = [i for i, off in enumerate(chunk) if off is None]
+        before = {off for off in chunk[:gaps[0]]} if gaps else set(chunk)
+        after = {off for off in chunk[gaps[-1] + 1:]} if gaps else set()
+        one_gap = not gaps or gaps == list(range(gaps[0], gaps[-1] + 1))
+        if one_gap and len(before) <= 1 and len(after) <= 1 and (before or after):
+            ob = next(iter(before or after))
+            row = (first + start + gaps[0], first + start + gaps[-1]) if gaps else (None, None)
+            row += (ob, next(iter(after)) if after else ob)
+        else:
+            row = (first + start, first + start + len(chunk), None, None)
+        for key, value in zip(lists, row):
+            lists[key].append(value)
+    return first, last, lists
+
+
+def _variable(tz: str, key: str) -> str:
+    return f"rr_tz_{hashlib.sha1(tz.encode()).hexdigest()[:12]}_{key}"
+
+
+def set_offset_variables(con, tz: str) -> None:
+    """Make the zone's offset lists available to ``local_to_instant_sql`` on ``con``."""
+    buckets = _offset_buckets(tz)
+    for key, values in (buckets[2].items() if buckets else ()):
+        con.execute(f"SET VARIABLE {_variable(tz, key)} = ?::BIGINT[]", [values])
+
+
 def local_to_instant_sql(tz: str, local: str) -> str:
     """SQL for the instant of the wall-clock time ``local`` (a TIMESTAMP) in zone ``tz``.
 
     ICU's conversion (``timezone()``) cost more than parsing the text. Away from the days
     around a clock change, the offset is a function of the local day, so it is looked up in
-    a small search tree over ``_offset_segments``; the days around a change, and any outside
-    the table, still go through ICU, so every answer is ICU's.
+    ``_offset_buckets`` (session variables: ``set_offset_variables`` first); the days around
+    a change, and any outside the table, still go through ICU, so every answer is ICU's.
     """
     icu = f"timezone({_sql_str(tz)}, {local})"
-    segments = _offset_segments(tz)
-    if not segments:
+    buckets = _offset_buckets(tz)
+    if buckets is None:
         return icu
+    first, last, _ = buckets
     day = f"(epoch_us({local}) // {_DAY_US})"
 
-    def tree(lo: int, hi: int) -> str:
-        if hi - lo == 1:
-            off = segments[lo][1]
-            return "NULL" if off is None else str(off)
-        mid = (lo + hi) // 2
-        return f"CASE WHEN {day} < {segments[mid][0]} THEN {tree(lo, mid)} ELSE {tree(mid, hi)} END"
+    def at(key: str) -> str:
+        return f"getvariable('{_variable(tz, key)}')[({day} - {first}) // {_BUCKET_DAYS} + 1]"
 
-    return f"coalesce(make_timestamptz(epoch_us({local}) - ({tree(0, len(segments))})), {icu})"
+    offset = (f"CASE WHEN {day} < {first} OR {day} >= {last} THEN NULL WHEN {day} < {at('ws')} THEN {at('ob')} "
+              f"WHEN {day} > {at('we')} THEN {at('oa')} WHEN {at('ws')} IS NULL THEN {at('ob')} END")
+    return f"coalesce(make_timestamptz(epoch_us({local}) - ({offset})), {icu})"
 
 
 def _number(ref: str) -> str:

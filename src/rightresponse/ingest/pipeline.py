@@ -200,19 +200,25 @@ def resolve_inputs(paths, adapter: str | None = None,
 
 
 # DuckDB's own default is 80% of RAM. Ingest spills to WORKSPACE/.tmp beyond this instead,
-# so a multi-million-row export fits beside an analyst's other work (about 0.7 GB peak for
-# 2M rows; benchmarks/README.md). Pass memory_limit (or --memory-limit) to raise it.
-DEFAULT_MEMORY_LIMIT = "512MB"
+# so a multi-million-row export fits beside an analyst's other work (about 0.75 GB peak for
+# 2M rows; benchmarks/README.md). 512MB made the 2M-row pass spill and cost half a second.
+# Pass memory_limit (or --memory-limit) to change it.
+DEFAULT_MEMORY_LIMIT = "640MB"
 
 
 def _connect(tmp: Path, memory_limit: str | None, threads: int | None = None):
     con = duckdb.connect()
     con.execute(f"SET memory_limit = {_sql_str(memory_limit or DEFAULT_MEMORY_LIMIT)}")
     con.execute(f"SET temp_directory = {_sql_str(str(tmp))}")
-    con.execute("SET TimeZone = 'UTC'")
-    con.execute("SET enable_progress_bar = false")  # our own progress bar is per file
     if threads:
         con.execute(f"SET threads = {int(threads)}")
+    return _session(con)
+
+
+def _session(con):
+    """Per-connection settings; a cursor (another connection to the same database) needs them too."""
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")  # our own progress bar is per file
     return con
 
 
@@ -433,6 +439,11 @@ def _drop_cross_file_duplicates(con, run: Path, done: list[int], results: list) 
             raise AssertionError(f"{fs.path}: counts do not reconcile after the cross-file check: {fs}")
 
 
+# zstd at its fastest level: with the text columns written as ENUMs, compression was a third
+# of the Parquet writes at the default level 3; files are about a quarter larger (benchmarks/README.md).
+_PARQUET = "FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1"
+
+
 def _rewrite_without(con, table_dir: Path, dups_sql: str) -> None:
     """Rewrite each staged Parquet file of ``table_dir`` without the rows of ``dups_sql``."""
     for f in sorted(table_dir.rglob("*.parquet")):
@@ -442,7 +453,7 @@ def _rewrite_without(con, table_dir: Path, dups_sql: str) -> None:
             f"SELECT call_id FROM {dups_sql}"
         tmp = f.with_suffix(".rewrite")
         con.execute(f"COPY (SELECT t.* FROM {src} t ANTI JOIN ({keep_where}) d ON d.call_id = t.call_id) "
-                    f"TO {_sql_str(str(tmp))} (FORMAT parquet, COMPRESSION zstd)")
+                    f"TO {_sql_str(str(tmp))} ({_PARQUET})")
         os.replace(tmp, f)
 
 
@@ -469,8 +480,9 @@ def _copy(con, select_sql: str, dest: Path, tag: str, parts: list[tuple]) -> Non
 
     One COPY per (agency, year), rather than one COPY with PARTITION_BY: DuckDB's
     partitioned writer buffers every partition at once; one partition at a time is faster
-    and needs a fraction of the memory. (Two partitions' COPYs side by side, on two cursors,
-    were slower on two cores: each already uses both.) Rows keep file order (no sort:
+    and needs a fraction of the memory. (Two partitions of one table side by side, on two
+    cursors, were slower; the calls and the sensitive columns side by side are faster, as
+    their writes are unequal.) Rows keep file order (no sort:
     sorting 2M rows by ``received`` cost a fifth of the ingest, and exports come roughly in
     time order anyway). Partition values that would need escaping are left to PARTITION_BY,
     so the directory names are always DuckDB's own. ``parts`` are the (agency, year) pairs,
@@ -486,11 +498,11 @@ def _copy(con, select_sql: str, dest: Path, tag: str, parts: list[tuple]) -> Non
             target.mkdir(parents=True, exist_ok=True)
             out = target / f"{tag}_{uuid.uuid4()}.parquet"
             con.execute(f"COPY (SELECT * EXCLUDE (agency, year) FROM ({select_sql}) WHERE {where}) "
-                        f"TO {_sql_str(str(out))} (FORMAT parquet, COMPRESSION zstd)")
+                        f"TO {_sql_str(str(out))} ({_PARQUET})")
         else:
             con.execute(
                 f"COPY (SELECT * FROM ({select_sql}) WHERE {where}) TO {_sql_str(str(dest))} "
-                f"(FORMAT parquet, COMPRESSION zstd, PARTITION_BY (agency, year), APPEND, "
+                f"({_PARQUET}, PARTITION_BY (agency, year), APPEND, "
                 f"FILENAME_PATTERN {_sql_str(tag + '_{uuid}')})"
             )
 
@@ -537,19 +549,21 @@ def _ingest_file(con, ws: Workspace, path: Path, ad: Adapter, agency: str | None
     # Duplicates: calls already stored, or a repeat of an earlier row of this file.
     # Only the duplicate row numbers are materialized ({norm}_d, usually tiny): a
     # GROUP BY on the key finds repeated keys without sorting or copying every row.
+    # (Rows that pass every check are those with no failing-check index, __ri; the reason
+    # text is a CASE on it, not worth evaluating on every row just to test for NULL.)
     seen = f"seen_{norm}"
-    (seen_in or ws).existing_ids(con, agency_id, seen, among=f"SELECT call_id FROM {norm} WHERE __reason IS NULL")
+    (seen_in or ws).existing_ids(con, agency_id, seen, among=f"SELECT call_id FROM {norm} WHERE __ri IS NULL")
     part = ["call_id", "unit_id"] if unit_grain else ["call_id"]
     on = " AND ".join(f"f.{c} IS NOT DISTINCT FROM n.{c}" for c in part)
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE {norm}_d AS
-        WITH f AS (SELECT {', '.join(part)}, min(__row) AS __first FROM {norm} WHERE __reason IS NULL
+        f"""CREATE OR REPLACE TABLE {norm}_d AS
+        WITH f AS (SELECT {', '.join(part)}, min(__row) AS __first FROM {norm} WHERE __ri IS NULL
                    GROUP BY ALL HAVING count(*) > 1)
-        SELECT n.__row FROM {norm} n JOIN f ON {on} WHERE n.__reason IS NULL AND n.__row > f.__first
+        SELECT n.__row FROM {norm} n JOIN f ON {on} WHERE n.__ri IS NULL AND n.__row > f.__first
         UNION
-        SELECT n.__row FROM {norm} n SEMI JOIN {seen} s ON s.call_id = n.call_id WHERE n.__reason IS NULL"""
+        SELECT n.__row FROM {norm} n SEMI JOIN {seen} s ON s.call_id = n.call_id WHERE n.__ri IS NULL"""
     )
-    keep = f"SELECT n.* FROM {comp.out} n ANTI JOIN {norm}_d d ON d.__row = n.__row WHERE n.__reason IS NULL"
+    keep = f"SELECT n.* FROM {comp.out} n ANTI JOIN {norm}_d d ON d.__row = n.__row WHERE n.__ri IS NULL"
     counts = dict(con.execute(
         f"SELECT coalesce(__reason, '__ok'), count(*) FROM {norm} GROUP BY 1").fetchall())
     rows_dup = con.execute(f"SELECT count(*) FROM {norm}_d").fetchone()[0]
@@ -563,7 +577,7 @@ def _ingest_file(con, ws: Workspace, path: Path, ad: Adapter, agency: str | None
     qname = _quarantine_table(con, raw, norm, path, sha)
     # Partitions of the valid rows; a partition that only duplicates populate would just
     # write an empty file, so this superset is harmless and cheap.
-    parts = [(agency_id, y) for (y,) in con.execute(f"SELECT DISTINCT year FROM {norm} WHERE __reason IS NULL").fetchall()]
+    parts = [(agency_id, y) for (y,) in con.execute(f"SELECT DISTINCT year FROM {norm} WHERE __ri IS NULL").fetchall()]
 
     tag = sha[:16]
     if unit_grain:
@@ -584,10 +598,19 @@ def _ingest_file(con, ws: Workspace, path: Path, ad: Adapter, agency: str | None
                     else rows_loaded)
     if calls_loaded:
         cols = ", ".join(f'"{c}"' for c in field_names(CALL_FIELDS))
-        _copy(con, f"SELECT {cols} FROM ({incidents})", ws.dir("calls"), tag, parts)
         sens = ", ".join(f'i."{c}"' for c in field_names(SENSITIVE_FIELDS))
-        _copy(con, f"SELECT {sens} FROM ({incidents}) i WHERE i.location IS NOT NULL OR i.narrative IS NOT NULL "
-                   f"OR i.latitude IS NOT NULL", ws.dir("sensitive"), tag, parts)
+        # The sensitive files are written on a second cursor while the calls are written: one
+        # COPY leaves a core half idle (the normalized tables are not TEMP, so it sees them).
+        cur = _session(con.cursor())
+        side = _Background(_copy, cur, f"SELECT {sens} FROM ({incidents}) i WHERE i.location IS NOT NULL "
+                           f"OR i.narrative IS NOT NULL OR i.latitude IS NOT NULL", ws.dir("sensitive"), tag, parts)
+        try:
+            _copy(con, f"SELECT {cols} FROM ({incidents})", ws.dir("calls"), tag, parts)
+        finally:
+            try:
+                side.result()
+            finally:
+                cur.close()
 
     _write_quarantine(con, ws, qname, sha)
     con.execute(f"DROP TABLE IF EXISTS {norm}_d; DROP TABLE IF EXISTS {seen}")
@@ -613,7 +636,7 @@ def _quarantine_table(con, raw: RawTable, norm: str, path: Path, sha: str) -> st
     con.execute(
         f"""INSERT INTO q_{norm}
         SELECT {_sql_str(path.name)}, {_sql_str(sha)}, n.__row, n.__reason, n.__column, n.__message, n.__record
-        FROM {norm} n WHERE n.__reason IS NOT NULL"""
+        FROM {norm} n WHERE n.__ri IS NOT NULL"""
     )
     for m in raw.malformed:
         con.execute(
