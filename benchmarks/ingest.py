@@ -1,6 +1,6 @@
 """Ingest speed and memory against DuckDB's raw scan and a plain pandas notebook, in one run.
 
-    python benchmarks/ingest.py [--calls 200000] [--format csv|csv.gz|parquet] [--keep] [--dir DIR]
+    python benchmarks/ingest.py [--calls 200000] [--format csv|csv.gz|parquet] [--repeat N] [--keep] [--dir DIR]
 
 A synthetic New Orleans export of N calls is generated first (not timed). Then each
 contender runs in its own fresh Python process, so its peak resident memory (ru_maxrss of
@@ -105,6 +105,9 @@ def main(argv=None) -> int:
     ap.add_argument("--keep", action="store_true", help="keep the generated file and workspaces")
     ap.add_argument("--dir", help="work directory (default: a temporary one)")
     ap.add_argument("--skip", action="append", default=[], choices=list(STEPS), help="skip a contender")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="run the contenders N times, in turn, and report each one's median run (a shared "
+                         "machine's speed drifts; the JSON line lists every round)")
     ap.add_argument("--step", choices=list(STEPS), help=argparse.SUPPRESS)
     ap.add_argument("--file", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -133,20 +136,26 @@ def main(argv=None) -> int:
         print(f"generated {res.rows:,} rows ({res.calls:,} calls, {res.duplicates} duplicate rows, "
               f"{res.time_issue_rows} time-issue calls) -> {path} "
               f"({path.stat().st_size / 2**20:,.0f} MiB) in {time.perf_counter() - t:.1f} s [not timed]")
-        results = {}
-        for step in STEPS:
-            if step in args.skip:
-                continue
-            step_dir = work / step
-            shutil.rmtree(step_dir, ignore_errors=True)
-            step_dir.mkdir()
-            results[step] = run_child(step, path, step_dir)
-            if not args.keep:
+        rounds: list[dict] = []
+        for _ in range(max(1, args.repeat)):
+            rounds.append({})
+            for step in STEPS:
+                if step in args.skip:
+                    continue
+                step_dir = work / step
                 shutil.rmtree(step_dir, ignore_errors=True)
+                step_dir.mkdir()
+                rounds[-1][step] = run_child(step, path, step_dir)
+                if not args.keep:
+                    shutil.rmtree(step_dir, ignore_errors=True)
+            ing = rounds[-1].get("ingest")
+            if ing and (ing["rows_read"] != res.rows or ing["rows_loaded"] != res.calls
+                        or ing["rows_duplicate"] != res.duplicates):
+                raise SystemExit(f"ingest counts do not match the generator: {ing} vs {res.to_dict()}")
+        # each contender's median run (the lower middle one for an even count)
+        results = {step: sorted((r[step] for r in rounds), key=lambda x: x["seconds"])[(len(rounds) - 1) // 2]
+                   for step in rounds[0]}
         ing = results.get("ingest")
-        if ing and (ing["rows_read"] != res.rows or ing["rows_loaded"] != res.calls
-                    or ing["rows_duplicate"] != res.duplicates):
-            raise SystemExit(f"ingest counts do not match the generator: {ing} vs {res.to_dict()}")
 
         print()
         print(f"{'step':<8} {'seconds':>9} {'cpu s':>8} {'rows/s':>12} {'peak MB':>9} {'vs ingest':>10}")
@@ -172,6 +181,9 @@ def main(argv=None) -> int:
                      "pandas_peak_mb": round(results["pandas"]["peak_mb"], 1)}
             if ing:
                 line["ratio_vs_pandas"] = round(ing["seconds"] / results["pandas"]["seconds"], 3)
+        if len(rounds) > 1:
+            line["repeat"] = len(rounds)
+            line["rounds"] = [{step: round(r[step]["seconds"], 3) for step in r} for r in rounds]
         print(json.dumps(line))
     finally:
         if not args.keep and not args.dir:

@@ -7,6 +7,7 @@ same file; they are skipped, never double-counted, so re-ingesting is harmless.
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import json
 import os
@@ -475,19 +476,19 @@ def _commit_staged(stage: Path, ws: Workspace, sha: str) -> None:
 _PLAIN_VALUE = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
-def _copy(con, select_sql: str, dest: Path, tag: str, parts: list[tuple]) -> None:
-    """Append the rows to the hive layout ``dest/agency=../year=../<tag>_<uuid>.parquet``.
+def _copies(select_sql: str, dest: Path, tag: str, parts: list[tuple]) -> list[str]:
+    """COPY statements appending the rows to the hive layout
+    ``dest/agency=../year=../<tag>_<uuid>.parquet``.
 
     One COPY per (agency, year), rather than one COPY with PARTITION_BY: DuckDB's
     partitioned writer buffers every partition at once; one partition at a time is faster
-    and needs a fraction of the memory. (Two partitions of one table side by side, on two
-    cursors, were slower; the calls and the sensitive columns side by side are faster, as
-    their writes are unequal.) Rows keep file order (no sort:
-    sorting 2M rows by ``received`` cost a fifth of the ingest, and exports come roughly in
-    time order anyway). Partition values that would need escaping are left to PARTITION_BY,
-    so the directory names are always DuckDB's own. ``parts`` are the (agency, year) pairs,
-    found once from the normalized table rather than by another pass over the query.
+    and needs a fraction of the memory. Rows keep file order (no sort: sorting 2M rows by
+    ``received`` cost a fifth of the ingest, and exports come roughly in time order anyway).
+    Partition values that would need escaping are left to PARTITION_BY, so the directory
+    names are always DuckDB's own. ``parts`` are the (agency, year) pairs, found once from
+    the normalized table rather than by another pass over the query.
     """
+    out = []
     for agency, year in parts:
         # Plain equality where it can, so the scan skips row groups by their min/max (exports
         # come roughly in time order, so each year is a few row groups of the table).
@@ -496,15 +497,45 @@ def _copy(con, select_sql: str, dest: Path, tag: str, parts: list[tuple]) -> Non
         if agency is not None and year is not None and _PLAIN_VALUE.match(str(agency)):
             target = dest / f"agency={agency}" / f"year={int(year)}"
             target.mkdir(parents=True, exist_ok=True)
-            out = target / f"{tag}_{uuid.uuid4()}.parquet"
-            con.execute(f"COPY (SELECT * EXCLUDE (agency, year) FROM ({select_sql}) WHERE {where}) "
-                        f"TO {_sql_str(str(out))} ({_PARQUET})")
+            file = target / f"{tag}_{uuid.uuid4()}.parquet"
+            out.append(f"COPY (SELECT * EXCLUDE (agency, year) FROM ({select_sql}) WHERE {where}) "
+                       f"TO {_sql_str(str(file))} ({_PARQUET})")
         else:
-            con.execute(
-                f"COPY (SELECT * FROM ({select_sql}) WHERE {where}) TO {_sql_str(str(dest))} "
-                f"({_PARQUET}, PARTITION_BY (agency, year), APPEND, "
-                f"FILENAME_PATTERN {_sql_str(tag + '_{uuid}')})"
-            )
+            out.append(f"COPY (SELECT * FROM ({select_sql}) WHERE {where}) TO {_sql_str(str(dest))} "
+                       f"({_PARQUET}, PARTITION_BY (agency, year), APPEND, FILENAME_PATTERN {_sql_str(tag + '_{uuid}')})")
+    return out
+
+
+def _run_two_at_a_time(con, statements: list[str]) -> None:
+    """Run ``statements`` on ``con`` and on a second cursor, each taking the next in turn.
+
+    One Parquet COPY keeps only about one and a half of two cores busy; two side by side
+    fill both (benchmarks/README.md). The cursor is another connection to the same
+    in-memory database, so the tables it reads are not TEMP. A failure stops both.
+    """
+    queue = collections.deque(statements)
+
+    def work(c) -> None:
+        while True:
+            try:
+                sql = queue.popleft()
+            except IndexError:
+                return
+            try:
+                c.execute(sql)
+            except BaseException:
+                queue.clear()
+                raise
+
+    cur = _session(con.cursor())
+    side = _Background(work, cur)
+    try:
+        work(con)
+    finally:
+        try:
+            side.result()
+        finally:
+            cur.close()
 
 
 def _ingest_file(con, ws: Workspace, path: Path, ad: Adapter, agency: str | None,
@@ -580,9 +611,10 @@ def _ingest_file(con, ws: Workspace, path: Path, ad: Adapter, agency: str | None
     parts = [(agency_id, y) for (y,) in con.execute(f"SELECT DISTINCT year FROM {norm} WHERE __ri IS NULL").fetchall()]
 
     tag = sha[:16]
+    statements: list[str] = []  # the Parquet writes, run two at a time at the end
     if unit_grain:
         unit_cols = ", ".join(f'"{c}"' for c in field_names(UNIT_FIELDS))
-        _copy(con, f"SELECT {unit_cols} FROM ({keep})", ws.dir("units"), tag, parts)
+        statements += _copies(f"SELECT {unit_cols} FROM ({keep})", ws.dir("units"), tag, parts)
         # One incident row per call: the first unit row, with the number of distinct units.
         # (plus the sensitive columns, which are written from the incident rows too)
         inc_fields = field_names(CALL_FIELDS) + [c for c in field_names(SENSITIVE_FIELDS) if c not in field_names(CALL_FIELDS)]
@@ -599,18 +631,10 @@ def _ingest_file(con, ws: Workspace, path: Path, ad: Adapter, agency: str | None
     if calls_loaded:
         cols = ", ".join(f'"{c}"' for c in field_names(CALL_FIELDS))
         sens = ", ".join(f'i."{c}"' for c in field_names(SENSITIVE_FIELDS))
-        # The sensitive files are written on a second cursor while the calls are written: one
-        # COPY leaves a core half idle (the normalized tables are not TEMP, so it sees them).
-        cur = _session(con.cursor())
-        side = _Background(_copy, cur, f"SELECT {sens} FROM ({incidents}) i WHERE i.location IS NOT NULL "
-                           f"OR i.narrative IS NOT NULL OR i.latitude IS NOT NULL", ws.dir("sensitive"), tag, parts)
-        try:
-            _copy(con, f"SELECT {cols} FROM ({incidents})", ws.dir("calls"), tag, parts)
-        finally:
-            try:
-                side.result()
-            finally:
-                cur.close()
+        statements = (_copies(f"SELECT {cols} FROM ({incidents})", ws.dir("calls"), tag, parts) + statements
+                      + _copies(f"SELECT {sens} FROM ({incidents}) i WHERE i.location IS NOT NULL "
+                                f"OR i.narrative IS NOT NULL OR i.latitude IS NOT NULL", ws.dir("sensitive"), tag, parts))
+    _run_two_at_a_time(con, statements)
 
     _write_quarantine(con, ws, qname, sha)
     con.execute(f"DROP TABLE IF EXISTS {norm}_d; DROP TABLE IF EXISTS {seen}")
