@@ -202,7 +202,7 @@ def resolve_inputs(paths, adapter: str | None = None,
 
 # DuckDB's own default is 80% of RAM. Ingest spills to WORKSPACE/.tmp beyond this instead,
 # so a multi-million-row export fits beside an analyst's other work (about 0.75 GB peak for
-# 2M rows; benchmarks/README.md). 512MB made the 2M-row pass spill and cost half a second.
+# 2M rows; benchmarks/README.md). At 512MB the 2M-row pass spilled, about 0.4 s slower.
 # Pass memory_limit (or --memory-limit) to change it.
 DEFAULT_MEMORY_LIMIT = "640MB"
 
@@ -513,6 +513,8 @@ def _run_two_at_a_time(con, statements: list[str]) -> None:
     fill both (benchmarks/README.md). The cursor is another connection to the same
     in-memory database, so the tables it reads are not TEMP. A failure stops both.
     """
+    if not statements:
+        return
     queue = collections.deque(statements)
 
     def work(c) -> None:
