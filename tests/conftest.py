@@ -70,6 +70,17 @@ def nola_instant(local):
 
 
 @pytest.fixture(scope="module")
+def decc_ws(tmp_path_factory):
+    """A workspace of the bundled real sample (DECC, 14 weekly exports), once per test module."""
+    import rightresponse as rr
+    from rightresponse.samples import sample_paths
+
+    ws = tmp_path_factory.mktemp("decc") / "ws"
+    rr.ingest([str(p) for p in sample_paths()], workspace=ws)
+    return ws
+
+
+@pytest.fixture(scope="module")
 def small_ws(tmp_path_factory):
     """A workspace of 3,000 synthetic New Orleans calls, for engine tests that need any data."""
     import rightresponse as rr

@@ -9,9 +9,6 @@ import sys
 
 import duckdb
 
-from rightresponse import ingest
-from rightresponse.samples import sample_paths
-
 
 def rr(*args, check=True):
     proc = subprocess.run([sys.executable, "-m", "rightresponse.cli", *map(str, args)],
@@ -46,9 +43,8 @@ def test_staffing_rejects_impossible_input_in_one_line():
     assert proc.returncode != 0 and proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
 
 
-def test_simulate_and_compare_on_the_bundled_sample(tmp_path):
-    ws = tmp_path / "ws"
-    ingest([str(p) for p in sample_paths()], workspace=ws)
+def test_simulate_and_compare_on_the_bundled_sample(decc_ws, tmp_path):
+    ws = decc_ws
     res = json.loads(rr("simulate", "decc-co-responder-pilot", "-r", 2, "-w", ws, "--json").stdout)
     # the pilot simulates the police calls from the public (officer-initiated activity left out)
     expected = duckdb.connect().execute(

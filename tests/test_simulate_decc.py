@@ -13,9 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import rightresponse as rr
 from rightresponse.policy import apply_policy, prepare_history
-from rightresponse.samples import sample_paths
 from rightresponse.simulate import compare_scenarios, load_scenario, simulate
 
 from conftest import raw_duckdb
@@ -24,10 +22,8 @@ REPS = 4
 
 
 @pytest.fixture(scope="module")
-def ws(tmp_path_factory):
-    ws = tmp_path_factory.mktemp("decc") / "ws"
-    rr.ingest([str(p) for p in sample_paths()], workspace=ws)
-    return ws
+def ws(decc_ws):
+    return decc_ws
 
 
 @pytest.fixture(scope="module")

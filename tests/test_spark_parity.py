@@ -24,7 +24,6 @@ import rightresponse as rr
 from rightresponse import engine as engines
 from rightresponse import workload as wl
 from rightresponse.assess import AssessError, assess
-from rightresponse.samples import sample_paths
 from rightresponse.synth import Dirt, generate
 from rightresponse.taxonomy import categorize
 
@@ -38,13 +37,6 @@ def spark():
     except ImportError:
         skip_or_fail("pyspark is not installed (pip install -e '.[spark]')")
     return engines.spark_session("local[2]")
-
-
-@pytest.fixture(scope="module")
-def decc_ws(tmp_path_factory):
-    ws = tmp_path_factory.mktemp("decc") / "ws"
-    rr.ingest([str(p) for p in sample_paths()], workspace=ws)
-    return ws
 
 
 @pytest.fixture(scope="module")

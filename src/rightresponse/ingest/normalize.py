@@ -95,8 +95,6 @@ class _Compiler:
         self.used: dict[str, str] = {}  # source column -> stage0 alias
         self.warnings: list[str] = []
         self.checks: list[_Check] = []
-        self.joins: list[str] = []
-        self.ts_exprs: dict[str, tuple[str, str]] = {}  # field -> (local expr, instant expr)
 
     # ---- source columns
 
@@ -159,7 +157,6 @@ class _Compiler:
         """Join a Python function of the value, computed once per distinct value."""
         name = _new_name(self.con, "vm")
         self._pending.append((name, key_sql, fn, sql_type))
-        self.joins.append(f"LEFT JOIN {name} ON {name}.k IS NOT DISTINCT FROM ({key_sql})")
         return f"{name}.v"
 
     # ---- field specs
