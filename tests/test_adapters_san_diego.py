@@ -47,7 +47,7 @@ def test_only_the_calls_file_is_ingested_from_the_folder(sd, cfs, workspace):
 
 def test_shipped_lookups_are_the_published_tables(cfs):
     """Users have no ../shared: the tables ship in the package, byte for byte."""
-    pkg = resources.files("rightresponse.ingest") / "lookups" / "san_diego"
+    pkg = resources.files("rightresponse.ingest") / "adapters" / "san_diego"
     for name in LOOKUPS:
         assert filecmp.cmp(str(pkg / name), cfs / "san_diego" / name, shallow=False)
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
+import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -20,6 +22,7 @@ import yaml
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader parses adapters ~10x faster
 
 from ..schema import ORIGINS, OUTCOMES, SERVICES, TIMESTAMP_FIELDS
+from ..sqltext import code_spans, ident
 
 # Fields an adapter may fill besides timestamps and the value-mapped ones.
 SIMPLE_FIELDS = (
@@ -156,6 +159,7 @@ def parse_adapter(doc: dict, path: str = "<memory>") -> Adapter:
     for k, v in fields.items():
         if isinstance(v, dict) and set(v) - FIELD_FORMS:
             raise _fail(path, f"fields.{k} has unknown keys {sorted(set(v) - FIELD_FORMS)}")
+        _check_sql_forms(v, f"fields.{k}", path)
     ts = dict(doc["timestamps"] or {})
     formats = ts.pop("formats", ts.pop("format", []))
     formats = [formats] if isinstance(formats, str) else list(formats)
@@ -167,6 +171,14 @@ def parse_adapter(doc: dict, path: str = "<memory>") -> Adapter:
     for k, v in ts.items():
         if isinstance(v, dict) and set(v) - TS_FORMS:
             raise _fail(path, f"timestamps.{k} has unknown keys {sorted(set(v) - TS_FORMS)}")
+        _check_sql_forms(v, f"timestamps.{k}", path)
+    lookups = doc.get("lookups") or {}
+    if not isinstance(lookups, dict):
+        raise _fail(path, "lookups must be a mapping of name: {file, key, value}")
+    for name, spec in lookups.items():
+        if not isinstance(spec, dict) or not all(isinstance(spec.get(k), str) for k in ("file", "key", "value")):
+            raise _fail(path, f"lookups.{name} needs file, key and value")
+        lookup_path(path, spec["file"], f"lookups.{name}")
     grain = doc.get("grain", "incident")
     if grain not in ("incident", "unit"):
         raise _fail(path, "grain must be 'incident' or 'unit'")
@@ -202,7 +214,7 @@ def parse_adapter(doc: dict, path: str = "<memory>") -> Adapter:
         grain=grain,
         unit=unit,
         read=dict(doc.get("read") or {}),
-        lookups=dict(doc.get("lookups") or {}),
+        lookups=dict(lookups),
         source=str(doc.get("source", "")),
         notes=str(doc.get("notes", "")),
         path=path,
@@ -253,6 +265,165 @@ def _re2_problem(pattern: str) -> str | None:
     except duckdb.Error as exc:
         return str(exc).splitlines()[0]
     return None
+
+
+# ---------------------------------------------------------------- what an adapter may run
+
+def lookup_path(adapter_path: str, file: str, where: str) -> Path:
+    """A lookup file named by an adapter: relative to the adapter file, inside its folder.
+
+    An adapter is a config, not a program: it may decode codes with a table shipped beside
+    it, but it cannot read ``/etc/passwd`` or ``../../secrets.csv``.
+    """
+    if adapter_path in ("", "<memory>"):
+        raise _fail(adapter_path, f"{where}: a lookup file needs an adapter file to be relative to")
+    folder = Path(adapter_path).resolve().parent
+    target = (folder / file).resolve()
+    if folder not in target.parents:  # ../x, /etc/x, or a link pointing out
+        raise _fail(adapter_path, f"{where}: lookup file {file!r} must be inside the adapter's folder ({folder})")
+    return target
+
+
+def _check_sql_forms(spec: Any, where: str, path: str) -> None:
+    """Check every ``sql:`` expression in a field or timestamp spec when the adapter loads."""
+    if isinstance(spec, dict):
+        if "sql" in spec:
+            if not isinstance(spec["sql"], str):
+                raise _fail(path, f"{where}.sql must be text")
+            compile_expression(spec["sql"], lambda name: "NULL", f"{where}.sql", path)
+        for sub in spec.get("coalesce") or []:
+            _check_sql_forms(sub, where, path)
+
+
+_COLUMN = re.compile(r"\{([^{}'\"]+)\}")
+_PLACEHOLDER = re.compile(r"^__rr_col_(\d+)$")
+# Expression node classes an adapter expression may hold (DuckDB's parser's names). Absent on
+# purpose: SUBQUERY (a query, which can read files), STAR, PARAMETER, WINDOW, DEFAULT,
+# POSITIONAL_REFERENCE, and anything new.
+_NODE_CLASSES = {"FUNCTION", "CONSTANT", "COLUMN_REF", "CAST", "CASE", "COMPARISON", "CONJUNCTION", "OPERATOR",
+                 "BETWEEN", "LAMBDA", "COLLATE", "TYPE"}
+# Built-in macros that are plain functions of their arguments (the others read the catalog or
+# the session, aggregate, or return rows).
+_PURE_MACROS = {"nullif", "if", "split_part", "date_add", "days_in_month", "fdiv", "md5_number_lower",
+                "md5_number_upper"}
+# Functions that change the number of rows, or that DuckDB lists as deterministic but read
+# the session or the machine.
+_REFUSED = {"unnest", "generate_subscripts", "regexp_split_to_table", "getvariable", "current_setting"}
+
+
+@functools.lru_cache(maxsize=1)
+def allowed_functions() -> frozenset:
+    """Functions an adapter expression may call: DuckDB's scalar functions that give the same
+    answer for the same arguments (no overload VOLATILE, one at least CONSISTENT: not
+    random(), now(), nextval(), write_log()...), the pure built-in macros, ``row``.
+    Table functions (read_csv, read_text, glob, query...) and aggregates are not scalar."""
+    rows = _scratch_duckdb().cursor().execute(
+        "SELECT function_name, function_type, list(DISTINCT stability) FROM duckdb_functions() "
+        "WHERE function_type IN ('scalar', 'macro') GROUP BY ALL").fetchall()
+    names = {n for n, kind, st in rows
+             if (kind == "scalar" and "VOLATILE" not in st and "CONSISTENT" in st)
+             or (kind == "macro" and (n in _PURE_MACROS or n.startswith(("list_", "array_"))))}
+    return frozenset((names | {"row"}) - _REFUSED)
+
+
+def compile_expression(text: str, column_sql, where: str, path: str) -> str:
+    """An adapter's ``sql:`` expression as SQL that can only compute from the row's columns.
+
+    ``{Name}`` refers to a column; ``column_sql(Name)`` gives the SQL for it. The text is
+    parsed by DuckDB's own parser (json_serialize_sql) as one expression, checked node by
+    node (no statement, no query, no table function, no window or aggregate, no reference
+    to anything but its columns), and rendered back from the parse tree, so none of the
+    text itself reaches the query: a quote, a comment or a semicolon cannot change what
+    runs. Ingest then evaluates it on a connection that cannot open other files anyway.
+    """
+    names: list[str] = []
+
+    def placeholder(m: re.Match) -> str:
+        names.append(m.group(1))
+        return ident(f"__rr_col_{len(names) - 1}")
+
+    body = "".join(_COLUMN.sub(placeholder, t) if code else t for code, t in code_spans(text))
+    cur = _scratch_duckdb().cursor()
+    tree = json.loads(cur.execute("SELECT json_serialize_sql(?)", ["SELECT " + body]).fetchone()[0])
+    if tree.get("error"):
+        raise _fail(path, f"{where} is not one SQL expression: {tree.get('error_message', 'cannot parse')}")
+    stmts = tree["statements"]
+    node = stmts[0]["node"] if len(stmts) == 1 else {}
+    if (len(stmts) != 1 or node.get("type") != "SELECT_NODE" or len(node.get("select_list", [])) != 1
+            or node.get("from_table", {}).get("type") != "EMPTY" or node.get("modifiers")
+            or node.get("cte_map", {}).get("map") or node.get("group_expressions")
+            or any(node.get(k) for k in ("where_clause", "having", "qualify", "sample"))):
+        raise _fail(path, f"{where} must be one expression over the row's columns ({{Column}}), "
+                          "not a statement or a query")
+    expr = node["select_list"][0]
+    if expr.get("alias"):
+        raise _fail(path, f"{where}: an expression has no alias (AS ...)")
+    _check_node(expr, set(), len(names), where, path)
+
+    def swap(n):
+        if isinstance(n, list):
+            return [swap(x) for x in n]
+        if not isinstance(n, dict):
+            return n
+        if n.get("class") == "COLUMN_REF" and len(n["column_names"]) == 1 and \
+                (m := _PLACEHOLDER.match(n["column_names"][0])):
+            sql = column_sql(names[int(m.group(1))])
+            rep = json.loads(cur.execute("SELECT json_serialize_sql(?)", ["SELECT " + sql]).fetchone()[0])
+            return rep["statements"][0]["node"]["select_list"][0]
+        return {k: swap(v) for k, v in n.items()}
+
+    node["select_list"] = [swap(expr)]
+    out = cur.execute("SELECT json_deserialize_sql(?::JSON)", [json.dumps(tree)]).fetchone()[0]
+    assert out.startswith("SELECT "), out
+    return "(" + out[len("SELECT "):] + ")"
+
+
+def _check_node(n, params: set, n_cols: int, where: str, path: str) -> None:
+    if isinstance(n, list):
+        for x in n:
+            _check_node(x, params, n_cols, where, path)
+        return
+    if not isinstance(n, dict):
+        return
+    cls = n.get("class")
+    if cls is None:  # not an expression (a literal's value, an ORDER BY list...)
+        for v in n.values():
+            _check_node(v, params, n_cols, where, path)
+        return
+    if cls not in _NODE_CLASSES:
+        what = {"SUBQUERY": "a subquery", "STAR": "*", "PARAMETER": "a parameter", "WINDOW": "a window function",
+                "DEFAULT": "DEFAULT", "POSITIONAL_REFERENCE": "a positional reference"}.get(cls, cls)
+        raise _fail(path, f"{where}: {what} is not allowed in an adapter expression (it may only compute "
+                          "from the row's own columns)")
+    if cls == "FUNCTION":
+        name = str(n.get("function_name", "")).lower()
+        if n.get("schema") or n.get("catalog") or name not in allowed_functions():
+            raise _fail(path, f"{where}: function {n.get('function_name')!r} is not allowed in an adapter "
+                              "expression (only scalar functions of the row's values)")
+        if n.get("filter") or n.get("distinct") or (n.get("order_bys") or {}).get("orders"):
+            raise _fail(path, f"{where}: {name}(...) with FILTER, DISTINCT or ORDER BY is an aggregate")
+    if cls == "COLUMN_REF":
+        parts = n.get("column_names", [])
+        m = _PLACEHOLDER.match(parts[0]) if len(parts) == 1 else None
+        if not ((m and int(m.group(1)) < n_cols) or (len(parts) == 1 and parts[0] in params)):
+            raise _fail(path, f"{where}: {'.'.join(parts)!r} is not a column reference; write columns as "
+                              "{Column Name}")
+    if cls == "LAMBDA":
+        lhs = n.get("lhs")
+        names = set(_lambda_params(lhs))
+        _check_node(n.get("expr"), params | names, n_cols, where, path)
+        return
+    for v in n.values():
+        _check_node(v, params, n_cols, where, path)
+
+
+def _lambda_params(lhs) -> list[str]:
+    if isinstance(lhs, dict):
+        if lhs.get("class") == "COLUMN_REF":
+            return [p for p in lhs.get("column_names", [])][-1:]
+        return [p for a in lhs.get("children", []) + [x.get("expression") for x in lhs.get("arguments", [])]
+                for p in _lambda_params(a)]
+    return []
 
 
 def get_adapter(name_or_path: str) -> Adapter:

@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 import yaml
 
+from ..sqltext import ident
 from .adapter import builtin_adapters, detect_adapter
 from .readers import ReadError, file_kind, read_any
 
@@ -86,9 +87,9 @@ class InspectReport:
 
 def _guess_format(con, table: str, col: str) -> str | None:
     best, best_n = None, 0
-    total = con.execute(f'SELECT count("{col}") FROM {table}').fetchone()[0]
+    total = con.execute(f"SELECT count({ident(col)}) FROM {table}").fetchone()[0]
     for fmt in CANDIDATE_FORMATS:
-        n = con.execute(f"SELECT count(try_strptime(trim(\"{col}\"), ?)) FROM {table}", [fmt]).fetchone()[0]
+        n = con.execute(f"SELECT count(try_strptime(trim({ident(col)}), ?)) FROM {table}", [fmt]).fetchone()[0]
         if n > best_n:
             best, best_n = fmt, n
     return best if total and best_n >= 0.9 * total else None
@@ -108,14 +109,17 @@ def inspect_file(path: Path, sample_rows: int = 2000) -> InspectReport:
         except ReadError as exc:
             raise IngestError(str(exc)) from None
         sample = "insp_sample"
-        con.execute(f'CREATE TEMP TABLE {sample} AS SELECT * FROM "{raw.name}" ORDER BY __row LIMIT {int(sample_rows)}')
+        con.execute(f"CREATE TEMP TABLE {sample} AS SELECT * FROM {ident(raw.name)} ORDER BY __row LIMIT ?",
+                    [int(sample_rows)])
         infos = []
         for c in raw.columns:
+            col = ident(c)
             non_null, distinct = con.execute(
-                f'SELECT count(nullif(trim("{c}"), \'\')), count(DISTINCT "{c}") FROM {sample}'
+                f"SELECT count(nullif(trim({col}), '')), count(DISTINCT {col}) FROM {sample}"
             ).fetchone()
             ex = [r[0] for r in con.execute(
-                f'SELECT "{c}" FROM {sample} WHERE nullif(trim("{c}"), \'\') IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC LIMIT 3'
+                f"SELECT {col} FROM {sample} WHERE nullif(trim({col}), '') IS NOT NULL "
+                f"GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 3"
             ).fetchall()]
             infos.append(ColumnInfo(c, non_null, distinct, [str(e)[:30] for e in ex]))
         claimed: set[str] = set()

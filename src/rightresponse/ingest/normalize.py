@@ -22,22 +22,19 @@ import functools
 import hashlib
 import re
 from dataclasses import dataclass, field
-from importlib import resources
-from pathlib import Path
 from typing import Any, Callable
 
 import duckdb
 
 from ..schema import MAX_CALL_HOURS, TIMESTAMP_FIELDS
-from .adapter import Adapter, AdapterError, ValueMap
-from .readers import ROW, RawTable, _new_name, _sql_str
+from .adapter import Adapter, AdapterError, ValueMap, compile_expression, lookup_path
+from ..sqltext import find_code, findall_code, ident, literal, matching_paren, replace_code, sub_code
+from .readers import ROW, RawTable, _new_name
 
 
 _VM_REF = re.compile(r"\b(vm_[0-9a-f]{10})\.v\b")  # a value map's column in compiled SQL
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+_ALIAS_REF = re.compile(r"\bs\.(__s\d+|__t\d+)\b")  # a source or parsed-timestamp column of the pass
+_ANY_REF = re.compile(r"\bs\.")  # any column of the pass
 
 
 @dataclass
@@ -60,7 +57,7 @@ class Source:
 
     @classmethod
     def of(cls, raw: RawTable) -> "Source":
-        return cls(_q(raw.name), list(raw.columns), True)
+        return cls(ident(raw.name), list(raw.columns), True)
 
 
 @dataclass
@@ -112,7 +109,7 @@ class _Compiler:
     def _raw_src(self, name: str) -> str | None:
         """The source column as read (the pass carries every raw column), or None if absent."""
         actual = self.colmap.get(str(name).lower())
-        return None if actual is None else f"s.{_q(actual)}"
+        return None if actual is None else f"s.{ident(actual)}"
 
     def _tokens_never_parse(self, fmts: list[str]) -> bool:
         """True when no null token is itself a timestamp in ``fmts`` (a sentinel date would be)."""
@@ -124,7 +121,7 @@ class _Compiler:
 
     def clean_sql(self, x: str) -> str:
         """SQL that trims ``x`` and turns empty values and null tokens into NULL."""
-        nulls = ", ".join(_sql_str(v) for v in self.ad.null_values if v != "")
+        nulls = ", ".join(literal(v) for v in self.ad.null_values if v != "")
         t = f"trim({x})"
         cond = f"{t} = ''" + (f" OR {t} IN ({nulls})" if nulls else "")
         plain = f"{x} = ''" + (f" OR {x} IN ({nulls})" if nulls else "")
@@ -147,7 +144,7 @@ class _Compiler:
         ``deferred`` aliases stay raw: they are cleaned over their distinct values later."""
         cols = ["src.*"]
         for actual, alias in self.used.items():
-            x = _q(actual)
+            x = ident(actual)
             cols.append(f"{x} AS {alias}" if alias in deferred else f"{self.clean_sql(x)} AS {alias}")
         return f"SELECT {', '.join(cols)} FROM {self.source.sql} src"
 
@@ -169,10 +166,10 @@ class _Compiler:
         if not isinstance(spec, dict):
             raise AdapterError(f"adapter {self.ad.path}: {key} must be a column name or a mapping")
         if "value" in spec:
-            return _sql_str(str(spec["value"]))
+            return literal(str(spec["value"]))
         if "concat" in spec:
             parts = ", ".join(self.src(c) for c in spec["concat"])
-            return f"nullif(concat_ws({_sql_str(spec.get('sep', ' '))}, {parts}), '')"
+            return f"nullif(concat_ws({literal(spec.get('sep', ' '))}, {parts}), '')"
         if "coalesce" in spec:
             return "coalesce(" + ", ".join(self.field_expr(c, key) for c in spec["coalesce"]) + ")"
         if "count_list" in spec:
@@ -180,29 +177,24 @@ class _Compiler:
             sep = spec.get("sep", ",")
             return (
                 f"CASE WHEN {ref} IS NULL THEN NULL ELSE "
-                f"len(list_filter(string_split(replace(replace({ref}, chr(13), ''), chr(10), {_sql_str(sep)}), "
-                f"{_sql_str(sep)}), lambda x: trim(x) <> '')) END"
+                f"len(list_filter(string_split(replace(replace({ref}, chr(13), ''), chr(10), {literal(sep)}), "
+                f"{literal(sep)}), lambda x: trim(x) <> '')) END"
             )
         if "lookup" in spec:
             table = self._lookup_table(spec["lookup"], key)
             ref = self.src(spec["column"])
             return self.mapped(ref, lambda v, t=table: t.get(v.upper()) if v is not None else None, "VARCHAR")
         if "sql" in spec:
-            return self._sql_template(spec["sql"])
+            return compile_expression(spec["sql"], self.src, f"{key}.sql", self.ad.path)
         if "column" in spec:
             return self.src(spec["column"])
         raise AdapterError(f"adapter {self.ad.path}: {key} has no column, value, concat, coalesce, lookup or sql")
-
-    def _sql_template(self, text: str) -> str:
-        return re.sub(r"\{([^{}]+)\}", lambda m: self.src(m.group(1)), text)
 
     def _lookup_table(self, name: str, key: str) -> dict[str, str]:
         spec = self.ad.lookups.get(name)
         if spec is None:
             raise AdapterError(f"adapter {self.ad.path}: {key} uses lookup '{name}' not defined under lookups:")
-        path = Path(spec["file"])
-        if not path.is_absolute():
-            path = Path(str(resources.files("rightresponse.ingest") / "lookups")) / path
+        path = lookup_path(self.ad.path, spec["file"], f"lookups.{name}")
         try:
             with open(path, newline="", encoding="utf-8-sig") as fh:
                 rows = list(csv.DictReader(fh))
@@ -230,12 +222,12 @@ class _Compiler:
         return fmts
 
     def _parse(self, text_sql: str, fmts: list[str]) -> str:
-        lst = "[" + ", ".join(_sql_str(f) for f in fmts) + "]"
+        lst = "[" + ", ".join(literal(f) for f in fmts) + "]"
         return f"try_strptime({text_sql}, {lst})"
 
     def ts_expr(self, fld: str, spec: Any, ready: dict[str, tuple[str, str]]) -> tuple[str, str] | None:
         """(local, instant) SQL for one timestamp, or None if it waits on another one."""
-        tz = _sql_str(self.ad.timezone)
+        tz = literal(self.ad.timezone)
         if isinstance(spec, str):
             spec = {"column": spec}
         if "after" in spec or "base" in spec:
@@ -284,7 +276,7 @@ class _Compiler:
             ref = self.src(col)
             num = _number(ref)
             self.checks.append(_Check("unparseable_number", f"{ref} IS NOT NULL AND {num} IS NULL", col,
-                                      f"'column {col}: ' || left({ref}, 200) || ' is not an epoch number'"))
+                                      f"{literal(f'column {col}: ')} || left({ref}, 200) || ' is not an epoch number'"))
             secs = f"{num} / 1000.0" if "epoch_ms" in spec else num
             inst = f"to_timestamp({secs})"
             return f"timezone({tz}, {inst})", inst
@@ -297,13 +289,13 @@ class _Compiler:
                 ref = self.src(c)
                 num = _number(ref)
                 self.checks.append(_Check("unparseable_number", f"{ref} IS NOT NULL AND {num} IS NULL", c,
-                                          f"'column {c}: ' || left({ref}, 200) || ' is not a number'"))
+                                          f"{literal(f'column {c}: ')} || left({ref}, 200) || ' is not a number'"))
                 terms.append(num)
             total = " + ".join(terms) if terms else "0"
             inst = f"({ready[spec['base']][1]} + to_microseconds(CAST(round(({total}) * {scale} * 1e6) AS BIGINT)))"
             return f"timezone({tz}, {inst})", inst
         if "sql" in spec:
-            expr = self._sql_template(spec["sql"])
+            expr = compile_expression(spec["sql"], self.src, f"timestamps.{fld}.sql", self.ad.path)
             return expr, self.instant(expr)
         raise AdapterError(f"adapter {self.ad.path}: timestamps.{fld} has no column, date+time, time+after, epoch or base")
 
@@ -313,10 +305,10 @@ class _Compiler:
         return f"{_INSTANT}({local})"
 
     def _check_parse(self, ref: str, parsed: str, col: str, fmts: list[str], fld: str) -> None:
-        tail = _sql_str("' matches none of the formats " + ", ".join(fmts))
+        tail = literal("' matches none of the formats " + ", ".join(fmts))
         self.checks.append(_Check(
             "unparseable_timestamp", f"{parsed} IS NULL AND {ref} IS NOT NULL", col,
-            f"'column {col} ({fld}): ' || chr(39) || left({ref}, 200) || {tail}",
+            f"{literal(f'column {col} ({fld}): ')} || chr(39) || left({ref}, 200) || {tail}",
         ))
 
     # ---- the whole query
@@ -332,9 +324,9 @@ class _Compiler:
             raw_expr = self.field_expr(spec.raw if spec.raw is not None else spec.column, kind) if (
                 spec.column or spec.raw) else "CAST(NULL AS VARCHAR)"
             if spec.value is not None:
-                return raw_expr, _sql_str(str(spec.value)) if kind != "priority" else str(int(spec.value))
+                return raw_expr, literal(str(spec.value)) if kind != "priority" else str(int(spec.value))
             if not spec.column and spec.default is None:
-                return raw_expr, _sql_str(fallback) if fallback is not None else "CAST(NULL AS VARCHAR)"
+                return raw_expr, literal(fallback) if fallback is not None else "CAST(NULL AS VARCHAR)"
             key = self.field_expr(spec.column, kind) if spec.column else "CAST(NULL AS VARCHAR)"
             sql_type = "SMALLINT" if kind == "priority" else "VARCHAR"
 
@@ -371,19 +363,19 @@ class _Compiler:
         for i, rule in enumerate(ad.exclude):
             ref = self.field_expr(rule.get("column"), f"exclude[{i}]")
             pat = str(rule["pattern"])  # checked when the adapter was loaded
-            excl.append(_Check("excluded_by_adapter", f"coalesce(regexp_matches({ref}, {_sql_str(pat)}, 'i'), false)",
-                               rule.get("column", ""), _sql_str(rule.get("reason", "excluded by adapter rule"))))
+            excl.append(_Check("excluded_by_adapter", f"coalesce(regexp_matches({ref}, {literal(pat)}, 'i'), false)",
+                               rule.get("column", ""), literal(rule.get("reason", "excluded by adapter rule"))))
 
         call_id = f.get("call_id", "NULL")
         id_col, rec_col = _col_of(ad.fields.get("call_id")), _ts_col_of(ad.timestamps.get("received"))
         checks = [
             _Check("missing_call_id", f"{call_id} IS NULL", id_col,
-                   _sql_str(f"column {id_col} is empty: no incident number" if id_col else "no incident number")),
+                   literal(f"column {id_col} is empty: no incident number" if id_col else "no incident number")),
         ]
         rec_checks = [c for c in self.checks if c.column and rec_col == c.column]
         checks += rec_checks
         checks.append(_Check("missing_received", f"{ins['received']} IS NULL", rec_col,
-                             _sql_str(f"column {rec_col} (received) is empty: no received time" if rec_col
+                             literal(f"column {rec_col} (received) is empty: no received time" if rec_col
                                       else "no received time")))
         checks += [c for c in self.checks if c not in rec_checks]
         checks += excl
@@ -396,7 +388,7 @@ class _Compiler:
             return ("CASE s.__ri " + " ".join(f"WHEN {i} THEN {v}" for i, v in enumerate(values, 1)) + " END"
                     if values else "CAST(NULL AS VARCHAR)")
 
-        record = ", ".join(f"s.{_q(c)}" for c in self.source.columns)
+        record = ", ".join(f"s.{ident(c)}" for c in self.source.columns)
         r, d, a, c = ins["received"], ins["dispatched"], ins["arrived"], ins["cleared"]
         issue_checks = [
             (f"{d} < {r}", "dispatched_before_received"),
@@ -419,8 +411,8 @@ class _Compiler:
             return f"try_cast({e} AS {cast})" if cast else e
 
         select = {
-            "__reason": by_check([_sql_str(c.reason) for c in checks]),
-            "__column": by_check([_sql_str(c.column) for c in checks]),
+            "__reason": by_check([literal(c.reason) for c in checks]),
+            "__column": by_check([literal(c.column) for c in checks]),
             # Only a quarantined row has a message: one test instead of the whole CASE.
             "__message": f"CASE WHEN s.__ri IS NOT NULL THEN {by_check([c.message for c in checks])} END",
             "__record": (f"CASE WHEN s.__ri IS NOT NULL THEN CAST(to_json(struct_pack({record})) AS VARCHAR) END"
@@ -452,8 +444,8 @@ class _Compiler:
         if ad.grain == "unit":
             select["unit_id"] = self.field_expr(ad.unit["unit_id"], "unit.unit_id")
             select["unit_status"] = self.field_expr(ad.unit.get("status"), "unit.status")
-        constants = {"agency": _sql_str(self.agency), "source_file": _sql_str(self.source_file),
-                     "timezone": _sql_str(ad.timezone)}
+        constants = {"agency": literal(self.agency), "source_file": literal(self.source_file),
+                     "timezone": literal(ad.timezone)}
         return self._build(select, first_fail, len(checks), constants, ready)
 
     def _build(self, select: dict[str, str], first_fail: str, n_checks: int, constants: dict[str, str],
@@ -481,7 +473,7 @@ class _Compiler:
             d = 0
             for e2, a2 in parsed:  # longest first
                 if a2 in depth and e2 in e:
-                    e = e.replace(e2, f"s.{a2}")
+                    e = replace_code(e, e2, f"s.{a2}")
                     d = max(d, depth[a2] + 1)
             depth[alias] = d
             layers.extend([] for _ in range(d + 1 - len(layers)))
@@ -489,20 +481,20 @@ class _Compiler:
 
         def sub(expr: str) -> str:
             for e, alias in parsed:
-                expr = expr.replace(e, f"s.{alias}")
+                expr = replace_code(expr, e, f"s.{alias}")
             return expr
 
         select = {k: sub(v) for k, v in select.items()}
         first_fail = sub(first_fail)
         vm_names = {name for name, *_ in self._pending}
-        refs = lambda e: {n for n in _VM_REF.findall(e) if n in vm_names}  # noqa: E731
+        refs = lambda e: {n for n in findall_code(_VM_REF, e) if n in vm_names}  # noqa: E731
         needed_in_pass = {"__reason", "__column", "__message", "__record", "call_id", "year", "unit_id",
                           "received_local", "time_issue", *TIMESTAMP_FIELDS}
         late = {k: v for k, v in select.items() if refs(v) and k not in needed_in_pass}
         early_cols = {k: v for k, v in select.items() if k not in late}
         # Columns that are the same on every row (no enroute column, a fixed service) cost
         # memory in the table for nothing: the view adds them.
-        constants = {**{k: v for k, v in early_cols.items() if k not in needed_in_pass and not re.search(r"\bs\.", v)},
+        constants = {**{k: v for k, v in early_cols.items() if k not in needed_in_pass and not findall_code(_ANY_REF, v)},
                      **constants}
         early_cols = {k: v for k, v in early_cols.items() if k not in constants}
         # The table keeps the index of the failing check (one byte); reason and column, which
@@ -514,7 +506,7 @@ class _Compiler:
         # Inputs of the late columns (and of their maps' keys), kept as hidden columns unless an
         # output column already holds the same value (priority_raw is often the map's key).
         late_text = " ".join(late.values()) + " " + " ".join(pending[n][0] for n in late_vms)
-        inputs = sorted(set(re.findall(r"\bs\.(__s\d+|__t\d+)\b", late_text)))
+        inputs = sorted(set(findall_code(_ALIAS_REF, late_text)))
         same = {v[2:]: k for k, v in early_cols.items() if re.fullmatch(r"s\.(__s\d+|__t\d+)", v)}
         hidden = [h for h in inputs if h not in same]
 
@@ -524,7 +516,7 @@ class _Compiler:
         texts = [*early_cols.values(), *late.values(), first_fail, *(p[0] for p in pending.values()),
                  *(e for e, _ in parsed)]
 
-        counts = collections.Counter(re.findall(r"\bs\.(__s\d+)\b", " ".join(texts)))
+        counts = collections.Counter(a for a in findall_code(_ALIAS_REF, " ".join(texts)) if a.startswith("__s"))
 
         def uses(alias: str) -> int:
             return counts[alias]
@@ -538,8 +530,8 @@ class _Compiler:
         deferred_out = {k for k, v in early_cols.items() if v[2:] in deferred}
 
         def via_outputs(expr: str) -> str:
-            return re.sub(r"\bs\.(__s\d+|__t\d+)\b", lambda m: f"s.{_q(same[m.group(1)])}" if m.group(1) in same
-                          else m.group(0), expr)
+            return sub_code(_ALIAS_REF, lambda m: f"s.{ident(same[m.group(1)])}" if m.group(1) in same
+                            else m.group(0), expr)
 
         late = {k: via_outputs(v) for k, v in late.items()}
         for n in late_vms:
@@ -575,9 +567,9 @@ class _Compiler:
         mid = (f"SELECT s.*, {', '.join(f'{n}.v AS {n}__v' for n in sorted(early_vms)) + ', ' if early_vms else ''}"
                f"{first_fail} AS __ri FROM ({inner}) s {join(early_vms)}")
         numbering = [] if not self.source.numbered else [f"s.{ROW} AS {ROW}", f"s.{ROW} AS source_row"]
-        early_sql = {k: _VM_REF.sub(r"s.\1__v", v) for k, v in early_cols.items()}  # mid exposes them so
+        early_sql = {k: sub_code(_VM_REF, r"s.\1__v", v) for k, v in early_cols.items()}  # mid exposes them so
         cols = (numbering + ["CAST(s.__ri AS UTINYINT) AS __ri" if n_checks < 256 else "s.__ri"]
-                + [f"{v} AS {_q(k)}" for k, v in early_sql.items()] + [f"s.{h} AS {h}" for h in hidden])
+                + [f"{v} AS {ident(k)}" for k, v in early_sql.items()] + [f"s.{h} AS {h}" for h in hidden])
         set_offset_variables(con, self.ad.timezone)
         con.execute(_expand_instants(f"CREATE OR REPLACE TABLE {base} AS SELECT\n  " + ",\n  ".join(cols)
                                      + f"\nFROM ({mid}) s", self.ad.timezone))
@@ -587,15 +579,15 @@ class _Compiler:
         name = f"{base}_v"
         numbered = "" if self.source.numbered else f"rowid + 1 AS {ROW}, rowid + 1 AS source_row, "
         con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT {numbered}s.*, "
-                    + ", ".join(f"{v} AS {_q(k)}" for k, v in from_ri.items()) + f" FROM {base} s")
+                    + ", ".join(f"{v} AS {ident(k)}" for k, v in from_ri.items()) + f" FROM {base} s")
         objects.insert(0, ("VIEW", name))
         for n in sorted(late_vms):
             materialize_map(n, f"SELECT * FROM {base} WHERE __ri IS NULL")
         out = f"{base}_out"
-        extra = ([f"{v} AS {_q(k)}" for k, v in late.items()]
-                 + [f"{self._as_enum(v)} AS {_q(k)}" for k, v in constants.items()])
+        extra = ([f"{v} AS {ident(k)}" for k, v in late.items()]
+                 + [f"{self._as_enum(v)} AS {ident(k)}" for k, v in constants.items()])
         replace = self._out_columns(base, early_cols, deferred_out)
-        star = f"s.* REPLACE ({', '.join(f'{v} AS {_q(k)}' for k, v in replace.items())})" if replace else "s.*"
+        star = f"s.* REPLACE ({', '.join(f'{v} AS {ident(k)}' for k, v in replace.items())})" if replace else "s.*"
         con.execute(f"CREATE OR REPLACE VIEW {out} AS SELECT {star}, {', '.join(extra)} FROM {name} s {join(late_vms)}")
         objects.insert(0, ("VIEW", out))
         rows = con.execute(f"SELECT count(*) FROM {base}").fetchone()[0]
@@ -622,14 +614,14 @@ class _Compiler:
         for k in early_cols:
             if types.get(k) != "VARCHAR" or k.startswith("__"):
                 continue
-            col = f"s.{_q(k)}"
+            col = f"s.{ident(k)}"
             cleaned = self.clean_sql(col) if k in deferred_out else col
             if k in _NOT_ENUM:
                 if k in deferred_out:
                     out[k] = cleaned
                 continue
             raw = [r[0] for r in self.con.execute(
-                f"SELECT DISTINCT {_q(k)} FROM {base} LIMIT {MAX_ENUM_VALUES + 1}").fetchall()]
+                f"SELECT DISTINCT {ident(k)} FROM {base} LIMIT {MAX_ENUM_VALUES + 1}").fetchall()]
             values = self.clean_values(raw) if k in deferred_out else raw
             enum = _enum_type(values)
             if enum is None:
@@ -650,7 +642,7 @@ def _enum_type(values: list) -> str | None:
     distinct = sorted({v for v in values if v is not None})
     if not distinct or len(distinct) > MAX_ENUM_VALUES:
         return None
-    return "ENUM(" + ", ".join(_sql_str(v) for v in distinct) + ")"
+    return "ENUM(" + ", ".join(literal(v) for v in distinct) + ")"
 
 
 _DAY_US = 86_400_000_000
@@ -695,15 +687,11 @@ _INSTANT = "__rr_instant"
 def _expand_instants(sql: str, tz: str) -> str:
     """Replace each ``__rr_instant(x)`` with the SQL for the instant of wall-clock time x."""
     out, i = [], 0
-    while (j := sql.find(_INSTANT + "(", i)) >= 0:
-        k, depth = j + len(_INSTANT), 0
-        for k in range(k, len(sql)):  # the matching parenthesis
-            depth += {"(": 1, ")": -1}.get(sql[k], 0)
-            if depth == 0:
-                break
+    while (j := find_code(sql, _INSTANT + "(", i)) >= 0:
+        k = matching_paren(sql, j + len(_INSTANT))
         arg = _expand_instants(sql[j + len(_INSTANT) + 1:k], tz)
         out += [sql[i:j], local_to_instant_sql(tz, arg) if re.fullmatch(r"s\.__t\d+", arg)
-                else f"timezone({_sql_str(tz)}, {arg})"]
+                else f"timezone({literal(tz)}, {arg})"]
         i = k + 1
     return "".join(out) + sql[i:]
 
@@ -759,7 +747,7 @@ def local_to_instant_sql(tz: str, local: str) -> str:
     ``_offset_buckets`` (session variables: ``set_offset_variables`` first); the days around
     a change, and any outside the table, still go through ICU, so every answer is ICU's.
     """
-    icu = f"timezone({_sql_str(tz)}, {local})"
+    icu = f"timezone({literal(tz)}, {local})"
     buckets = _offset_buckets(tz)
     if buckets is None:
         return icu
