@@ -73,6 +73,8 @@ def ingest(paths, sample, workspace, adapter, agency, as_json, memory_limit, job
                       progress=not as_json and sys.stderr.isatty(), memory_limit=memory_limit, jobs=jobs)
     except IngestError as exc:
         _fail(str(exc))
+    except KeyboardInterrupt:
+        _fail(f"interrupted: nothing from this run was stored; {workspace} is as it was before it", 130)
     if as_json:
         click.echo(json.dumps(summary.to_dict()))
         return

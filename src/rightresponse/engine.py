@@ -10,6 +10,7 @@ imported only when asked for.
 from __future__ import annotations
 
 import os
+import uuid
 import warnings
 from pathlib import Path
 
@@ -90,21 +91,29 @@ def connect(engine: str = DEFAULT_ENGINE, session=None, memory_limit: str | None
 
 
 def open_table(root, table: str, con):
-    """A workspace dataset (calls, sensitive, units, quarantine) as an Ibis table on ``con``.
+    """A workspace dataset (calls, sensitive, units, quarantine) as an Ibis table on ``con``:
+    the files the workspace's manifest lists (committed), never whatever is in the folder.
 
-    DuckDB goes through the workspace's own reader; Spark reads the dataset's folder, which
-    discovers the hive partitions (agency=/year=) and merges the files' schemas by name.
+    DuckDB goes through the workspace's own reader; Spark reads the listed files with the
+    dataset's folder as base path, which gives the hive partitions (agency=/year=), and
+    merges the files' schemas by name.
     """
     from .ingest.workspace import TABLES, Workspace, open_dataset
 
     if con.name == "duckdb":
         return open_dataset(root, table, con=con)
-    ws = Workspace(root)
+    ws = Workspace(Path(root).resolve())
     if table not in TABLES:
         raise ValueError(f"table must be one of {', '.join(TABLES)}, not {table!r}")
-    if not ws.has(table):
+    files = ws.files(table)
+    if not files:
         raise FileNotFoundError(f"{ws.dir(table)}: no {table} data")
-    return con.read_parquet(str(Path(ws.dir(table)).resolve()), mergeSchema="true")
+    # Ibis's read_parquet takes one path; the session reads a list (ibis keeps it as _session).
+    df = (con._session.read.option("basePath", str(ws.dir(table))).option("mergeSchema", "true")
+          .parquet(*files))
+    name = f"rr_{table}_{uuid.uuid4().hex[:8]}"
+    df.createOrReplaceTempView(name)
+    return con.table(name)
 
 
 def release(con) -> None:

@@ -8,6 +8,7 @@ same file; they are skipped, never double-counted, so re-ingesting is harmless.
 from __future__ import annotations
 
 import collections
+import contextlib
 import hashlib
 import json
 import os
@@ -16,6 +17,7 @@ import shutil
 import tempfile
 import threading
 import uuid
+import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -25,8 +27,11 @@ from .. import __version__
 from ..schema import CALL_FIELDS, SENSITIVE_FIELDS, UNIT_FIELDS, field_names
 from .adapter import Adapter, AdapterError, builtin_adapters, detect_adapter, get_adapter
 from .normalize import Source, normalize
-from .readers import RawTable, ReadError, columns_of, csv_scan, expand_zip, file_kind, read_any, _sql_str
-from .workspace import Workspace
+from ..sqltext import ident, literal
+from .readers import (MAX_EXPANSION, ROW, RawTable, ReadError, columns_of, csv_scan, expand_zip, expansion_limit,
+                      file_kind, read_any)
+from .recordcount import RecordCounter
+from .workspace import Workspace, WorkspaceBusy
 
 
 class IngestError(Exception):
@@ -120,14 +125,6 @@ class _Background:
         return value
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 22):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _printable(text: str, limit: int = 60) -> str:
     """A column name fit for a one-line message: control characters escaped, long names cut."""
     out = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
@@ -200,27 +197,46 @@ def resolve_inputs(paths, adapter: str | None = None,
     return out
 
 
-# DuckDB's own default is 80% of RAM. Ingest spills to WORKSPACE/.tmp beyond this instead,
-# so a multi-million-row export fits beside an analyst's other work (about 0.75 GB peak for
-# 2M rows; benchmarks/README.md). At 512MB the 2M-row pass spilled, about 0.4 s slower.
-# Pass memory_limit (or --memory-limit) to change it.
+# DuckDB's own default is 80% of RAM. Ingest spills to the run's staging folder beyond this
+# instead, so a multi-million-row export fits beside an analyst's other work (about 0.75 GB
+# peak for 2M rows; benchmarks/README.md). At 512MB the 2M-row pass spilled, about 0.4 s
+# slower. Pass memory_limit (or --memory-limit) to change it.
 DEFAULT_MEMORY_LIMIT = "640MB"
 
 
-def _connect(tmp: Path, memory_limit: str | None, threads: int | None = None):
+def _connect(tmp: Path, memory_limit: str | None, threads: int | None = None, *,
+             read: list[Path] = (), write: list[Path] = ()):
+    """A DuckDB connection that can touch only the files it needs, with its settings locked.
+
+    ``read``: the input file(s); ``write``: folders it may read and write (the workspace,
+    its staging and spill folders). Everything else on the machine is out of reach of every
+    query on it, including an adapter's ``sql:`` expressions, and no query can change that:
+    the configuration is locked once the connection is set up (adapter expressions are also
+    checked before they get here: ``adapter.check_expression``). Settings are GLOBAL so the
+    second cursor of the Parquet writes has them too.
+    """
     con = duckdb.connect()
-    con.execute(f"SET memory_limit = {_sql_str(memory_limit or DEFAULT_MEMORY_LIMIT)}")
-    con.execute(f"SET temp_directory = {_sql_str(str(tmp))}")
+    try:
+        con.execute(f"SET memory_limit = {literal(memory_limit or DEFAULT_MEMORY_LIMIT)}")
+    except duckdb.Error as exc:
+        con.close()
+        raise IngestError(f"memory limit {memory_limit!r} is not a size DuckDB understands (e.g. 2GB): "
+                          f"{str(exc).splitlines()[0]}") from None
+    con.execute(f"SET temp_directory = {literal(str(tmp))}")
     if threads:
         con.execute(f"SET threads = {int(threads)}")
-    return _session(con)
-
-
-def _session(con):
-    """Per-connection settings; a cursor (another connection to the same database) needs them too."""
-    con.execute("SET TimeZone = 'UTC'")
-    con.execute("SET enable_progress_bar = false")  # our own progress bar is per file
+    con.execute("SET GLOBAL TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")  # our own progress bar is per file (cursors: off by default)
+    con.execute(f"SET allowed_paths = [{', '.join(literal(str(p)) for p in read)}]")
+    con.execute(f"SET allowed_directories = [{', '.join(literal(str(p)) for p in write)}]")
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
     return con
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """DuckDB reports Ctrl-C during a query as RuntimeError('Query interrupted')."""
+    return isinstance(exc, RuntimeError) and "interrupted" in str(exc).lower()
 
 
 def ingest(paths, workspace, adapter: str | None = None, agency: str | None = None, progress: bool = False,
@@ -232,6 +248,10 @@ def ingest(paths, workspace, adapter: str | None = None, agency: str | None = No
     ``jobs``: files ingested at once by a pool of worker processes. The result (data,
     counts, manifest) is the same as one at a time: a call repeated across files is kept
     from the earliest file in the order given, as a sequential run would.
+
+    Atomic: every file is staged first and the run is committed at the end by one manifest
+    write, so a crash or Ctrl-C (KeyboardInterrupt) leaves the workspace as it was. If a
+    file fails (IngestError), the files before it are committed and the error raised.
 
     >>> summary = ingest(["week35.csv"], workspace="ws")   # doctest: +SKIP
     >>> summary.rows_loaded                                # doctest: +SKIP
@@ -245,37 +265,39 @@ def ingest(paths, workspace, adapter: str | None = None, agency: str | None = No
         inputs = resolve_inputs(paths, adapter, skipped)
     except AdapterError as exc:
         raise IngestError(str(exc)) from None
-    ws = Workspace(workspace)
-    ws.root.mkdir(parents=True, exist_ok=True)
+    shown_root = str(Path(workspace))
+    ws = Workspace(Path(workspace).resolve())
     bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(inputs), unit="file", desc="ingest", leave=False)
     try:
-        if int(jobs) > 1 and len(inputs) > 1:
-            summaries = _ingest_parallel(inputs, ws, agency, int(jobs), memory_limit, bar)
-        else:
-            summaries = []
-            con = _connect(ws.root / ".tmp", memory_limit)
+        with ws.lock():
+            ws.recover()  # what an interrupted run left: never visible, removed now
+            run = ws.new_stage()
+            if progress:
+                from tqdm import tqdm
+
+                bar = tqdm(total=len(inputs), unit="file", desc="ingest", leave=False)
             try:
-                for path, ad, _, shown in inputs:
-                    if bar is not None:
-                        bar.set_postfix_str(path.name[:40])
-                    fs = _ingest_file(con, ws, path, ad, agency, shown)
-                    ws.record(_manifest_entry(fs, path, ad))
-                    summaries.append(fs)
-                    if bar is not None:
-                        bar.update(1)
+                if int(jobs) > 1 and len(inputs) > 1:
+                    staged, failure = _stage_parallel(inputs, ws, run, agency, int(jobs), memory_limit, bar)
+                else:
+                    staged, failure = _stage_sequential(inputs, ws, run, agency, memory_limit, bar)
+                ws.commit([(_manifest_entry(fs, path, ad), stage) for fs, stage, path, ad in staged])
             finally:
-                con.close()
+                ws.end_stage(run)
+    except RuntimeError as exc:
+        if _interrupted(exc):
+            raise KeyboardInterrupt from None
+        if isinstance(exc, WorkspaceBusy):
+            raise IngestError(str(exc)) from None
+        raise
     finally:
         if bar is not None:
             bar.close()
         for tmp in {t for _, _, t, _ in inputs if t is not None}:
             shutil.rmtree(tmp, ignore_errors=True)
-        shutil.rmtree(ws.root / ".tmp", ignore_errors=True)
-    return IngestSummary(str(ws.root), summaries, skipped)
+    if failure is not None:
+        raise failure
+    return IngestSummary(shown_root, [fs for fs, *_ in staged], skipped)
 
 
 def _manifest_entry(fs: FileSummary, path: Path, ad: Adapter) -> dict:
@@ -288,45 +310,65 @@ def _manifest_entry(fs: FileSummary, path: Path, ad: Adapter) -> dict:
     }
 
 
+def _stage_file(root: Path, stage: Path, path: Path, ad: Adapter, agency: str | None, shown: str,
+                memory_limit: str | None, threads: int | None = None, also: list[str] = ()) -> FileSummary:
+    """Ingest one file into its own staging folder (a workspace of its own, not yet committed).
+    Duplicates are checked against the calls committed in ``root`` and the Parquet files
+    ``also`` (the calls this run staged before)."""
+    con = _connect(stage / ".tmp", memory_limit, threads, read=[path.resolve()], write=[root])
+    try:
+        return _ingest_file(con, Workspace(stage), path, ad, agency, shown, seen_in=Workspace(root), also=also)
+    finally:
+        con.close()
+        shutil.rmtree(stage / ".tmp", ignore_errors=True)
+
+
+def _stage_sequential(inputs, ws: Workspace, run: Path, agency, memory_limit, bar):
+    """Stage the files one at a time; (staged, the error that stopped the run or None)."""
+    staged: list = []
+    also: list[str] = []
+    for i, (path, ad, _, shown) in enumerate(inputs):
+        if bar is not None:
+            bar.set_postfix_str(path.name[:40])
+        stage = run / str(i)
+        try:
+            fs = _stage_file(ws.root, stage, path, ad, agency, shown, memory_limit, also=also)
+        except IngestError as exc:
+            return staged, exc
+        staged.append((fs, stage, path, ad))
+        also += [str(f) for f in sorted((stage / "calls").rglob("*.parquet"))]
+        if bar is not None:
+            bar.update(1)
+    return staged, None
+
+
 # ---------------------------------------------------------------- many files at once
 
 
-def _stage_one(root: str, stage: str, path: str, ad: Adapter, agency: str | None, shown: str,
-               memory_limit: str | None, threads: int) -> FileSummary:
-    """Worker: ingest one file into its own staging workspace. Duplicates are checked
-    against the calls stored before the run; the parent checks across the run's files."""
-    con = _connect(Path(stage) / ".tmp", memory_limit, threads)
-    try:
-        return _ingest_file(con, Workspace(stage), Path(path), ad, agency, shown, seen_in=Workspace(root))
-    finally:
-        con.close()
-        shutil.rmtree(Path(stage) / ".tmp", ignore_errors=True)
+def _stage_parallel(inputs, ws: Workspace, run: Path, agency: str | None, jobs: int, memory_limit: str | None,
+                    bar):
+    """Stage every file in a worker process; (staged, the error that stopped the run or None).
 
-
-def _ingest_parallel(inputs, ws: Workspace, agency: str | None, jobs: int, memory_limit: str | None,
-                     bar) -> list[FileSummary]:
-    """Stage every file in a worker process, then commit in input order.
-
-    Each worker writes a complete per-file workspace under ``.staging/``. Committing then
-    (1) finds calls that more than one staged file holds and drops them from every file
-    but the earliest, moving their rows from loaded to duplicate, (2) moves the files into
-    the workspace and (3) records the manifest, in input order. If a file fails, the files
-    before it are committed and the error is raised, as in a sequential run.
+    Each worker writes a complete per-file workspace under the run's staging folder. Then
+    the calls that more than one staged file holds are dropped from every file but the
+    earliest, moving their rows from loaded to duplicate. If a file fails, the files before
+    it are kept, as in a sequential run.
     """
     import pickle
     import queue
+    import signal
     import subprocess
     import sys
     from concurrent.futures import ThreadPoolExecutor
 
-    run = ws.root / ".staging" / uuid.uuid4().hex[:12]
-    run.mkdir(parents=True)
     threads = max(1, (os.cpu_count() or 1) // jobs)
     results: list = [None] * len(inputs)
     todo: queue.Queue = queue.Queue()
     for i in range(len(inputs)):
         todo.put(i)
     lock = threading.Lock()
+    procs: list = []
+    stopping = threading.Event()
 
     def worker(w: int) -> None:
         """Feed files to one worker process until none are left (or it dies)."""
@@ -334,8 +376,10 @@ def _ingest_parallel(inputs, ws: Workspace, agency: str | None, jobs: int, memor
         with open(log, "w") as err:
             proc = subprocess.Popen([sys.executable, "-m", "rightresponse.ingest.stage"], stdin=subprocess.PIPE,
                                     stdout=subprocess.PIPE, stderr=err, text=True)
+        with lock:
+            procs.append(proc)
         try:
-            while True:
+            while not stopping.is_set():
                 try:
                     i = todo.get_nowait()
                 except queue.Empty:
@@ -344,9 +388,8 @@ def _ingest_parallel(inputs, ws: Workspace, agency: str | None, jobs: int, memor
                 d = run / str(i)
                 d.mkdir()
                 with open(d / "request.pickle", "wb") as fh:
-                    pickle.dump({"root": str(ws.root), "stage": str(d), "path": str(path), "ad": ad,
-                                 "agency": agency, "shown": shown, "memory_limit": memory_limit,
-                                 "threads": threads}, fh)
+                    pickle.dump({"root": ws.root, "stage": d, "path": path, "ad": ad, "agency": agency,
+                                 "shown": shown, "memory_limit": memory_limit, "threads": threads}, fh)
                 try:
                     proc.stdin.write(f"{d / 'request.pickle'}\t{d / 'result.pickle'}\n")
                     proc.stdin.flush()
@@ -361,52 +404,53 @@ def _ingest_parallel(inputs, ws: Workspace, agency: str | None, jobs: int, memor
                     return
                 with open(d / "result.pickle", "rb") as fh:
                     results[i] = pickle.load(fh)
+                (d / "request.pickle").unlink()
+                (d / "result.pickle").unlink()
                 if bar is not None:
                     with lock:
                         bar.update(1)
         finally:
             if proc.stdin and not proc.stdin.closed:
-                proc.stdin.close()
+                with contextlib.suppress(OSError):
+                    proc.stdin.close()
             proc.wait()
 
+    pool = ThreadPoolExecutor(max_workers=min(jobs, len(inputs)))
     try:
-        with ThreadPoolExecutor(max_workers=min(jobs, len(inputs))) as pool:
-            for f in [pool.submit(worker, w) for w in range(min(jobs, len(inputs)))]:
-                f.result()
-        for i, r in enumerate(results):
-            if r is None:  # never reached: every worker died before it
-                results[i] = IngestError(f"{inputs[i][3]}: not ingested: the ingest workers failed")
-        failed = next((i for i, r in enumerate(results) if isinstance(r, BaseException)), len(results))
-        done = list(range(failed))
-        con = _connect(run / ".tmp", memory_limit)
-        try:
-            _drop_cross_file_duplicates(con, run, done, results)
-        finally:
-            con.close()
-        for i in done:
-            path, ad, _, _ = inputs[i]
-            _commit_staged(run / str(i), ws, results[i].sha256)
-            ws.record(_manifest_entry(results[i], path, ad))
-        if failed < len(results):
-            raise results[failed]
-        return results
+        for f in [pool.submit(worker, w) for w in range(min(jobs, len(inputs)))]:
+            f.result()
+    except BaseException:  # Ctrl-C: stop the workers now, not after their current file
+        stopping.set()
+        with lock:
+            for proc in procs:
+                with contextlib.suppress(OSError):
+                    proc.send_signal(signal.SIGKILL)
+        raise
     finally:
-        shutil.rmtree(run, ignore_errors=True)
-        try:
-            (ws.root / ".staging").rmdir()
-        except OSError:
-            pass  # another run's staging is there too
+        pool.shutdown(wait=True)
+    for i, r in enumerate(results):
+        if r is None:  # never reached: every worker died before it
+            results[i] = IngestError(f"{inputs[i][3]}: not ingested: the ingest workers failed")
+    failed = next((i for i, r in enumerate(results) if isinstance(r, BaseException)), len(results))
+    done = list(range(failed))
+    con = _connect(run / ".tmp", memory_limit, write=[ws.root])
+    try:
+        _drop_cross_file_duplicates(con, run, done, results)
+    finally:
+        con.close()
+    staged = [(results[i], run / str(i), inputs[i][0], inputs[i][1]) for i in done]
+    return staged, (results[failed] if failed < len(results) else None)
 
 
-def _staged_glob(stage: Path, table: str) -> str | None:
+def _staged_files(stage: Path, table: str) -> list[str]:
     d = stage / table
-    return str(d / "**" / "*.parquet") if d.exists() and any(d.rglob("*.parquet")) else None
+    return [str(f) for f in sorted(d.rglob("*.parquet"))] if d.is_dir() else []
 
 
 def _drop_cross_file_duplicates(con, run: Path, done: list[int], results: list) -> None:
     """Keep each call in the earliest staged file that has it; fix the others' counts."""
-    ids = [f"SELECT {i} AS __i, agency, call_id FROM read_parquet({_sql_str(g)}, hive_partitioning=true)"
-           for i in done if (g := _staged_glob(run / str(i), "calls"))]
+    ids = [f"SELECT {i} AS __i, agency, call_id FROM read_parquet({_list(files)}, hive_partitioning=true)"
+           for i in done if (files := _staged_files(run / str(i), "calls"))]
     if len(ids) < 2:
         return
     con.execute(
@@ -418,14 +462,14 @@ def _drop_cross_file_duplicates(con, run: Path, done: list[int], results: list) 
         "SELECT DISTINCT unnest(list_filter(__in, lambda x: x > __first)) FROM __cross").fetchall())
     for i in later_files:
         stage = run / str(i)
-        later = f"(SELECT agency, call_id FROM __cross WHERE __first < {i})"
+        later = f"(SELECT agency, call_id FROM __cross WHERE __first < {int(i)})"
         removed = {}
         for table in ("calls", "units", "sensitive"):
-            g = _staged_glob(stage, table)
-            if g is None:
+            files = _staged_files(stage, table)
+            if not files:
                 continue
             n = con.execute(
-                f"SELECT count(*) FROM read_parquet({_sql_str(g)}, hive_partitioning=true) t "
+                f"SELECT count(*) FROM read_parquet({_list(files)}, hive_partitioning=true) t "
                 f"SEMI JOIN {later} d ON d.agency = t.agency AND d.call_id = t.call_id").fetchone()[0]
             removed[table] = n
             if n:
@@ -440,6 +484,11 @@ def _drop_cross_file_duplicates(con, run: Path, done: list[int], results: list) 
             raise AssertionError(f"{fs.path}: counts do not reconcile after the cross-file check: {fs}")
 
 
+def _list(paths: list[str]) -> str:
+    """A SQL list of file names (each a literal)."""
+    return "[" + ", ".join(literal(p) for p in paths) + "]"
+
+
 # zstd at its fastest level: with the text columns written as ENUMs, compression was a third
 # of the Parquet writes at the default level 3; files are about a quarter larger (benchmarks/README.md).
 _PARQUET = "FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1"
@@ -449,28 +498,13 @@ def _rewrite_without(con, table_dir: Path, dups_sql: str) -> None:
     """Rewrite each staged Parquet file of ``table_dir`` without the rows of ``dups_sql``."""
     for f in sorted(table_dir.rglob("*.parquet")):
         agency = next((p.split("=", 1)[1] for p in f.relative_to(table_dir).parts if p.startswith("agency=")), None)
-        src = f"read_parquet({_sql_str(str(f))}, hive_partitioning=false)"
-        keep_where = f"SELECT call_id FROM {dups_sql} WHERE agency = {_sql_str(agency)}" if agency is not None else \
+        src = f"read_parquet({literal(str(f))}, hive_partitioning=false)"
+        keep_where = f"SELECT call_id FROM {dups_sql} WHERE agency = {literal(agency)}" if agency is not None else \
             f"SELECT call_id FROM {dups_sql}"
         tmp = f.with_suffix(".rewrite")
         con.execute(f"COPY (SELECT t.* FROM {src} t ANTI JOIN ({keep_where}) d ON d.call_id = t.call_id) "
-                    f"TO {_sql_str(str(tmp))} ({_PARQUET})")
+                    f"TO {literal(str(tmp))} ({_PARQUET})")
         os.replace(tmp, f)
-
-
-def _commit_staged(stage: Path, ws: Workspace, sha: str) -> None:
-    """Move one file's staged datasets into the workspace (same file system: renames)."""
-    q = ws.dir("quarantine") / f"{sha[:16]}.parquet"
-    if q.exists():
-        q.unlink()  # re-ingest replaces this file's quarantine rather than doubling it
-    for table in ("calls", "sensitive", "units", "quarantine"):
-        d = stage / table
-        if not d.exists():
-            continue
-        for f in sorted(d.rglob("*.parquet")):
-            dest = ws.root / table / f.relative_to(d)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(f, dest)
 
 
 _PLAIN_VALUE = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -492,17 +526,17 @@ def _copies(select_sql: str, dest: Path, tag: str, parts: list[tuple]) -> list[s
     for agency, year in parts:
         # Plain equality where it can, so the scan skips row groups by their min/max (exports
         # come roughly in time order, so each year is a few row groups of the table).
-        where = (f"agency = {_sql_str(agency)}" if agency is not None else "agency IS NULL") + " AND " + (
+        where = (f"agency = {literal(agency)}" if agency is not None else "agency IS NULL") + " AND " + (
             f"year = {int(year)}" if year is not None else "year IS NULL")
         if agency is not None and year is not None and _PLAIN_VALUE.match(str(agency)):
             target = dest / f"agency={agency}" / f"year={int(year)}"
             target.mkdir(parents=True, exist_ok=True)
             file = target / f"{tag}_{uuid.uuid4()}.parquet"
             out.append(f"COPY (SELECT * EXCLUDE (agency, year) FROM ({select_sql}) WHERE {where}) "
-                       f"TO {_sql_str(str(file))} ({_PARQUET})")
+                       f"TO {literal(str(file))} ({_PARQUET})")
         else:
-            out.append(f"COPY (SELECT * FROM ({select_sql}) WHERE {where}) TO {_sql_str(str(dest))} "
-                       f"({_PARQUET}, PARTITION_BY (agency, year), APPEND, FILENAME_PATTERN {_sql_str(tag + '_{uuid}')})")
+            out.append(f"COPY (SELECT * FROM ({select_sql}) WHERE {where}) TO {literal(str(dest))} "
+                       f"({_PARQUET}, PARTITION_BY (agency, year), APPEND, FILENAME_PATTERN {literal(tag + '_{uuid}')})")
     return out
 
 
@@ -511,7 +545,8 @@ def _run_two_at_a_time(con, statements: list[str]) -> None:
 
     One Parquet COPY keeps only about one and a half of two cores busy; two side by side
     fill both (benchmarks/README.md). The cursor is another connection to the same
-    in-memory database, so the tables it reads are not TEMP. A failure stops both.
+    in-memory database, so the tables it reads are not TEMP. A failure (or Ctrl-C) on
+    either stops both.
     """
     if not statements:
         return
@@ -529,53 +564,87 @@ def _run_two_at_a_time(con, statements: list[str]) -> None:
                 queue.clear()
                 raise
 
-    cur = _session(con.cursor())
+    cur = con.cursor()
     side = _Background(work, cur)
     try:
         work(con)
-    finally:
-        try:
+    except BaseException:
+        cur.interrupt()  # do not wait for the other COPY to finish
+        with contextlib.suppress(BaseException):
             side.result()
-        finally:
-            cur.close()
+        cur.close()
+        raise
+    try:
+        side.result()
+    finally:
+        cur.close()
 
 
 def _ingest_file(con, ws: Workspace, path: Path, ad: Adapter, agency: str | None,
-                 shown: str | None = None, seen_in: Workspace | None = None) -> FileSummary:
-    """One file into ``ws`` (the caller records the manifest); ``shown`` is the name to report
-    (``dir/export.zip!member.csv`` for zip members); duplicates are checked against the calls
-    already in ``seen_in`` (default ``ws``)."""
+                 shown: str | None = None, seen_in: Workspace | None = None, also: list[str] = ()) -> FileSummary:
+    """One file into ``ws`` (a staging workspace; the caller commits it); ``shown`` is the name
+    to report (``dir/export.zip!member.csv`` for zip members); duplicates are checked against
+    the calls committed in ``seen_in`` (default ``ws``) and in the Parquet files ``also``."""
     shown = shown or str(path)
-    sha_job = _Background(_sha256, path)  # hashing overlaps the DuckDB read
-    agency_id = agency or ad.agency
-    delim = ad.read.get("delimiter")
-    comp = None
     try:
-        scan = csv_scan(path, delim)
+        return _ingest_checked(con, ws, path, ad, agency, shown, seen_in or ws, also)
+    except ReadError as exc:
+        raise IngestError(str(exc).replace(str(path), shown, 1)) from None
+    except AdapterError as exc:
+        raise IngestError(str(exc)) from None
+    except duckdb.OutOfMemoryException as exc:
+        raise IngestError(f"{shown}: out of memory ({str(exc).splitlines()[0]}); "
+                          f"try a larger --memory-limit") from None
+    except duckdb.Error as exc:
+        raise IngestError(f"{shown}: cannot ingest: {str(exc).splitlines()[0]}") from None
+
+
+def _ingest_checked(con, ws: Workspace, path: Path, ad: Adapter, agency: str | None, shown: str,
+                    seen_in: Workspace, also: list[str]) -> FileSummary:
+    scan = csv_scan(path, ad.read.get("delimiter"))
+    # The file's hash, and for DuckDB's CSV scan an independent count of its records,
+    # computed while DuckDB reads (one read of the file for both).
+    check = _Background(source_check, path, scan is not None, con.interrupt)
+    agency_id = agency or ad.agency
+    comp = None
+    raw = None
+    try:
         if scan is not None:
             # The usual case: normalize straight from DuckDB's strict CSV scan, one pass.
             try:
                 comp = normalize(con, ad, Source(scan[0], scan[1], numbered=False), agency_id, path.name)
-                raw = RawTable("", scan[1], comp.rows, [], "duckdb")
+            except duckdb.InterruptException:
+                raise
             except duckdb.Error:
                 comp = None  # not strict RFC 4180 or not UTF-8 after all: the exact Python reader
+            if comp is not None and comp.rows != check.result()[1]:
+                comp.drop(con)  # DuckDB's scan lost or merged records: the exact reader decides
+                comp = None
+            if comp is not None:
+                raw = RawTable("", scan[1], comp.rows, path="duckdb")
         if comp is None:
-            raw = read_any(con, path, delim, try_duckdb=scan is None)
-    except ReadError as exc:
-        raise IngestError(str(exc).replace(str(path), shown, 1)) from None
-    except UnicodeDecodeError as exc:
-        raise IngestError(f"{shown}: cannot decode text ({exc})") from None
-    except AdapterError as exc:
-        raise IngestError(str(exc)) from None
-    if comp is None:
-        try:
-            comp = normalize(con, ad, raw, agency_id, path.name)
-        except AdapterError as exc:
-            raise IngestError(str(exc)) from None
-        except duckdb.Error as exc:
-            raise IngestError(f"{shown}: adapter {ad.name} failed: {str(exc).splitlines()[0]}") from None
-        finally:
+            try:
+                raw = read_any(con, path, ad.read.get("delimiter"), try_duckdb=scan is None)
+            except UnicodeDecodeError as exc:
+                raise ReadError(f"{path}: cannot decode text ({exc})") from None
+            try:
+                comp = normalize(con, ad, raw, agency_id, path.name)
+            except duckdb.Error as exc:
+                raise IngestError(f"{shown}: adapter {ad.name} failed: {str(exc).splitlines()[0]}") from None
+        sha = check.result()[0]
+        return _write_outputs(con, ws, path, ad, shown, seen_in, also, agency_id, comp, raw, sha)
+    except duckdb.InterruptException:  # the check stopped the scan (a decompression bomb): its error
+        check.result()
+        raise
+    finally:
+        if comp is not None:
+            comp.drop(con)
+        if raw is not None:
             raw.drop(con)  # the normalized table keeps the raw record of every quarantined row
+
+
+def _write_outputs(con, ws: Workspace, path: Path, ad: Adapter, shown: str, seen_in: Workspace, also,
+                   agency_id: str, comp, raw: RawTable, sha: str) -> FileSummary:
     norm = comp.name
     unit_grain = ad.grain == "unit"
 
@@ -585,7 +654,7 @@ def _ingest_file(con, ws: Workspace, path: Path, ad: Adapter, agency: str | None
     # (Rows that pass every check are those with no failing-check index, __ri; the reason
     # text is a CASE on it, not worth evaluating on every row just to test for NULL.)
     seen = f"seen_{norm}"
-    (seen_in or ws).existing_ids(con, agency_id, seen, among=f"SELECT call_id FROM {norm} WHERE __ri IS NULL")
+    seen_in.existing_ids(con, agency_id, seen, among=f"SELECT call_id FROM {norm} WHERE __ri IS NULL", also=also)
     part = ["call_id", "unit_id"] if unit_grain else ["call_id"]
     on = " AND ".join(f"f.{c} IS NOT DISTINCT FROM n.{c}" for c in part)
     con.execute(
@@ -602,11 +671,10 @@ def _ingest_file(con, ws: Workspace, path: Path, ad: Adapter, agency: str | None
     rows_dup = con.execute(f"SELECT count(*) FROM {norm}_d").fetchone()[0]
     rows_loaded = counts.pop("__ok", 0) - rows_dup
     reasons = dict(counts)
-    if raw.malformed:
-        reasons["malformed_record"] = reasons.get("malformed_record", 0) + len(raw.malformed)
+    if raw.bad_rows:
+        reasons["malformed_record"] = reasons.get("malformed_record", 0) + raw.bad_rows
     rows_quarantined = sum(reasons.values())
 
-    sha = sha_job.result()
     qname = _quarantine_table(con, raw, norm, path, sha)
     # Partitions of the valid rows; a partition that only duplicates populate would just
     # write an empty file, so this superset is harmless and cheap.
@@ -615,13 +683,13 @@ def _ingest_file(con, ws: Workspace, path: Path, ad: Adapter, agency: str | None
     tag = sha[:16]
     statements: list[str] = []  # the Parquet writes, run two at a time at the end
     if unit_grain:
-        unit_cols = ", ".join(f'"{c}"' for c in field_names(UNIT_FIELDS))
+        unit_cols = ", ".join(map(ident, field_names(UNIT_FIELDS)))
         statements += _copies(f"SELECT {unit_cols} FROM ({keep})", ws.dir("units"), tag, parts)
         # One incident row per call: the first unit row, with the number of distinct units.
         # (plus the sensitive columns, which are written from the incident rows too)
         inc_fields = field_names(CALL_FIELDS) + [c for c in field_names(SENSITIVE_FIELDS) if c not in field_names(CALL_FIELDS)]
         call_cols = ", ".join(
-            f'"{c}"' if c != "units_assigned" else "count(DISTINCT unit_id) OVER (PARTITION BY call_id) AS units_assigned"
+            ident(c) if c != "units_assigned" else "count(DISTINCT unit_id) OVER (PARTITION BY call_id) AS units_assigned"
             for c in inc_fields
         )
         incidents = (f"SELECT * FROM (SELECT {call_cols}, __row, row_number() OVER (PARTITION BY call_id ORDER BY __row) AS __n "
@@ -631,8 +699,8 @@ def _ingest_file(con, ws: Workspace, path: Path, ad: Adapter, agency: str | None
     calls_loaded = (con.execute(f"SELECT count(*) FROM ({incidents})").fetchone()[0] if unit_grain
                     else rows_loaded)
     if calls_loaded:
-        cols = ", ".join(f'"{c}"' for c in field_names(CALL_FIELDS))
-        sens = ", ".join(f'i."{c}"' for c in field_names(SENSITIVE_FIELDS))
+        cols = ", ".join(map(ident, field_names(CALL_FIELDS)))
+        sens = ", ".join(f"i.{ident(c)}" for c in field_names(SENSITIVE_FIELDS))
         statements = (_copies(f"SELECT {cols} FROM ({incidents})", ws.dir("calls"), tag, parts) + statements
                       + _copies(f"SELECT {sens} FROM ({incidents}) i WHERE i.location IS NOT NULL "
                                 f"OR i.narrative IS NOT NULL OR i.latitude IS NOT NULL", ws.dir("sensitive"), tag, parts))
@@ -640,7 +708,6 @@ def _ingest_file(con, ws: Workspace, path: Path, ad: Adapter, agency: str | None
 
     _write_quarantine(con, ws, qname, sha)
     con.execute(f"DROP TABLE IF EXISTS {norm}_d; DROP TABLE IF EXISTS {seen}")
-    comp.drop(con)
 
     fs = FileSummary(
         path=shown, adapter=ad.name, rows_read=raw.rows, rows_loaded=rows_loaded,
@@ -661,37 +728,83 @@ def _quarantine_table(con, raw: RawTable, norm: str, path: Path, sha: str) -> st
     )
     con.execute(
         f"""INSERT INTO q_{norm}
-        SELECT {_sql_str(path.name)}, {_sql_str(sha)}, n.__row, n.__reason, n.__column, n.__message, n.__record
-        FROM {norm} n WHERE n.__ri IS NOT NULL"""
+        SELECT ?, ?, n.__row, n.__reason, n.__column, n.__message, n.__record
+        FROM {norm} n WHERE n.__ri IS NOT NULL""", [path.name, sha]
     )
-    for m in raw.malformed:
-        con.execute(
-            f"INSERT INTO q_{norm} VALUES (?, ?, ?, 'malformed_record', NULL, ?, ?)",
-            [path.name, sha, m.row, f"record {m.row}: {m.message}", m.record],
-        )
+    if raw.bad:
+        con.execute(f"INSERT INTO q_{norm} SELECT ?, ?, {ROW}, 'malformed_record', NULL, message, record "
+                    f"FROM {ident(raw.bad)}", [path.name, sha])
     return f"q_{norm}"
 
 
 def _write_quarantine(con, ws: Workspace, qname: str, sha: str) -> None:
-    dest = ws.dir("quarantine") / f"{sha[:16]}.parquet"
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    if dest.exists():
-        dest.unlink()  # re-ingest replaces this file's quarantine rather than doubling it
+    """The quarantine file of one source (the commit replaces an earlier one of the same file)."""
     if con.execute(f"SELECT count(*) FROM {qname}").fetchone()[0]:
-        con.execute(f"COPY (SELECT * FROM {qname} ORDER BY source_row) TO {_sql_str(str(dest))} (FORMAT parquet)")
+        dest = ws.dir("quarantine") / f"{sha[:16]}_{uuid.uuid4().hex[:8]}.parquet"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        con.execute(f"COPY (SELECT * FROM {qname} ORDER BY source_row) TO {literal(str(dest))} (FORMAT parquet)")
     con.execute(f"DROP TABLE {qname}")
+
+
+def source_check(path: Path, count_records: bool, on_error=None) -> tuple[str, int | None]:
+    """(SHA-256 of the file as stored, number of data records or None), in one read.
+
+    The records are counted (for DuckDB's CSV scan, which they check) over the decompressed
+    text of a .gz file, within the expansion limit; past it the scan is stopped with
+    ``on_error()`` and the ReadError raised here.
+    """
+    h = hashlib.sha256()
+    counter = RecordCounter() if count_records else None
+    gz = count_records and path.name.lower().endswith(".gz")
+    limit = expansion_limit(path) if gz else 0
+    inflate = zlib.decompressobj(wbits=31) if gz else None
+    produced = 0
+    started = False  # the current gzip member has begun
+    try:
+        with open(path, "rb") as fh:
+            while chunk := fh.read(1 << 22):
+                h.update(chunk)
+                if counter is None:
+                    continue
+                if not gz:
+                    counter.feed(chunk)
+                    continue
+                while chunk:
+                    started = True
+                    out = inflate.decompress(chunk, 1 << 22)
+                    produced += len(out)
+                    if produced > limit:
+                        raise ReadError(f"{path}: expands to more than {limit:,} bytes ({MAX_EXPANSION} times "
+                                        f"its compressed size); refused as a possible decompression bomb")
+                    counter.feed(out)
+                    if inflate.eof:  # another gzip member may follow
+                        chunk = inflate.unused_data
+                        inflate, started = zlib.decompressobj(wbits=31), False
+                    else:
+                        chunk = inflate.unconsumed_tail
+        if started and not inflate.eof:
+            raise ReadError(f"{path}: corrupt or truncated gzip data (the file ends inside a gzip member)")
+    except zlib.error as exc:
+        if on_error is not None:
+            on_error()
+        raise ReadError(f"{path}: corrupt or truncated gzip data ({exc})") from None
+    except ReadError:
+        if on_error is not None:
+            on_error()
+        raise
+    return h.hexdigest(), (counter.finish() if counter is not None else None)
 
 
 def quarantine_examples(workspace, limit: int = 5) -> list[dict]:
     """A few quarantined rows with file, row, column and reason (never the raw record)."""
-    ws = Workspace(workspace)
-    if not ws.has("quarantine"):
+    files = Workspace(workspace).files("quarantine")
+    if not files:
         return []
     con = duckdb.connect()
     try:
         rows = con.execute(
-            f"SELECT source_file, source_row, reason, column_name FROM read_parquet({_sql_str(ws.glob('quarantine'))}) "
-            f"ORDER BY source_file, source_row LIMIT {int(limit)}"
+            "SELECT source_file, source_row, reason, column_name FROM read_parquet(?) "
+            "ORDER BY source_file, source_row LIMIT ?", [files, int(limit)]
         ).fetchall()
     finally:
         con.close()

@@ -2,13 +2,20 @@
 
 Every reader produces the same thing, a :class:`RawTable`: a temporary DuckDB table whose
 columns are the source's columns as VARCHAR plus ``__row`` (1-based data-record number),
-and a list of records that could not be split into fields (quarantined later).
+and a table of the records that could not be split into fields (quarantined later).
 
 CSV takes two paths. The fast path is DuckDB's strict CSV scanner with a dialect we
-sniff ourselves; on clean files (the usual case) it is exact and fast. If DuckDB rejects
-anything (mixed newlines, wrong field counts, bad UTF-8, unterminated quotes) we fall back
-to Python's ``csv`` module, which never loses a record: every physical record gets a
-number, and records with the wrong field count are returned as malformed.
+sniff ourselves; on clean files (the usual case) it is exact and fast, and ingest checks
+its count against an independent one (``recordcount``). If DuckDB rejects anything
+(mixed newlines, wrong field counts, bad UTF-8, unterminated quotes), or its count is
+wrong, the file takes Python's ``csv`` module, which never loses a record: every physical
+record gets a number, and records with the wrong field count are returned as malformed.
+
+Every reader holds a bounded amount in memory, whatever the file: rows go to DuckDB in
+batches (which spills to disk), one record may not exceed ``MAX_RECORD_CHARS`` (a longer
+one is quarantined with its first characters), JSON is parsed one record at a time, and
+compressed input may expand ``MAX_EXPANSION`` times at most (a decompression bomb is a
+one-line error, not an exhausted machine).
 """
 
 from __future__ import annotations
@@ -28,13 +35,26 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from ..sqltext import ident, literal
+
 ROW = "__row"
 CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".psv")
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls")
 _BATCH = 100_000
+_JSON_BATCH = 20_000  # records held as Python dicts before they go to DuckDB
 _SNIFF_BYTES = 1 << 16
 
-csv.field_size_limit(1 << 30)
+# One record (a CSV row, a JSON record) may hold this many characters. A CAD record is a few
+# hundred; a narrative a few thousand. A longer one is quarantined with its first
+# RECORD_HEAD characters, so a run of 40 MB of NUL bytes cannot take the machine's memory.
+MAX_RECORD_CHARS = 16 << 20
+RECORD_HEAD = 1000
+# Compressed input (gzip, zip, xlsx) may expand this many times, and at least to
+# MIN_EXPANDED_BYTES. CAD exports compress about ten times; a bomb, a thousand.
+MAX_EXPANSION = 100
+MIN_EXPANDED_BYTES = 64 << 20
+
+csv.field_size_limit(MAX_RECORD_CHARS)
 
 
 class ReadError(Exception):
@@ -42,29 +62,25 @@ class ReadError(Exception):
 
 
 @dataclass
-class Malformed:
-    row: int
-    message: str
-    record: str
-
-
-@dataclass
 class RawTable:
     name: str
     columns: list[str]
     rows: int
-    malformed: list[Malformed] = field(default_factory=list)
+    bad: str | None = None  # table of malformed records (row, message, record), or None
+    bad_rows: int = 0
     path: str = "duckdb"  # which reader path produced it: duckdb | python | excel | json | parquet
     warnings: list[str] = field(default_factory=list)  # e.g. lines decoded as cp1252
     base: str | None = None  # the table behind ``name`` when ``name`` is a numbering view
 
     def drop(self, con) -> None:
+        if self.bad:
+            con.execute(f"DROP TABLE IF EXISTS {ident(self.bad)}")
         if not self.name:  # a direct scan: nothing was materialized
             return
         if self.base:
-            con.execute(f'DROP VIEW IF EXISTS "{self.name}"; DROP TABLE IF EXISTS "{self.base}"')
+            con.execute(f"DROP VIEW IF EXISTS {ident(self.name)}; DROP TABLE IF EXISTS {ident(self.base)}")
         else:
-            con.execute(f'DROP TABLE IF EXISTS "{self.name}"')
+            con.execute(f"DROP TABLE IF EXISTS {ident(self.name)}")
 
 
 # ---------------------------------------------------------------- helpers
@@ -76,30 +92,88 @@ def dedupe_names(names: list[str]) -> list[str]:
     Uniqueness is case-insensitive because DuckDB identifiers are (``Beat`` and ``BEAT``
     would collide), and ``__row`` is reserved for the record number.
     """
-    seen: set[str] = {ROW}
-    out = []
-    for i, raw in enumerate(names):
+    namer = _Namer()
+    return [namer.name(raw, i) for i, raw in enumerate(names)]
+
+
+class _Namer:
+    """dedupe_names one name at a time, for readers that meet new columns as they go."""
+
+    def __init__(self) -> None:
+        self._seen: set[str] = {ROW}
+
+    def name(self, raw: str | None, i: int) -> str:
         base = (raw or "").strip().lstrip("\ufeff") or f"column{i}"
         name, n = base, 0
-        while name.lower() in seen:
+        while name.lower() in self._seen:
             n += 1
             name = f"{base}_{n}"
-        seen.add(name.lower())
-        out.append(name)
-    return out
+        self._seen.add(name.lower())
+        return name
 
 
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+def expansion_limit(path: Path) -> int:
+    """How many bytes compressed input at ``path`` may expand to."""
+    return max(MIN_EXPANDED_BYTES, MAX_EXPANSION * path.stat().st_size)
 
 
-def _open_bytes(path: Path):
+def _too_large(path: Path, limit: int) -> ReadError:
+    return ReadError(f"{path}: expands to more than {limit:,} bytes ({MAX_EXPANSION} times its compressed "
+                     f"size); refused as a possible decompression bomb")
+
+
+class _CappedGzip(gzip.GzipFile):
+    """A gzip stream that raises ReadError once it has produced more than ``limit`` bytes."""
+
+    def __init__(self, path: Path, limit: int):
+        super().__init__(str(path), "rb")
+        self._cap_path, self._cap, self._produced = path, limit, 0
+
+    def seek(self, offset, whence=io.SEEK_SET):
+        if offset == 0 and whence == io.SEEK_SET:  # read again from the start: count afresh
+            self._produced = 0
+        return super().seek(offset, whence)
+
+    def _count(self, n: int) -> None:
+        self._produced += n
+        if self._produced > self._cap:
+            raise _too_large(self._cap_path, self._cap)
+
+    def read(self, size=-1):
+        if size is None or size < 0:  # never one unbounded read
+            return b"".join(iter(lambda: self.read(1 << 20), b""))
+        b = super().read(size)
+        self._count(len(b))
+        return b
+
+    def read1(self, size=-1):
+        b = super().read1(size if size and size > 0 else 1 << 20)
+        self._count(len(b))
+        return b
+
+    def readinto(self, b):
+        n = super().readinto(b)
+        self._count(n)
+        return n
+
+    def readline(self, size=-1):
+        b = super().readline(size if size is not None and size >= 0 else MAX_RECORD_CHARS)
+        self._count(len(b))
+        return b
+
+
+def open_bytes(path: Path):
+    """The file's bytes, decompressed if it is .gz, within the expansion limit."""
     if path.name.lower().endswith(".gz"):
-        return gzip.open(path, "rb")
+        return _CappedGzip(path, expansion_limit(path))
     return open(path, "rb")
 
 
 _GZIP_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
+
+
+def _gzip_error(path: Path, exc: BaseException) -> ReadError:
+    return ReadError(f"{path}: corrupt or truncated gzip data ({exc})")
 
 
 def _detect_encoding(path: Path, whole_file: bool = True) -> str:
@@ -113,37 +187,39 @@ def _detect_encoding(path: Path, whole_file: bool = True) -> str:
     try:
         return _detect_encoding_of(path, None if whole_file else _SNIFF_BYTES)
     except _GZIP_ERRORS as exc:
-        raise ReadError(f"{path}: corrupt or truncated gzip data ({exc})") from None
+        raise _gzip_error(path, exc) from None
 
 
 def _detect_encoding_of(path: Path, limit: int | None) -> str:
-    with _open_bytes(path) as fh:
+    with open_bytes(path) as fh:
         head = fh.read(4)
         if head.startswith(codecs.BOM_UTF16_LE) or head.startswith(codecs.BOM_UTF16_BE):
             return "utf-16"
         fh.seek(0)
-        decoder = codecs.getincrementaldecoder("utf-8")()
-        try:
-            if limit is None:
-                while chunk := fh.read(1 << 22):
-                    decoder.decode(chunk)
-                decoder.decode(b"", final=True)
-            else:  # a prefix may end inside a multi-byte character: not final
-                decoder.decode(fh.read(limit))
+        if _decodes(fh, "utf-8", limit):
             return "utf-8-sig"
-        except UnicodeDecodeError:
-            pass
         fh.seek(0)
-        try:
-            codecs.getincrementaldecoder("cp1252")().decode(fh.read(limit or -1), final=True)
-            return "cp1252"
-        except UnicodeDecodeError:
-            return "latin-1"
+        return "cp1252" if _decodes(fh, "cp1252", limit) else "latin-1"
+
+
+def _decodes(fh, encoding: str, limit: int | None) -> bool:
+    """Whether the stream (or its first ``limit`` bytes) decodes; read in chunks."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    try:
+        if limit is not None:  # a prefix may end inside a multi-byte character: not final
+            decoder.decode(fh.read(limit))
+            return True
+        while chunk := fh.read(1 << 22):
+            decoder.decode(chunk)
+        decoder.decode(b"", final=True)
+        return True
+    except UnicodeDecodeError:
+        return False
 
 
 def sniff_dialect(path: Path, encoding: str) -> str:
     """Pick the delimiter from the header line: the candidate that splits it most."""
-    with _open_bytes(path) as fh:
+    with open_bytes(path) as fh:
         text = fh.read(_SNIFF_BYTES).decode(encoding, errors="replace")
     first = text.splitlines()[0] if text else ""
     best, best_n = ",", 0
@@ -162,33 +238,87 @@ def read_header(path: Path, delimiter: str | None = None,
     """Header names, delimiter and encoding of a delimited text file."""
     encoding = _detect_encoding(path, whole_file)
     delim = delimiter or sniff_dialect(path, encoding)
-    with _open_bytes(path) as fh:
+    with open_bytes(path) as fh:
         text = io.TextIOWrapper(fh, encoding=encoding, newline="", errors="replace")
         try:
-            header = next(csv.reader(text, delimiter=delim))
+            header = next(csv.reader(_BoundedLines(text), delimiter=delim))
         except StopIteration:
             raise ReadError(f"{path}: the file is empty (no header row)") from None
+        except _Oversized:
+            raise ReadError(f"{path}: the header row is longer than {MAX_RECORD_CHARS:,} characters") from None
         except csv.Error as exc:
             raise ReadError(f"{path}: cannot read the header row: {exc}") from None
+        except _GZIP_ERRORS as exc:
+            raise _gzip_error(path, exc) from None
     if not any(h.strip() for h in header):
         raise ReadError(f"{path}: the header row is blank")
     return dedupe_names(header), delim, encoding
-
-
-def _sql_str(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"
 
 
 def _new_name(con: duckdb.DuckDBPyConnection, stem: str) -> str:
     return f"{stem}_{uuid.uuid4().hex[:10]}"
 
 
-def _load_arrow(con, name: str, columns: list[str], batches: list[pa.RecordBatch]) -> None:
-    schema = pa.schema([(ROW, pa.int64())] + [(c, pa.string()) for c in columns])
-    table = pa.Table.from_batches(batches, schema=schema) if batches else schema.empty_table()
-    con.register("__arrow_in", table)
-    con.execute(f'create or replace temp table "{name}" as select * from __arrow_in')
-    con.unregister("__arrow_in")
+class _TableWriter:
+    """Rows into a new temp table, one Arrow batch at a time (DuckDB holds them, and spills).
+
+    Columns may be added as they are met (JSON records differ in their keys); earlier rows
+    have NULL there.
+    """
+
+    def __init__(self, con, name: str, columns: list[str], types: dict[str, pa.DataType] | None = None):
+        self.con, self.name = con, name
+        self.types = {ROW: pa.int64(), **(types or {})}
+        self.columns = list(columns)
+        cols = ", ".join(f"{ident(c)} VARCHAR" for c in self.columns)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {ident(name)} ({ident(ROW)} BIGINT{', ' if cols else ''}{cols})")
+
+    def add_columns(self, columns: list[str]) -> None:
+        for c in columns:
+            self.con.execute(f"ALTER TABLE {ident(self.name)} ADD COLUMN {ident(c)} VARCHAR")
+            self.columns.append(c)
+
+    def write(self, nums: list[int], cols: list[list]) -> None:
+        """One batch: record numbers and one list of values per column (in ``columns`` order)."""
+        if not nums:
+            return
+        names = [ROW] + self.columns[: len(cols)]
+        arrays = [pa.array(nums, pa.int64())] + [pa.array(c, self.types.get(n, pa.string()))
+                                                 for n, c in zip(names[1:], cols)]
+        batch = pa.Table.from_arrays(arrays, names=[f"c{i}" for i in range(len(names))])
+        self.con.register("__arrow_in", batch)
+        try:
+            cols_sql = ", ".join(ident(n) for n in names)
+            self.con.execute(f"INSERT INTO {ident(self.name)} ({cols_sql}) SELECT * FROM __arrow_in")
+        finally:
+            self.con.unregister("__arrow_in")
+
+
+class _BadRecords:
+    """Malformed records (row, message, whole record), kept in a DuckDB table as they come."""
+
+    def __init__(self, con, stem: str):
+        self.con, self.name, self.count = con, None, 0
+        self._stem = stem
+        self._buf: tuple[list, list, list] = ([], [], [])
+        self._out: _TableWriter | None = None
+
+    def add(self, row: int, message: str, record: str) -> None:
+        self._buf[0].append(row)
+        self._buf[1].append(f"record {row}: {message}")
+        self._buf[2].append(record)
+        self.count += 1
+        if len(self._buf[0]) >= 1000:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._buf[0]:
+            return
+        if self._out is None:
+            self.name = _new_name(self.con, f"{self._stem}_bad")
+            self._out = _TableWriter(self.con, self.name, ["message", "record"])
+        self._out.write(self._buf[0], [self._buf[1], self._buf[2]])
+        self._buf = ([], [], [])
 
 
 # ---------------------------------------------------------------- CSV
@@ -214,8 +344,8 @@ def csv_scan(path: Path, delimiter: str | None = None) -> tuple[str, list[str]] 
     or None when the header already shows the file needs the Python reader.
 
     Ingest normalizes straight from this scan, with no table of raw strings in between. If
-    the scan then fails (bad UTF-8 further down, a ragged record), it falls back to
-    :func:`read_csv`, which takes the exact Python path.
+    the scan then fails (bad UTF-8 further down, a ragged record), or its count differs from
+    the independent one, it falls back to :func:`read_csv`, which takes the exact Python path.
     """
     if file_kind(path) != "csv":
         return None
@@ -227,9 +357,10 @@ def csv_scan(path: Path, delimiter: str | None = None) -> tuple[str, list[str]] 
 
 def _scan_sql(path: Path, columns: list[str], delim: str) -> str:
     # max_line_size stays at DuckDB's default (2 MB): a longer record makes the strict scan
-    # fail, and the Python reader then loads it exactly.
-    col_spec = "{" + ", ".join(f"{_sql_str(c)}: 'VARCHAR'" for c in columns) + "}"
-    return (f"read_csv({_sql_str(str(path))}, auto_detect=false, header=true, delim={_sql_str(delim)}, "
+    # fail (or, at the end of a file, stop short: the independent count catches that), and
+    # the Python reader then takes the file.
+    col_spec = "{" + ", ".join(f"{literal(c)}: 'VARCHAR'" for c in columns) + "}"
+    return (f"read_csv({literal(str(path))}, auto_detect=false, header=true, delim={literal(delim)}, "
             f"quote='\"', escape='\"', strict_mode=true, columns={col_spec}, all_varchar=true)")
 
 
@@ -239,93 +370,144 @@ def _read_csv_duckdb(con, path: Path, columns: list[str], delim: str) -> RawTabl
     # is on by default), so rowid + 1 is the data-record number. A view adds it for free;
     # numbering during the scan (row_number() OVER ()) or copying the table to add it cost
     # as much as the scan itself.
-    con.execute(f'create or replace temp table "{name}_scan" as select * from {_scan_sql(path, columns, delim)}')
-    cols = ", ".join(_ident(c) for c in columns)
-    con.execute(f'create or replace temp view "{name}" as select rowid + 1 as {ROW}, {cols} from "{name}_scan"')
-    rows = con.execute(f'select count(*) from "{name}_scan"').fetchone()[0]
-    return RawTable(name, columns, rows, [], "duckdb", base=f"{name}_scan")
+    scan = ident(f"{name}_scan")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {scan} AS SELECT * FROM {_scan_sql(path, columns, delim)}")
+    cols = ", ".join(ident(c) for c in columns)
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {ident(name)} AS SELECT rowid + 1 AS {ROW}, {cols} FROM {scan}")
+    rows = con.execute(f"SELECT count(*) FROM {scan}").fetchone()[0]
+    return RawTable(name, columns, rows, path="duckdb", base=f"{name}_scan")
+
+
+class _Oversized(Exception):
+    """A physical line longer than MAX_RECORD_CHARS (raised out of the csv reader)."""
+
+    def __init__(self, line: int, size: int, head: str):
+        super().__init__(line)
+        self.line, self.size, self.head = line, size, head
+
+
+class _BoundedLines:
+    """The physical lines of a text stream for ``csv.reader``, none longer than MAX_RECORD_CHARS.
+
+    A longer line is read to its end and dropped, and ``_Oversized`` is raised in its place
+    (the csv reader passes it on and starts afresh at the next line). ``line`` is the number
+    of the last line read.
+    """
+
+    def __init__(self, text, limit: int = MAX_RECORD_CHARS):
+        self._readline, self._limit, self.line = text.readline, limit, 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        line = self._readline(self._limit)
+        if not line:
+            raise StopIteration
+        self.line += 1
+        if len(line) >= self._limit and not line.endswith(("\n", "\r")):
+            head, size = line[:RECORD_HEAD], len(line)
+            while more := self._readline(1 << 20):  # the rest of the line, read and dropped
+                size += len(more)
+                if more.endswith(("\n", "\r")):
+                    break
+            raise _Oversized(self.line, size, head)
+        return line
 
 
 def _read_csv_python(con, path: Path, columns: list[str], delim: str, encoding: str) -> RawTable:
     name = _new_name(con, "raw")
     width = len(columns)
-    malformed: list[Malformed] = []
+    bad = _BadRecords(con, name)
     warnings: list[str] = []
-    batches: list[pa.RecordBatch] = []
+    out = _TableWriter(con, name, columns)
     nums: list[int] = []
     buf: list[list[str]] = []
     row = 0
-    with _open_bytes(path) as fh:
-        if encoding in ("cp1252", "latin-1"):
-            lines = _mixed_lines(fh, warnings)
-        else:
-            if encoding == "utf-16" and (problem := _utf16_problem(path)):
-                warnings.append(f"{problem}; undecodable bytes were replaced by U+FFFD")
-            lines = io.TextIOWrapper(fh, encoding=encoding, newline="", errors="replace")
-        reader = csv.reader(lines, delimiter=delim, strict=False)
+    with open_bytes(path) as fh:
+        mixed = encoding in ("cp1252", "latin-1")
+        if encoding == "utf-16" and (problem := _utf16_problem(path)):
+            warnings.append(f"{problem}; undecodable bytes were replaced by U+FFFD")
+        # latin-1 maps each byte to one character, so a file of mixed encodings is split into
+        # lines exactly as bytes, then each line is decoded on its own (_mixed).
+        text = io.TextIOWrapper(fh, encoding="latin-1" if mixed else encoding, newline="", errors="replace")
+        lines = _BoundedLines(text)
+        source = _mixed(lines) if mixed else lines
+        reader = csv.reader(source, delimiter=delim, strict=False)
         next(reader, None)  # header
         while True:
             try:
                 rec = next(reader)
             except StopIteration:
                 break
+            except _Oversized as big:
+                row += 1
+                bad.add(row, f"longer than {MAX_RECORD_CHARS:,} characters ({big.size:,}, at line {big.line}); "
+                             f"only its first {RECORD_HEAD:,} are kept here", big.head)
+                continue
             except csv.Error as exc:
                 row += 1
-                malformed.append(Malformed(row, f"unreadable record: {exc}", ""))
+                bad.add(row, f"unreadable record: {exc}", "")
                 continue
             if not rec:
                 continue  # a blank line is not a record
             row += 1
             if len(rec) != width:
                 # The whole record, however long: the quarantine must round-trip it.
-                malformed.append(Malformed(row, f"expected {width} fields, found {len(rec)}", json.dumps(rec)))
+                bad.add(row, f"expected {width} fields, found {len(rec)}", json.dumps(rec))
                 continue
             nums.append(row)
             buf.append(rec)
             if len(buf) >= _BATCH:
-                batches.append(_batch(nums, columns, buf))
+                out.write(nums, [list(c) for c in zip(*buf)])
                 nums, buf = [], []
+        if text.read(1):  # never: every line was read to the end of the file
+            raise ReadError(f"{path}: the reader stopped before the end of the file (line {lines.line})")
     if buf:
-        batches.append(_batch(nums, columns, buf))
-    _load_arrow(con, name, columns, batches)
-    return RawTable(name, columns, row, malformed, "python", warnings)
+        out.write(nums, [list(c) for c in zip(*buf)])
+    bad.flush()
+    if mixed and (note := getattr(source, "note", None)):
+        warnings.append(note)
+    return RawTable(name, columns, row, bad.name, bad.count, "python", warnings)
 
 
-def _mixed_lines(fh, warnings: list[str]):
-    """Text lines of a file that is not valid UTF-8 throughout, decoded line by line.
+class _mixed:
+    """Lines of a file that is not valid UTF-8 throughout, each decoded on its own.
 
     Exports are often UTF-8 with a few cp1252 lines pasted in; decoding the whole file
-    as cp1252 would turn every correct "é" elsewhere into "Ã©". Each line is UTF-8 if it
-    can be, else cp1252, else latin-1 (which never fails), and the count is reported.
-    Lines are split on CR, LF and CRLF as ``newline=""`` would, so the csv module sees
-    bare carriage returns inside quoted fields exactly as from a text file.
+    as cp1252 would turn every correct "é" elsewhere into "Ã©". Each line (read as latin-1,
+    so its characters are its bytes) is UTF-8 if it can be, else cp1252, else latin-1 (which
+    never fails), and the count is reported.
     """
-    fallback, first = 0, 0
-    for n, raw in enumerate(fh, 1):
+
+    def __init__(self, lines: _BoundedLines):
+        self._lines, self.fallback, self.first, self.note = lines, 0, 0, None
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._lines)
+        raw = line.encode("latin-1")
         try:
-            text = raw.decode("utf-8")
+            return raw.decode("utf-8")
         except UnicodeDecodeError:
-            fallback += 1
-            first = first or n
-            try:
-                text = raw.decode("cp1252")
-            except UnicodeDecodeError:
-                text = raw.decode("latin-1")
-        if "\r" in text[:-2]:
-            yield from io.StringIO(text, newline="")
-        else:
-            yield text
-    if fallback:
-        warnings.append(
-            f"{fallback} line(s) are not valid UTF-8 and were read as cp1252/latin-1 (first: line {first})"
-        )
+            pass
+        self.fallback += 1
+        self.first = self.first or self._lines.line
+        self.note = (f"{self.fallback} line(s) are not valid UTF-8 and were read as cp1252/latin-1 "
+                     f"(first: line {self.first})")
+        try:
+            return raw.decode("cp1252")
+        except UnicodeDecodeError:
+            return line
 
 
 def _utf16_problem(path: Path) -> str | None:
     """Where a UTF-16 file stops being valid (e.g. cut in the middle of a character)."""
     decoder = codecs.getincrementaldecoder("utf-16")()
     pos = 0
-    with _open_bytes(path) as fh:
+    with open_bytes(path) as fh:
         try:
             while chunk := fh.read(1 << 22):
                 decoder.decode(chunk)
@@ -336,160 +518,506 @@ def _utf16_problem(path: Path) -> str | None:
     return None
 
 
-def _batch(nums: list[int], columns: list[str], rows: list[list[str]]) -> pa.RecordBatch:
-    cols = list(zip(*rows))
-    arrays = [pa.array(nums, pa.int64())] + [pa.array(list(c), pa.string()) for c in cols]
-    return pa.RecordBatch.from_arrays(arrays, names=[ROW] + columns)
+# ---------------------------------------------------------------- records (JSON, Excel)
 
 
-# ---------------------------------------------------------------- other formats
+def _cell(v):
+    if v is None:
+        return None
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    if isinstance(v, (dict, list)):
+        return json.dumps(v)
+    return str(v)
 
 
-def _records_to_table(con, records: list[dict], prefix: str, columns: list[str] | None = None,
-                      nums: list[int] | None = None, rows: int | None = None,
-                      malformed: list[Malformed] | None = None) -> RawTable:
-    """Records (dicts) into a raw table; ``nums`` are their record numbers when some were set aside."""
-    columns = list(columns or [])
-    seen = set(columns)
-    for rec in records:
-        for k in rec:
-            if k not in seen:
-                seen.add(k)
-                columns.append(k)
-    names = dedupe_names(columns)
-    name = _new_name(con, prefix)
-    nums = nums if nums is not None else list(range(1, len(records) + 1))
+class _RecordTable:
+    """Records (dicts) into a raw table in batches; columns in the order their keys first appear."""
 
-    def cell(v):
-        if v is None:
-            return None
-        if isinstance(v, float) and v.is_integer():
-            return str(int(v))
-        if isinstance(v, (dict, list)):
-            return json.dumps(v)
-        return str(v)
+    def __init__(self, con, prefix: str, columns: list[str] | None = None):
+        self.con, self.prefix = con, prefix
+        self.name = _new_name(con, prefix)
+        self._namer = _Namer()
+        self.keys: list[str] = []
+        self.names: list[str] = []
+        self._out = _TableWriter(con, self.name, [])
+        self._nums: list[int] = []
+        self._recs: list[dict] = []
+        self._add_keys(list(columns or []))
 
-    batches = []
-    for i in range(0, len(records), _BATCH):
-        chunk = records[i : i + _BATCH]
-        cells = [[cell(r.get(c)) for c in columns] for r in chunk]
-        batches.append(_batch(nums[i : i + _BATCH], names, cells))
-    _load_arrow(con, name, names, batches)
-    return RawTable(name, names, len(records) if rows is None else rows, list(malformed or []), prefix)
+    def _add_keys(self, keys: list[str]) -> None:
+        new = []
+        for k in keys:
+            self.keys.append(k)
+            new.append(self._namer.name(k, len(self.names) + len(new)))
+        self.names += new
+        self._out.add_columns(new)
+
+    def add(self, num: int, rec: dict) -> None:
+        self._nums.append(num)
+        self._recs.append(rec)
+        if len(self._recs) >= _JSON_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._recs:
+            return
+        known = set(self.keys)
+        fresh = list(dict.fromkeys(k for r in self._recs for k in r if k not in known))
+        if fresh:
+            self._add_keys(fresh)
+        cols = [[_cell(r.get(k)) for r in self._recs] for k in self.keys]
+        self._out.write(self._nums, cols)
+        self._nums, self._recs = [], []
+
+    def table(self, rows: int, bad: _BadRecords, warnings: list[str] | None = None) -> RawTable:
+        self.flush()
+        bad.flush()
+        return RawTable(self.name, list(self.names), rows, bad.name, bad.count, self.prefix, list(warnings or []))
 
 
-def _json_records(items: list, what: str) -> tuple[list[dict], list[int], list[Malformed]]:
-    """Keep the objects; anything else is a malformed record (numbered from 1)."""
-    records, nums, malformed = [], [], []
-    for i, item in enumerate(items, 1):
-        if isinstance(item, dict):
-            records.append(item)
-            nums.append(i)
-        else:
-            malformed.append(Malformed(i, f"{what} {i} is not a JSON object", json.dumps(item)))
-    return records, nums, malformed
+# ---------------------------------------------------------------- JSON
+
+
+def _open_text(path: Path):
+    fh = open_bytes(path)
+    return io.TextIOWrapper(fh, encoding="utf-8-sig", newline="")
+
+
+class _JsonStream:
+    """A JSON document read one value at a time, never whole: ``[`` the list, then each
+    record, each parsed by the standard decoder from a window of the text.
+
+    A value longer than MAX_RECORD_CHARS is an error: without parsing it there is no
+    knowing where it ends.
+    """
+
+    def __init__(self, path: Path, text):
+        self.path, self._text = path, text
+        self._buf, self._pos = "", 0
+        self._eof = False
+        self._line, self._col = 1, 1  # position of _buf[0] in the document
+        self._decoder = json.JSONDecoder()
+
+    def _fill(self, need: int = 1 << 20) -> bool:
+        if self._eof:
+            return False
+        if self._pos:
+            dropped = self._buf[: self._pos]
+            nl = dropped.count("\n")
+            self._line += nl
+            self._col = (len(dropped) - dropped.rfind("\n")) if nl else self._col + len(dropped)
+            self._buf, self._pos = self._buf[self._pos:], 0
+        chunk = self._text.read(need)
+        if not chunk:
+            self._eof = True
+            return False
+        self._buf += chunk
+        return True
+
+    def _where(self, pos: int) -> tuple[int, int]:
+        head = self._buf[:pos]
+        nl = head.count("\n")
+        return self._line + nl, (pos - head.rfind("\n")) if nl else self._col + pos
+
+    def error(self, msg: str, pos: int | None = None) -> ReadError:
+        line, col = self._where(self._pos if pos is None else pos)
+        return ReadError(f"{self.path}: invalid JSON at line {line}, column {col} ({msg})")
+
+    def peek(self) -> str:
+        """The next character that is not white space ('' at the end)."""
+        while True:
+            while self._pos < len(self._buf) and self._buf[self._pos] in " \t\r\n":
+                self._pos += 1
+            if self._pos < len(self._buf):
+                return self._buf[self._pos]
+            if not self._fill():
+                return ""
+
+    def take(self, ch: str) -> None:
+        if self.peek() != ch:
+            got = self.peek()
+            raise self.error(f"Expecting '{ch}'" + ("" if got else " before the end of the file"))
+        self._pos += 1
+
+    def value(self):
+        """The next JSON value, parsed."""
+        self.peek()
+        while True:
+            try:
+                v, end = self._decoder.raw_decode(self._buf, self._pos)
+            except RecursionError:
+                line, _ = self._where(self._pos)
+                raise ReadError(f"{self.path}: a JSON value starting at line {line} is nested too deeply") from None
+            except json.JSONDecodeError as exc:
+                if len(self._buf) - self._pos > MAX_RECORD_CHARS:
+                    line, _ = self._where(self._pos)
+                    raise ReadError(f"{self.path}: a JSON value starting at line {line} is longer than "
+                                    f"{MAX_RECORD_CHARS:,} characters") from None
+                if self._fill(max(1 << 20, len(self._buf) - self._pos)):
+                    continue  # the value may just be cut by the window: read more and try again
+                raise self.error(exc.msg, exc.pos) from None
+            # a number at the end of the window may continue in the next chunk
+            if end == len(self._buf) and not isinstance(v, (dict, list, str)) and self._fill():
+                continue
+            self._pos = end
+            return v
+
+    def items(self):
+        """The values of a JSON list, one at a time (the '[' is next)."""
+        self.take("[")
+        if self.peek() == "]":
+            self._pos += 1
+            return
+        while True:
+            yield self.value()
+            nxt = self.peek()
+            if nxt == ",":
+                self._pos += 1
+                continue
+            if nxt == "]":
+                self._pos += 1
+                return
+            raise self.error("Expecting ',' delimiter" if nxt else "Expecting ',' delimiter before the end of the file")
+
+    def members(self):
+        """(key, stream) pairs of a JSON object, the stream positioned at each value: the caller
+        reads it with value() or items() before asking for the next key."""
+        self.take("{")
+        if self.peek() == "}":
+            self._pos += 1
+            return
+        while True:
+            key = self.value()
+            if not isinstance(key, str):
+                raise self.error("Expecting property name enclosed in double quotes")
+            self.take(":")
+            yield key
+            nxt = self.peek()
+            if nxt == ",":
+                self._pos += 1
+                continue
+            if nxt == "}":
+                self._pos += 1
+                return
+            raise self.error("Expecting ',' delimiter" if nxt else "Expecting ',' delimiter before the end of the file")
+
+    def end(self) -> None:
+        if self.peek():
+            raise self.error("Extra data")
+
+
+def _json_stream(path: Path, fn):
+    """Run ``fn(stream)`` on the file, turning decoding errors into one-line ReadErrors."""
+    try:
+        with _open_text(path) as text:
+            return fn(_JsonStream(path, text), text)
+    except UnicodeDecodeError as exc:
+        raise ReadError(f"{path}: not UTF-8 JSON (byte {exc.start}: {exc.reason})") from None
+    except _GZIP_ERRORS as exc:
+        raise _gzip_error(path, exc) from None
+
+
+def _is_ndjson(path: Path) -> bool:
+    """NDJSON: the first non-blank line is a JSON object by itself, and another line follows."""
+    def check(stream, text):
+        lines = _BoundedLines(text)
+        first = None
+        for line in lines:
+            if line.strip():
+                first = line
+                break
+        if first is None:
+            raise ReadError(f"{path}: the file is empty")
+        try:
+            if not isinstance(json.loads(first), dict):
+                return False
+        except (json.JSONDecodeError, RecursionError):
+            return False
+        try:
+            return any(line.strip() for line in lines)
+        except _Oversized:  # a second line, however long
+            return True
+
+    try:
+        return _json_stream(path, check)
+    except _Oversized:
+        return False
+
+
+def _json_items(path: Path, stream: _JsonStream):
+    """(what, items) of a JSON document: its records, one at a time, as dicts or other values."""
+    first = stream.peek()
+    if not first:
+        raise ReadError(f"{path}: the file is empty")
+    if first == "[":
+        return "record", stream.items()
+    if first != "{":
+        raise ReadError(f"{path}: JSON is neither a list of records nor an ArcGIS/Socrata export")
+
+    def from_object():
+        meta = None
+        found = False
+        for key in stream.members():
+            if key == "features" and stream.peek() == "[":  # ArcGIS / GeoJSON
+                found = True
+                for feat in stream.items():
+                    yield "feature", _feature(feat)
+            elif key == "data" and stream.peek() == "[":  # Socrata rows.json
+                if meta is None:
+                    raise ReadError(f"{path}: a Socrata rows.json needs 'meta' before 'data'")
+                found = True
+                try:
+                    cols = [c.get("fieldName") or c.get("name") for c in meta["view"]["columns"]]
+                except (KeyError, TypeError, AttributeError):
+                    raise ReadError(f"{path}: Socrata rows.json without meta.view.columns") from None
+                for r in stream.items():
+                    yield "data row", dict(zip(cols, r)) if isinstance(r, list) and len(r) == len(cols) else r
+            else:
+                v = stream.value()
+                if key == "meta":
+                    meta = v
+        stream.end()
+        if not found:
+            raise ReadError(f"{path}: JSON is neither a list of records nor an ArcGIS/Socrata export")
+
+    return None, from_object()
+
+
+def _feature(feat):
+    if not isinstance(feat, dict):
+        return feat
+    rec = dict(feat.get("attributes") or feat.get("properties") or {})
+    geom = feat.get("geometry") or {}
+    if isinstance(geom, dict) and "x" in geom and "y" in geom:
+        rec.setdefault("x", geom["x"])
+        rec.setdefault("y", geom["y"])
+    return rec
 
 
 def read_json(con, path: Path) -> RawTable:
-    """Socrata (a list of records, rows.json, or NDJSON) and ArcGIS feature exports.
+    """Socrata (a list of records, rows.json, or NDJSON) and ArcGIS feature exports, streamed.
 
     In NDJSON every line stands alone, so a broken line (a truncated download, a stray
     edit) is quarantined as a malformed record and the other lines still load. A single
     JSON document that does not parse cannot be split into records: that is an error.
     """
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
-    try:
-        with opener(path, "rt", encoding="utf-8-sig") as fh:
-            text = fh.read()
-    except UnicodeDecodeError as exc:
-        raise ReadError(f"{path}: not UTF-8 JSON (byte {exc.start}: {exc.reason})") from None
-    except _GZIP_ERRORS as exc:
-        raise ReadError(f"{path}: corrupt or truncated gzip data ({exc})") from None
-    if not text.strip():
-        raise ReadError(f"{path}: the file is empty")
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        lines = [ln for ln in text.split("\n") if ln.strip()]
-        try:
-            ndjson = isinstance(json.loads(lines[0]), dict)
-        except json.JSONDecodeError:
-            ndjson = False
-        if not ndjson:
-            raise ReadError(f"{path}: invalid JSON at line {exc.lineno}, column {exc.colno} ({exc.msg})") from None
-        items, bad = [], {}
-        for i, line in enumerate(lines, 1):
+    if _is_ndjson(path):
+        return _read_ndjson(con, path)
+
+    def load(stream, text):
+        out, bad = _RecordTable(con, "json"), _BadRecords(con, "json")
+        what, items = _json_items(path, stream)
+        n = 0
+        for item in items:
+            if what is None:
+                kind, item = item
+            else:
+                kind = what
+            n += 1
+            if isinstance(item, dict):
+                out.add(n, item)
+            else:
+                bad.add(n, f"{kind} {n} is not a JSON object", json.dumps(item))
+        if what is not None:
+            stream.end()
+        return out.table(n, bad)
+
+    return _json_stream(path, load)
+
+
+def _read_ndjson(con, path: Path) -> RawTable:
+    def load(stream, text):
+        out, bad = _RecordTable(con, "json"), _BadRecords(con, "json")
+        lines = _BoundedLines(text)
+        n = 0
+        while True:
             try:
-                items.append(json.loads(line))
-            except json.JSONDecodeError as err:
-                bad[i] = Malformed(i, f"invalid JSON ({err.msg}, column {err.colno})", line)
-                items.append(None)
-        records, nums, malformed = _json_records(items, "line")
-        malformed = [bad.get(m.row, m) for m in malformed]
-        return _records_to_table(con, records, "json", nums=nums, rows=len(lines), malformed=malformed)
-    if isinstance(doc, dict) and isinstance(doc.get("features"), list):  # ArcGIS / GeoJSON
-        items = []
-        for feat in doc["features"]:
-            if not isinstance(feat, dict):
-                items.append(feat)
+                line = next(lines)
+            except StopIteration:
+                break
+            except _Oversized as big:
+                n += 1
+                bad.add(n, f"line {n} is longer than {MAX_RECORD_CHARS:,} characters ({big.size:,}); "
+                           f"only its first {RECORD_HEAD:,} are kept here", big.head)
                 continue
-            rec = dict(feat.get("attributes") or feat.get("properties") or {})
-            geom = feat.get("geometry") or {}
-            if isinstance(geom, dict) and "x" in geom and "y" in geom:
-                rec.setdefault("x", geom["x"])
-                rec.setdefault("y", geom["y"])
-            items.append(rec)
-        what = "feature"
-    elif isinstance(doc, dict) and isinstance(doc.get("data"), list) and "meta" in doc:  # Socrata rows.json
+            if not line.strip():
+                continue
+            n += 1
+            line = line.rstrip("\r\n")
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError as err:
+                bad.add(n, f"invalid JSON ({err.msg}, column {err.colno})", line)
+                continue
+            except RecursionError:
+                bad.add(n, "invalid JSON (nested too deeply)", line[:RECORD_HEAD])
+                continue
+            if isinstance(item, dict):
+                out.add(n, item)
+            else:
+                bad.add(n, f"line {n} is not a JSON object", json.dumps(item))
+        return out.table(n, bad)
+
+    return _json_stream(path, load)
+
+
+def _json_columns(path: Path) -> list[str]:
+    """Every key of a JSON export's records, in order of appearance (a pass without a table)."""
+    keys: dict[str, None] = {}
+
+    def add(item):
+        if isinstance(item, dict):
+            keys.update(dict.fromkeys(item))
+
+    if _is_ndjson(path):
+        def scan(stream, text):
+            for line in _BoundedLines(text):
+                if line.strip():
+                    try:
+                        add(json.loads(line))
+                    except (json.JSONDecodeError, RecursionError):
+                        pass
         try:
-            cols = [c.get("fieldName") or c.get("name") for c in doc["meta"]["view"]["columns"]]
-        except (KeyError, TypeError, AttributeError):
-            raise ReadError(f"{path}: Socrata rows.json without meta.view.columns") from None
-        items = [dict(zip(cols, r)) if isinstance(r, list) and len(r) == len(cols) else r for r in doc["data"]]
-        what = "data row"
-    elif isinstance(doc, list):
-        items, what = doc, "record"
+            _json_stream(path, scan)
+        except _Oversized:
+            pass
     else:
-        raise ReadError(f"{path}: JSON is neither a list of records nor an ArcGIS/Socrata export")
-    records, nums, malformed = _json_records(items, what)
-    return _records_to_table(con, records, "json", nums=nums, rows=len(items), malformed=malformed)
+        def scan_doc(stream, text):
+            what, items = _json_items(path, stream)
+            for item in items:
+                add(item if what is not None else item[1])
+        _json_stream(path, scan_doc)
+    return dedupe_names(list(keys))
+
+
+# ---------------------------------------------------------------- Excel, Parquet
+
+
+def _check_archive(path: Path) -> None:
+    """An xlsx/zip whose members declare more than the expansion limit is refused unread.
+
+    (Python's zipfile stops each member at its declared size, so the declaration binds.)"""
+    limit = expansion_limit(path)
+    try:
+        with zipfile.ZipFile(path) as zf:
+            total = sum(i.file_size for i in zf.infolist())
+    except zipfile.BadZipFile:
+        return  # the reader reports it
+    if total > limit:
+        raise _too_large(path, limit)
 
 
 def read_excel(con, path: Path) -> RawTable:
-    """The first sheet; an entirely blank row is skipped like a blank line in a CSV.
+    """The first sheet, row by row; an entirely blank row is skipped like a blank line in a CSV.
 
     Record numbers follow the sheet (record n is on sheet row n + 1), so a quarantined
-    row can be found in the workbook even when blank rows precede it.
+    row can be found in the workbook even when blank rows precede it. Cells become text as
+    pandas' ``read_excel(dtype=str)`` writes them (whole numbers without ".0", dates as
+    ``YYYY-MM-DD HH:MM:SS``).
     """
+    if path.suffix.lower() == ".xls":
+        return _read_xls(con, path)
+    _check_archive(path)
+    import openpyxl
+
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types for corrupt files
+        raise ReadError(f"{path}: cannot read as Excel ({type(exc).__name__}: {exc})") from None
+    try:
+        sheet = wb.worksheets[0]
+        sheet.reset_dimensions()  # declared dimensions can be wrong; find the real extent
+        rows = sheet.iter_rows()
+        header = next(rows, None)
+        if header is None:
+            raise ReadError(f"{path}: the first sheet is empty")
+        columns = _excel_header([_excel_value(c) for c in header])
+        out, bad = _RecordTable(con, "excel", columns), _BadRecords(con, "excel")
+        records = 0
+        for n, row in enumerate(rows, 1):
+            values = [_excel_value(c) for c in row[: len(columns)]]
+            rec = {k: (str(v) if v != "" else None) for k, v in zip(columns, values)}
+            if any(v is not None for v in rec.values()):
+                out.add(n, rec)
+                records += 1
+        return out.table(records, bad)
+    except ReadError:
+        raise
+    except Exception as exc:
+        raise ReadError(f"{path}: cannot read as Excel ({type(exc).__name__}: {exc})") from None
+    finally:
+        wb.close()
+
+
+def _excel_value(cell):
+    """A cell as pandas' openpyxl reader converts it."""
+    from openpyxl.cell.cell import TYPE_ERROR, TYPE_NUMERIC
+
+    v = cell.value
+    if v is None:
+        return ""
+    if cell.data_type == TYPE_ERROR:
+        return "nan"
+    if cell.data_type == TYPE_NUMERIC:
+        i = int(v)
+        return i if i == v else float(v)
+    return v
+
+
+def _excel_header(values: list) -> list[str]:
+    """Header names as pandas gives them: 'Unnamed: i' for a blank cell, 'x.1' for a repeat."""
+    out, seen = [], {}
+    for i, v in enumerate(values):
+        name = str(v) if v != "" else f"Unnamed: {i}"
+        if name in seen:
+            seen[name] += 1
+            name = f"{name}.{seen[name]}"
+        else:
+            seen[name] = 0
+        out.append(name)
+    return out
+
+
+def _read_xls(con, path: Path) -> RawTable:
+    """The old binary format (at most 65,536 rows, uncompressed): through pandas."""
     import pandas as pd
 
     try:
         df = pd.read_excel(path, dtype=str, sheet_name=0, keep_default_na=False)
-    except Exception as exc:  # openpyxl raises many types for corrupt files
+    except Exception as exc:  # xlrd missing, or a corrupt file
         raise ReadError(f"{path}: cannot read as Excel ({type(exc).__name__}: {exc})") from None
-    df.columns = [str(c) for c in df.columns]
-    records, nums = [], []
-    for i, r in enumerate(df.to_dict("records"), 1):
-        rec = {k: (v if v != "" else None) for k, v in r.items()}
+    columns = [str(c) for c in df.columns]
+    out, bad = _RecordTable(con, "excel", columns), _BadRecords(con, "excel")
+    records = 0
+    for i, r in enumerate(df.itertuples(index=False, name=None), 1):
+        rec = {k: (v if v != "" else None) for k, v in zip(columns, r)}
         if any(v is not None for v in rec.values()):
-            records.append(rec)
-            nums.append(i)
-    return _records_to_table(con, records, "excel", columns=list(df.columns), nums=nums)
+            out.add(i, rec)
+            records += 1
+    return out.table(records, bad)
 
 
 def read_parquet(con, path: Path) -> RawTable:
-    src = f"read_parquet({_sql_str(str(path))}, file_row_number=true)"
+    """Every column as text, numbered in file order; the row count is checked against the
+    file's own metadata (read by pyarrow, not DuckDB)."""
+    import pyarrow.parquet as pq
+
+    src = f"read_parquet({literal(str(path))}, file_row_number=true)"
     try:
-        cols = [r[0] for r in con.execute(f"describe select * from {src}").fetchall()]
-    except duckdb.Error as exc:
+        cols = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()]
+        expected = pq.ParquetFile(path).metadata.num_rows
+    except (duckdb.Error, OSError, pa.ArrowException) as exc:
         raise ReadError(f"{path}: cannot read as Parquet ({str(exc).splitlines()[0]})") from None
     cols = [c for c in cols if c != "file_row_number"]  # DuckDB's file-order row number, 0-based
     names = dedupe_names(cols)
     name = _new_name(con, "raw")
-    sel = ", ".join(f"cast({_ident(c)} as varchar) as {_ident(n)}" for c, n in zip(cols, names))
-    con.execute(f'create or replace temp table "{name}" as select file_row_number + 1 as {ROW}, {sel} from {src}')
-    rows = con.execute(f'select count(*) from "{name}"').fetchone()[0]
-    return RawTable(name, names, rows, [], "parquet")
+    sel = ", ".join(f"CAST({ident(c)} AS VARCHAR) AS {ident(n)}" for c, n in zip(cols, names))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {ident(name)} AS SELECT file_row_number + 1 AS {ROW}, {sel} FROM {src}")
+    rows = con.execute(f"SELECT count(*) FROM {ident(name)}").fetchone()[0]
+    if rows != expected:
+        raise ReadError(f"{path}: read {rows:,} rows but the file's metadata says {expected:,}")
+    return RawTable(name, names, rows, path="parquet")
 
 
 def file_kind(path: Path) -> str:
@@ -526,44 +1054,62 @@ def columns_of(path: Path, delimiter: str | None = None) -> list[str]:
     if kind == "csv":
         return read_header(path, delimiter, whole_file=False)[0]
     if kind == "excel":  # a large workbook takes seconds to parse: never twice
-        import pandas as pd
+        if path.suffix.lower() == ".xls":
+            import pandas as pd
+
+            try:
+                head = pd.read_excel(path, dtype=str, sheet_name=0, nrows=0)
+            except Exception as exc:
+                raise ReadError(f"{path}: cannot read as Excel ({type(exc).__name__}: {exc})") from None
+            return dedupe_names([str(c) for c in head.columns])
+        _check_archive(path)
+        import openpyxl
 
         try:
-            head = pd.read_excel(path, dtype=str, sheet_name=0, nrows=0)
+            wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+            try:
+                header = next(wb.worksheets[0].iter_rows(max_row=1), ())
+                return dedupe_names(_excel_header([_excel_value(c) for c in header]))
+            finally:
+                wb.close()
         except Exception as exc:
             raise ReadError(f"{path}: cannot read as Excel ({type(exc).__name__}: {exc})") from None
-        return dedupe_names([str(c) for c in head.columns])
-    con = duckdb.connect()
     if kind == "parquet":
+        import pyarrow.parquet as pq
+
         try:
-            cols = [r[0] for r in con.execute(
-                f"describe select * from read_parquet({_sql_str(str(path))})").fetchall()]
-        except duckdb.Error as exc:
+            return dedupe_names(pq.ParquetFile(path).schema_arrow.names)
+        except (OSError, pa.ArrowException) as exc:
             raise ReadError(f"{path}: cannot read as Parquet ({str(exc).splitlines()[0]})") from None
-        finally:
-            con.close()
-        return dedupe_names(cols)
-    try:
-        return read_any(con, path, delimiter).columns
-    finally:
-        con.close()
+    if kind == "json":
+        return _json_columns(path)
+    raise ReadError(f"{path}: zip archives are expanded before reading; call expand_zip()")
 
 
 def expand_zip(path: Path, dest: Path) -> list[Path]:
     """Extract a zip's data members; each is ingested as its own file."""
     out = []
+    limit = expansion_limit(path)
+    written = 0
     try:
         with zipfile.ZipFile(path) as zf:
+            if sum(i.file_size for i in zf.infolist()) > limit:
+                raise _too_large(path, limit)
             for info in zf.infolist():
                 if info.is_dir() or os.path.basename(info.filename).startswith((".", "__MACOSX")):
                     continue
                 target = dest / f"{path.name}!{info.filename.replace('/', '_')}"
                 with zf.open(info) as src, open(target, "wb") as dst:
                     while chunk := src.read(1 << 20):
+                        written += len(chunk)
+                        if written > limit:
+                            raise _too_large(path, limit)
                         dst.write(chunk)
                 out.append(target)
     except zipfile.BadZipFile as exc:
         raise ReadError(f"{path}: not a valid zip archive ({exc})") from None
+    except (zlib.error, EOFError) as exc:
+        raise ReadError(f"{path}: corrupt zip member ({exc})") from None
     if not out:
         raise ReadError(f"{path}: the zip archive holds no files")
     return out

@@ -60,7 +60,7 @@ def _from_workspace(ws: Path, agency: str | None) -> tuple[list[dict], str | Non
         sql = ("SELECT agency, call_type, count(*) AS n FROM read_parquet(?, hive_partitioning=true) "
                "WHERE call_type IS NOT NULL AND trim(call_type) <> '' "
                "AND (origin IS NULL OR origin <> 'officer_initiated') ")
-        params: list = [w.glob("calls")]
+        params: list = [w.files("calls")]
         if agency:
             sql += "AND agency = ? "
             params.append(agency_id(agency))
