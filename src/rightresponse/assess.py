@@ -477,6 +477,7 @@ def _summary(tables, wl, sample, ws, measure, service, max_hours, min_cell, path
 
 
 def _write(result: AssessResult, out: Path, min_cell: int) -> None:
+    from .private import make_private, private_dir
     from .report import write_report
     from .report.suppress import for_files
 
@@ -493,8 +494,8 @@ def _write(result: AssessResult, out: Path, min_cell: int) -> None:
         _to_parquet(pq, tdir / f"{name}.parquet")
         written += [str(tdir / f"{name}.csv"), str(tdir / f"{name}.parquet")]
     if result.analyst_tables:
-        adir = out / "analyst"
-        adir.mkdir(exist_ok=True)
+        # Block addresses: readable by the analyst's account only (0600 files in a 0700 folder).
+        adir = private_dir(out / "analyst")
         (adir / "README.txt").write_text(
             "Analyst-only tables. They contain block addresses: do not publish or attach to the report.\n",
             encoding="utf-8")
@@ -502,6 +503,7 @@ def _write(result: AssessResult, out: Path, min_cell: int) -> None:
             df.to_csv(adir / f"{name}.csv", index=False)
             _to_parquet(df, adir / f"{name}.parquet")
             written += [str(adir / f"{name}.csv"), str(adir / f"{name}.parquet")]
+        make_private(adir)
     (out / "summary.json").write_text(json.dumps(_jsonable(result.summary), indent=2), encoding="utf-8")
     written.append(str(out / "summary.json"))
     result.out = out

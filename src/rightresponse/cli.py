@@ -272,6 +272,10 @@ def assess(paths, workspace, out, min_cell, measure, adapter, decisions_url, as_
         res = run(paths=list(paths) or None, workspace=workspace, out=out, min_cell=min_cell, measure=measure,
                   adapter=adapter, decisions=decisions_url, progress=sys.stderr.isatty(), engine=engine)
     except AssessError as exc:
+        if decisions_url:  # never echo the decision log's password
+            from .service.store import redact_text
+
+            _fail(redact_text(str(exc), decisions_url))
         _fail(str(exc))
     if as_json:
         click.echo(json.dumps(res.to_json_dict(), default=str))
@@ -628,9 +632,12 @@ def scenario_compare(a, b, replications, seed, workspace, out, as_json):
 @click.option("--reload-interval", default=2.0, show_default=True, type=click.FloatRange(min=0), help="Seconds between policy-file checks (0: never).")
 @click.option("--read-access", type=click.Choice(["loopback", "open", "token"]), default="loopback", show_default=True,
               help="Who may triage and read without the token.")
+@click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
+              help="Answer requests for this host name too (besides localhost and IP addresses), e.g. the "
+                   "machine's name on the network. Repeatable. Other names are refused (DNS rebinding).")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info", show_default=True)
 def serve(policies, host, port, db_url, workspace, agency, model, overrides, store_narrative, rate, burst, max_body,
-          reload_interval, read_access, log_level):
+          reload_interval, read_access, allow_hosts, log_level):
     """Serve the call-taker console, the triage API and the decision log.
 
     Open http://HOST:PORT/ for the console; the API is described at /openapi.json.
@@ -643,15 +650,19 @@ def serve(policies, host, port, db_url, workspace, agency, model, overrides, sto
       rightresponse serve --policy denver-star --policy status-quo --port 8080
       rightresponse serve --policy my_city.yaml --agency detroit --model classifier.pkl
       rightresponse serve -p denver-star --db postgresql://rr@localhost/rr
+      rightresponse serve --host 0.0.0.0 --allow-host dispatch-pc.city.local --read-access token
     """
     from .service.server import serve as run
 
     try:
         run(list(policies) or ["status-quo"], host, port, db_url, workspace=workspace, agency=agency,
             model_path=model, overrides=overrides, store_narrative=store_narrative, rate=rate, burst=burst,
-            max_body=max_body, reload_interval=reload_interval, read_access=read_access, log_level=log_level)
+            max_body=max_body, reload_interval=reload_interval, read_access=read_access, log_level=log_level,
+            allow_hosts=allow_hosts)
     except (ValueError, FileNotFoundError) as exc:  # set-up errors: PolicyError, StoreError, ServeError, TaxonomyError ...
-        _fail(str(exc))
+        from .service.store import redact_text
+
+        _fail(redact_text(str(exc), db_url))
 
 if __name__ == "__main__":  # pragma: no cover
     main()

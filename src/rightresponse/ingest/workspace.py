@@ -34,6 +34,7 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ..private import private_dir
 from ..sqltext import literal
 
 TABLES = ("calls", "sensitive", "units", "quarantine")
@@ -46,28 +47,6 @@ FORMAT = 2  # 1: no data lists (every file in a table's folder was its data)
 
 class WorkspaceBusy(RuntimeError):
     """Another ingest holds the workspace."""
-
-
-def private_dir(path: Path, below: Path | None = None) -> Path:
-    """Create ``path`` readable by the owner only, tightening it if it exists; with ``below``,
-    every folder from there down to ``path`` too (mkdir gives missing parents the default mode)."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    chain = [path]
-    if below is not None:
-        chain += [p for p in path.parents if below in p.parents]
-    for p in chain:
-        os.chmod(p, 0o700)
-    return path
-
-
-def make_private(root: Path) -> None:
-    """Every folder under ``root`` (itself included) 0700, every file 0600."""
-    os.chmod(root, 0o700)
-    for d, dirs, files in os.walk(root):
-        for x in dirs:
-            os.chmod(os.path.join(d, x), 0o700)
-        for x in files:
-            os.chmod(os.path.join(d, x), 0o600)
 
 
 class Workspace:

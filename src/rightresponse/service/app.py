@@ -37,9 +37,9 @@ from ..schema import ORIGINS
 from ..taxonomy.normalize import match_key
 from .calltypes import known_call_types
 from .policies import PolicySet
-from .security import Guard, is_loopback, token_from_env, token_ok
+from .security import Guard, HostCheck, is_loopback, token_from_env, token_ok
 from .store import ConflictError, DecisionStore, StoreError, normalize_url, redact, valid_call_taker
-from .summary import ALTERNATIVE_RESPONDERS, summarize_decisions
+from .summary import ALTERNATIVE_RESPONDERS, summarize_decisions, utc_instant
 
 log = logging.getLogger("rightresponse.service")
 
@@ -73,6 +73,7 @@ class ServiceConfig:
     burst: float = 4000.0
     max_body: int = 64 * 1024
     reload_interval: float = 2.0  # seconds between policy-file checks; 0 = never
+    allow_hosts: list = field(default_factory=list)  # Host names answered besides loopback (serve --allow-host)
     store_narrative: bool = False
     warm: bool = True  # classify the known call types in the background at start
 
@@ -143,7 +144,7 @@ class DecisionIn(CallIn):
     override_reason: ReasonCode | None = Field(default=None, description="Required when the dispatch differs from the recommendation.")
     override_note: _text(500) | None = None
     call_taker: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._@-]+$")]
-    recommended_at: datetime | None = None
+    recommended_at: Annotated[datetime | None, AfterValidator(utc_instant)] = None
     narrative: _text(4000) | None = Field(
         default=None, description="Stored only when the service runs with narratives enabled; dropped otherwise.")
 
@@ -390,11 +391,9 @@ def create_app(config: ServiceConfig | None = None, **kw) -> FastAPI:
         known = match_key(body.call_type) in st.known
         store_text = cfg.store_narrative
         eligible = rec.intended in ALTERNATIVE_RESPONDERS
-        rec_at = body.recommended_at
-        if rec_at is not None:
-            rec_at = (rec_at if rec_at.tzinfo else rec_at.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
-            if st.store.dialect == "sqlite":
-                rec_at = rec_at.replace(tzinfo=None)
+        rec_at = body.recommended_at  # UTC, checked in range by the model
+        if rec_at is not None and st.store.dialect == "sqlite":
+            rec_at = rec_at.replace(tzinfo=None)
         now = datetime.now(timezone.utc)
         row = {
             "id": str(body.id or uuid.uuid4()),
@@ -432,7 +431,13 @@ def create_app(config: ServiceConfig | None = None, **kw) -> FastAPI:
                           until: Annotated[datetime | None, Query()] = None,
                           policy: Annotated[str | None, Query(max_length=100)] = None):
         """Override rate by rule and by category; share of eligible calls the alternative team handled."""
-        return summarize_decisions(st.store, since=since, until=until, policy=policy).to_dict()
+        bounds = {}
+        for name, d in (("since", since), ("until", until)):
+            try:
+                bounds[name] = utc_instant(d)
+            except ValueError as exc:
+                raise HTTPException(422, f"{name}: {exc}") from None
+        return summarize_decisions(st.store, policy=policy, **bounds).to_dict()
 
     # -- console support
 
@@ -470,7 +475,7 @@ def create_app(config: ServiceConfig | None = None, **kw) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     app.add_middleware(FastTriage, state=st)
-    app.add_middleware(Guard, rate=cfg.rate, burst=cfg.burst, max_body=cfg.max_body)
+    app.add_middleware(Guard, rate=cfg.rate, burst=cfg.burst, max_body=cfg.max_body, hosts=HostCheck(cfg.allow_hosts))
     return app
 
 
@@ -478,7 +483,10 @@ class FastTriage:
     """ASGI shortcut for the hot path: a valid triage request whose call type is already
     classified is answered here, without the framework's routing and dependency machinery
     (it roughly halves the server time per call). Anything else, including every error,
-    goes to the FastAPI route, so responses and error messages have one source."""
+    goes to the FastAPI route, so responses and error messages have one source. It sits
+    behind the Guard (Host, size, JSON content type), and validates the body exactly as the
+    route does (json.loads, then the model in Python mode), so it accepts nothing the route
+    would refuse."""
 
     def __init__(self, app, state: State):
         self.app = app
@@ -518,7 +526,7 @@ class FastTriage:
         client = scope.get("client")
         if not st.read_allowed(client[0] if client else None, auth):
             return None
-        body = CallIn.model_validate_json(raw)
+        body = CallIn.model_validate(json.loads(raw))
         slot = st.policies.get(body.policy)
         if slot is None:
             return None

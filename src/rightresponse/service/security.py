@@ -47,14 +47,81 @@ def token_ok(expected: str | None, authorization: str | None) -> bool:
 
 
 def is_loopback(host: str | None) -> bool:
+    """A client address on this machine: 127.0.0.0/8, ::1, and IPv4-mapped ::ffff:127.x.y.z
+    (what a dual-stack socket reports for an IPv4 loopback client)."""
     if not host:
         return False
     if host in ("localhost", "testclient"):  # starlette's in-process test client
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        ip = ipaddress.ip_address(host.split("%", 1)[0])
     except ValueError:
         return False
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return ip.is_loopback or bool(mapped and mapped.is_loopback)
+
+
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+
+
+class HostCheck:
+    """Which ``Host`` headers the service answers: a defence against DNS rebinding.
+
+    A web page can make the browser send requests to ``http://127.0.0.1:8000`` under a name
+    the page's author controls (evil.example resolving to 127.0.0.1); the browser then sends
+    ``Host: evil.example``. Only names the operator allowed are answered: the loopback names
+    (and ``*.localhost``), ``allow`` (``serve --allow-host``; ``*`` allows any), and any IP
+    address literal, which no page can rebind (its origin is that address). A request
+    without a Host header (HTTP/1.0) comes from no browser and is answered.
+    """
+
+    def __init__(self, allow=()):
+        names = {h.strip().lower().rstrip(".") for h in allow if h and h.strip()}
+        self.any = "*" in names
+        self.names = frozenset(names | set(LOOPBACK_NAMES))
+
+    def ok(self, host_header: str | None, client_host: str | None = None) -> bool:
+        if self.any or host_header is None:
+            return True
+        name = _host_name(host_header)
+        if name is None:
+            return False
+        if name == "testserver" and client_host == "testclient":  # starlette's in-process test client
+            return True
+        if name in self.names or name.endswith(".localhost"):
+            return True
+        try:
+            ipaddress.ip_address(name)
+            return True
+        except ValueError:
+            return False
+
+
+def _host_name(header: str) -> str | None:
+    """The name in a Host header, without the port ('[::1]:8000' -> '::1'); None if malformed."""
+    h = header.strip().lower()
+    if h.startswith("["):
+        end = h.find("]")
+        if end < 0 or (h[end + 1:] and not h[end + 1:].startswith(":")):
+            return None
+        return h[1:end]
+    name, _, port = h.partition(":")
+    if port and not port.isdigit():
+        return None
+    return name.rstrip(".") or None
+
+
+def json_body(content_type: str | None) -> bool:
+    """Whether a Content-Type is JSON (application/json or application/*+json).
+
+    A web page can POST text/plain, form data or a body with no type to any address without
+    asking first (no CORS preflight); application/json needs the server's consent, which this
+    service never gives to other origins. So a body of any other type is refused.
+    """
+    if not content_type:
+        return False
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
 
 class TokenBuckets:
@@ -87,12 +154,14 @@ class TokenBuckets:
 
 
 class Guard:
-    """ASGI middleware: rate limit, body-size limit, security headers, access log."""
+    """ASGI middleware: Host check, rate limit, body-size limit, JSON bodies only, security
+    headers, access log. Every route (and the triage shortcut behind it) gets the same rules."""
 
-    def __init__(self, app, *, rate: float, burst: float, max_body: int):
+    def __init__(self, app, *, rate: float, burst: float, max_body: int, hosts: HostCheck | None = None):
         self.app = app
         self.buckets = TokenBuckets(rate, burst)
         self.max_body = int(max_body)
+        self.hosts = hosts or HostCheck()
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -100,6 +169,12 @@ class Guard:
         t0 = time.perf_counter()
         status = [0]
         client = scope.get("client")
+        host = _header(scope, b"host")
+        if not self.hosts.ok(host, client[0] if client else None):
+            shown = "".join(c if c.isprintable() else "?" for c in (host or ""))[:100]
+            await _reply(send, 421, {"detail": f"this server does not answer for host {shown!r}; "
+                                               f"start it with --allow-host NAME to allow it"})
+            return self._log(scope, 421, t0)
         wait = self.buckets.take(client[0] if client else "-")
         if wait:
             await _reply(send, 429, {"detail": "too many requests: slow down"},
@@ -126,6 +201,9 @@ class Guard:
                 if not msg.get("more_body"):
                     break
             body = b"".join(chunks)
+            if body and not json_body(_header(scope, b"content-type")):
+                await _reply(send, 415, {"detail": "the request body must be JSON (Content-Type: application/json)"})
+                return self._log(scope, 415, t0)
             sent = [False]
 
             async def replay():
@@ -174,14 +252,19 @@ def _safe_path(path: str) -> str:
     return "/".join(parts[:2]) + ("/..." if len(parts) > 2 else "") if len(path) > 0 else "/"
 
 
-def _content_length(scope) -> int | None:
+def _header(scope, name: bytes) -> str | None:
     for k, v in scope.get("headers", ()):
-        if k == b"content-length":
-            try:
-                return int(v)
-            except ValueError:
-                return None
+        if k == name:
+            return v.decode("latin-1")
     return None
+
+
+def _content_length(scope) -> int | None:
+    v = _header(scope, b"content-length")
+    try:
+        return int(v) if v is not None else None
+    except ValueError:
+        return None
 
 
 async def _reply(send, status: int, payload: dict, extra_headers=()) -> None:

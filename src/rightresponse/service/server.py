@@ -53,13 +53,15 @@ def serve(policy="status-quo", host: str = "127.0.0.1", port: int = 8000, db_url
           workspace: str | None = None, agency: str | None = None, model_path: str | None = None,
           overrides: str | None = None, store_narrative: bool = False, rate: float = 2000.0,
           burst: float = 4000.0, max_body: int = 64 * 1024, reload_interval: float = 2.0,
-          read_access: str = "loopback", log_level: str = "info") -> None:
+          read_access: str = "loopback", log_level: str = "info", allow_hosts=()) -> None:
     """Serve the API and the console until interrupted.
 
     ``policy``: a preset name or a policy file (or a list; the first is the default).
     ``db_url``: ``sqlite:///rr-decisions.db`` (default), a SQLite path, or ``postgresql://user@host/db``.
     ``workspace``/``agency``: where the console's list of call types comes from (default: the
     shipped crosswalks). ``model_path``: a saved taxonomy model, so start-up does not retrain it.
+    ``allow_hosts``: host names answered besides the loopback names and IP addresses (the
+    ``Host`` header of requests: a defence against DNS rebinding), e.g. the machine's name.
     Raises ServeError (port taken), PolicyError, StoreError or ValueError before serving
     anything when the setup is wrong.
     """
@@ -69,18 +71,23 @@ def serve(policy="status-quo", host: str = "127.0.0.1", port: int = 8000, db_url
         import uvicorn
 
         from .app import ServiceConfig, create_app
+        from .security import LOOPBACK_NAMES
         from .store import redact
 
         policies = [policy] if isinstance(policy, str) or not hasattr(policy, "__iter__") else list(policy)
         cfg = ServiceConfig(policies=policies, db_url=db_url, workspace=workspace, agency=agency,
                             model_path=model_path, overrides=overrides, store_narrative=store_narrative, rate=rate,
-                            burst=burst, max_body=max_body, reload_interval=reload_interval, read_access=read_access)
+                            burst=burst, max_body=max_body, reload_interval=reload_interval, read_access=read_access,
+                            allow_hosts=list(allow_hosts))
         app = create_app(cfg)
         st = app.state.rr
         if not st.token:
             log.warning("%s is not set: triage works, but decisions and policy reloads are refused", TOKEN_ENV)
         if not is_loopback(host) and read_access == "loopback":
             log.warning("listening on %s: triage from other machines needs the bearer token", host)
+        if not is_loopback(host):
+            log.info("answering for hosts: %s, IP addresses%s", ", ".join(LOOPBACK_NAMES + tuple(allow_hosts)),
+                     "" if allow_hosts else " (add a name with --allow-host NAME)")
         log.info("policies: %s; decision log: %s; call types: %s (%d)",
                  ", ".join(f"{s.id} {s.policy.hash[:12]}" for s in st.policies.slots), redact(st.store.url),
                  st.call_types["source"], len(st.call_types["call_types"]))

@@ -23,6 +23,8 @@ from sqlalchemy import (Boolean, Column, DateTime, Index, Integer, MetaData, Str
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError
 
+from ..private import create_private_file
+
 DEFAULT_DB = "sqlite:///rr-decisions.db"  # next to DEFAULT_WORKSPACE = "rr-workspace"
 
 metadata = MetaData()
@@ -74,10 +76,14 @@ def normalize_url(url: str | os.PathLike | None) -> str:
     s = str(url)
     if "://" not in s:
         s = "sqlite:///" + str(Path(s).expanduser().resolve())
+    authority = s.split("://", 1)[1].split("/", 1)[0]
+    if authority.count("@") > 1:  # make_url would take part of the password for the host
+        raise StoreError(f"cannot read database URL {redact_text(s)!r}: the user or password holds '@'; "
+                         "write it as %40")
     try:
         u = make_url(s)
     except (ArgumentError, ValueError) as exc:  # ValueError: a port that is not a number
-        raise StoreError(f"cannot read database URL {s!r}: {exc}") from None
+        raise StoreError(redact_text(f"cannot read database URL {s!r}: {exc}", s)) from None
     if u.drivername in ("postgresql", "postgres"):
         driver = _pg_driver()
         u = u.set(drivername=f"postgresql+{driver}")
@@ -100,8 +106,26 @@ def redact(url: str) -> str:
     """The URL without its password, for messages and logs."""
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "<unreadable URL>"
+    except (ArgumentError, ValueError):
+        return redact_text(str(url))
+
+
+_CREDENTIALS = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s'\"]*:)[^\s'\"]*@")
+
+
+def redact_text(text: str, url: str | None = None) -> str:
+    """``text`` with the password of every ``scheme://user:password@`` replaced by ***, and
+    with ``url``'s own password gone wherever else it appears (a driver may quote it)."""
+    out = _CREDENTIALS.sub(r"\1***@", str(text))
+    if url:
+        try:
+            pw = make_url(url).password
+        except (ArgumentError, ValueError):
+            m = re.search(r"://[^:/@]*:([^@]*)@", url)
+            pw = m.group(1) if m else None
+        if pw:
+            out = out.replace(str(pw), "***")
+    return out
 
 
 MAX_BATCH = 256
@@ -141,15 +165,12 @@ class DecisionStore:
         try:
             self.engine: Engine = create_engine(self.url, **kw)
         except Exception as exc:  # bad driver options and the like
-            raise StoreError(f"cannot open {redact(self.url)}: {exc}") from None
+            raise StoreError(redact_text(f"cannot open {redact(self.url)}: {exc}", self.url)) from None
         if self.dialect == "sqlite":
             self._sqlite_pragmas(self.engine)
             path = make_url(self.url).database
-            if path and path != ":memory:":
-                try:
-                    Path(path).parent.mkdir(parents=True, exist_ok=True)
-                except OSError as exc:
-                    raise StoreError(f"cannot create the directory for {path}: {exc.strerror}") from None
+            if path and path != ":memory:" and create:
+                _create_private(Path(path))
         self._queue: list[_Job] = []
         self._cv = threading.Condition()
         self._writer: threading.Thread | None = None
@@ -158,7 +179,8 @@ class DecisionStore:
             try:
                 metadata.create_all(self.engine)
             except Exception as exc:
-                raise StoreError(f"cannot open decision log {redact(self.url)}: {_one_line(exc)}") from None
+                raise StoreError(redact_text(f"cannot open decision log {redact(self.url)}: {_one_line(exc)}",
+                                             self.url)) from None
 
     @staticmethod
     def _sqlite_pragmas(engine: Engine) -> None:
@@ -279,6 +301,15 @@ class DecisionStore:
         if w is not None:
             w.join(timeout=30)
         self.engine.dispose()
+
+
+def _create_private(path: Path) -> None:
+    """Create the SQLite file 0600 before SQLite opens it: SQLite gives its -wal and -shm
+    files the database file's mode."""
+    try:
+        create_private_file(path)
+    except OSError as exc:
+        raise StoreError(f"cannot create the directory for {path}: {exc.strerror}") from None
 
 
 def _one_line(exc: BaseException) -> str:

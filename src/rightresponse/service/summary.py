@@ -88,13 +88,21 @@ def summarize_decisions(db, since=None, until=None, policy: str | None = None) -
 
 
 def _when(v):
+    """A bound (datetime or ISO text) as an aware UTC datetime."""
     if v is None or isinstance(v, datetime):
-        d = v
-    else:
-        d = datetime.fromisoformat(str(v).replace("Z", "+00:00"))
-    if d is not None and d.tzinfo is None:
-        d = d.replace(tzinfo=timezone.utc)
-    return d
+        return utc_instant(v)
+    return utc_instant(datetime.fromisoformat(str(v).replace("Z", "+00:00")))
+
+
+def utc_instant(d: datetime | None) -> datetime | None:
+    """``d`` as an aware UTC datetime (naive means UTC); ValueError when the instant falls
+    outside the years 1-9999 (0001-01-01T00:00+14:00 is in the year 0 in UTC)."""
+    if d is None:
+        return None
+    try:
+        return (d if d.tzinfo else d.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError("out of range: the instant is before year 1 or after year 9999 in UTC") from None
 
 
 def _summarize(store: DecisionStore, since, until, policy) -> DecisionSummary:
@@ -161,8 +169,8 @@ def _summarize(store: DecisionStore, since, until, policy) -> DecisionSummary:
 
 
 def _db_time(store: DecisionStore, d: datetime):
-    # SQLite keeps naive UTC text; PostgreSQL compares instants.
-    return d.astimezone(timezone.utc).replace(tzinfo=None) if store.dialect == "sqlite" else d
+    # SQLite keeps naive UTC text; PostgreSQL compares instants. (``d`` is UTC already: _when.)
+    return d.replace(tzinfo=None) if store.dialect == "sqlite" else d
 
 
 def _aware(d):
