@@ -218,18 +218,28 @@ def _decodes(fh, encoding: str, limit: int | None) -> bool:
 
 
 def sniff_dialect(path: Path, encoding: str) -> str:
-    """Pick the delimiter from the header line: the candidate that splits it most."""
+    """Pick the delimiter: the candidate that splits the first records into the header's
+    number of fields most consistently, then the one that gives the most fields.
+
+    The header alone misleads when its names hold another candidate (``Notes; comments``):
+    the records show which one the file really uses.
+    """
     with open_bytes(path) as fh:
         text = fh.read(_SNIFF_BYTES).decode(encoding, errors="replace")
-    first = text.splitlines()[0] if text else ""
-    best, best_n = ",", 0
+    if len(text) == _SNIFF_BYTES:  # the last record may be cut: leave it out
+        text = text[: max(text.rfind("\n"), text.rfind("\r")) + 1] or text
+    best, best_key = ",", (0.0, 0)
     for cand in (",", "\t", ";", "|"):
         try:
-            n = len(next(csv.reader([first], delimiter=cand)))
-        except (StopIteration, csv.Error):
-            n = 0
-        if n > best_n:
-            best, best_n = cand, n
+            recs = [r for r, _ in zip(csv.reader(io.StringIO(text, newline=""), delimiter=cand), range(51)) if r]
+        except csv.Error:
+            continue
+        if not recs or len(recs[0]) < 2:
+            continue
+        rest = recs[1:] or recs
+        key = (sum(len(r) == len(recs[0]) for r in rest) / len(rest), len(recs[0]))
+        if key > best_key:
+            best, best_key = cand, key
     return best
 
 
