@@ -61,18 +61,20 @@ def ingest(paths, sample, workspace, adapter, agency, as_json, memory_limit, job
       rightresponse ingest export.csv --adapter ./my_city.yaml --agency springfield
       rightresponse ingest exports/2015/ exports/2016/ --jobs 2 --workspace ws
     """
-    from .ingest.pipeline import IngestError, ingest as run, quarantine_examples
-    from .samples import sample_paths
-
     if sample:
+        from .samples import sample_paths
+
         paths = tuple(map(str, sample_paths())) + tuple(paths)
     if not paths:
         _fail("give one or more files or directories to ingest, or --sample for the bundled real sample")
-    try:
-        summary = run(list(paths), workspace, adapter=adapter, agency=agency,
-                      progress=not as_json and sys.stderr.isatty(), memory_limit=memory_limit, jobs=jobs)
-    except IngestError as exc:
-        _fail(str(exc))
+    try:  # the import too: Ctrl-C at any moment gives the same one line
+        from .ingest.pipeline import IngestError, ingest as run, quarantine_examples
+
+        try:
+            summary = run(list(paths), workspace, adapter=adapter, agency=agency,
+                          progress=not as_json and sys.stderr.isatty(), memory_limit=memory_limit, jobs=jobs)
+        except IngestError as exc:
+            _fail(str(exc))
     except KeyboardInterrupt:
         _fail(f"interrupted: nothing from this run was stored; {workspace} is as it was before it", 130)
     if as_json:

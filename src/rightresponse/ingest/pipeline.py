@@ -234,6 +234,23 @@ def _connect(tmp: Path, memory_limit: str | None, threads: int | None = None, *,
     return con
 
 
+@contextlib.contextmanager
+def _interrupt_deferred():
+    """Ignore Ctrl-C while the run commits (a few renames and one manifest write): the run
+    then completes, so "interrupted" always means "nothing stored". Only the main thread can
+    set a signal handler; elsewhere the commit is as atomic as the manifest's replace."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    import signal
+
+    old = signal.signal(signal.SIGINT, lambda signum, frame: None)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
 def _interrupted(exc: BaseException) -> bool:
     """DuckDB reports Ctrl-C during a query as RuntimeError('Query interrupted')."""
     return isinstance(exc, RuntimeError) and "interrupted" in str(exc).lower()
@@ -268,6 +285,7 @@ def ingest(paths, workspace, adapter: str | None = None, agency: str | None = No
     shown_root = str(Path(workspace))
     ws = Workspace(Path(workspace).resolve())
     bar = None
+    committed = False
     try:
         with ws.lock():
             ws.recover()  # what an interrupted run left: never visible, removed now
@@ -281,9 +299,16 @@ def ingest(paths, workspace, adapter: str | None = None, agency: str | None = No
                     staged, failure = _stage_parallel(inputs, ws, run, agency, int(jobs), memory_limit, bar)
                 else:
                     staged, failure = _stage_sequential(inputs, ws, run, agency, memory_limit, bar)
-                ws.commit([(_manifest_entry(fs, path, ad), stage) for fs, stage, path, ad in staged])
+                with _interrupt_deferred():
+                    ws.commit([(_manifest_entry(fs, path, ad), stage) for fs, stage, path, ad in staged])
+                    committed = True
             finally:
                 ws.end_stage(run)
+    except KeyboardInterrupt:
+        if not committed:
+            raise
+        # Ctrl-C while the staging folder was being removed: the run is complete (the next
+        # run removes what is left of the folder).
     except RuntimeError as exc:
         if _interrupted(exc):
             raise KeyboardInterrupt from None
