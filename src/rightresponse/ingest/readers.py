@@ -729,30 +729,30 @@ def _json_stream(path: Path, fn):
 
 
 def _is_ndjson(path: Path) -> bool:
-    """NDJSON: the first non-blank line is a JSON object by itself, and another line follows."""
+    """NDJSON: the first non-blank line is a JSON object by itself, and another line follows.
+    (Lines are read up to the record limit, never further: a document on one huge line is
+    not read through here.)"""
     def check(stream, text):
-        lines = _BoundedLines(text)
         first = None
-        for line in lines:
+        while line := text.readline(MAX_RECORD_CHARS):
             if line.strip():
                 first = line
                 break
         if first is None:
             raise ReadError(f"{path}: the file is empty")
+        if len(first) >= MAX_RECORD_CHARS:
+            return False
         try:
             if not isinstance(json.loads(first), dict):
                 return False
         except (json.JSONDecodeError, RecursionError):
             return False
-        try:
-            return any(line.strip() for line in lines)
-        except _Oversized:  # a second line, however long
-            return True
-
-    try:
-        return _json_stream(path, check)
-    except _Oversized:
+        while line := text.readline(MAX_RECORD_CHARS):
+            if line.strip():
+                return True
         return False
+
+    return _json_stream(path, check)
 
 
 def _json_items(path: Path, stream: _JsonStream):
