@@ -16,6 +16,7 @@ import pytest
 schemathesis = pytest.importorskip("schemathesis")
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
 from schemathesis import GenerationMode  # noqa: E402
 from schemathesis.checks import not_a_server_error  # noqa: E402
 
@@ -64,3 +65,39 @@ def test_no_input_gives_a_server_error(api_schema, method, path, mode):
         case.call_and_validate(headers={"Authorization": f"Bearer {TOKEN}"}, checks=[not_a_server_error])
 
     check()
+
+
+# Datetimes are where a valid-looking input reached a 500: an offset that puts the instant
+# outside Python's years 1-9999 once in UTC. Schemathesis rarely draws those; this does.
+_offsets = st.integers(-14 * 60, 14 * 60).map(lambda m: f"{'+' if m >= 0 else '-'}{abs(m) // 60:02d}:{abs(m) % 60:02d}")
+_edge_days = st.sampled_from(["0001-01-01", "0001-01-02", "9999-12-30", "9999-12-31", "1970-01-01", "2025-11-02"])
+_datetimes = st.one_of(
+    st.tuples(_edge_days, st.times(), st.one_of(_offsets, st.just("Z"), st.just(""))).map(
+        lambda t: f"{t[0]}T{t[1].isoformat()}{t[2]}"),
+    st.datetimes().map(lambda d: d.isoformat()),
+    st.text(max_size=30),
+)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
+@given(since=_datetimes, until=_datetimes, recommended_at=_datetimes)
+def test_datetimes_at_the_range_edges_never_give_a_server_error(fuzz_client, since, until, recommended_at):
+    c = fuzz_client
+    r = c.get("/v1/decisions/summary", params={"since": since, "until": until})
+    assert r.status_code < 500, (since, until, r.text)
+    body = {"call_type": "welfare check", "flags": ["no_weapon"], "at": "2025-10-05T14:00:00",
+            "dispatched": "crisis_team", "call_taker": "ct-1", "recommended_at": recommended_at}
+    r = c.post("/v1/decisions", json=body, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert r.status_code < 500, (recommended_at, r.text)
+
+
+@pytest.fixture(scope="module")
+def fuzz_client(request, tmp_path_factory):
+    from fastapi.testclient import TestClient
+
+    clf = default_classifier(cached_model(request.config))
+    db = tmp_path_factory.mktemp("fuzz_dt") / "decisions.db"
+    app = create_app(policies=["denver-star"], db_url=f"sqlite:///{db}", classifier=clf, api_token=TOKEN, warm=False,
+                     reload_interval=0)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
