@@ -93,7 +93,9 @@ def test_datetimes_at_the_range_edges_never_give_a_server_error(fuzz_client, sin
 
 @pytest.fixture(scope="module")
 def fuzz_client(request, tmp_path_factory):
-    from fastapi.testclient import TestClient
+    with warnings.catch_warnings():  # starlette's note about its httpx-based test client
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
 
     clf = default_classifier(cached_model(request.config))
     db = tmp_path_factory.mktemp("fuzz_dt") / "decisions.db"

@@ -212,8 +212,8 @@ def _connect(tmp: Path, memory_limit: str | None, threads: int | None = None, *,
     its staging and spill folders). Everything else on the machine is out of reach of every
     query on it, including an adapter's ``sql:`` expressions, and no query can change that:
     the configuration is locked once the connection is set up (adapter expressions are also
-    checked before they get here: ``adapter.check_expression``). Settings are GLOBAL so the
-    second cursor of the Parquet writes has them too.
+    checked before they get here: ``adapter.compile_expression``). The time zone is set
+    GLOBAL so the second cursor of the Parquet writes has it too (it cannot set it later).
     """
     con = duckdb.connect()
     try:
