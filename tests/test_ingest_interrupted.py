@@ -177,3 +177,46 @@ def test_twenty_kills_at_random_moments(export, tmp_path):
     assert len(kills) == 20
     print(f"\n20 stops in {time.monotonic() - t0:.0f} s (uninterrupted run {run_seconds:.1f} s): "
           + "; ".join(f"{name} at {d} s -> exit {rc}, {n:,} calls visible" for name, d, rc, n in kills))
+
+
+def _stage_workers() -> list[int]:
+    """Ingest worker processes of this interpreter still alive (an orphan writes nobody knows where)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmd = (proc / "cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError):
+            continue
+        if cmd[:3] == [sys.executable.encode(), b"-m", b"rightresponse.ingest.stage"]:
+            found.append(int(proc.name))
+    return found
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
+def test_stopping_a_parallel_ingest_stops_its_workers_and_commits_nothing(tmp_path, sig):
+    """--jobs 2: the same contract; the workers die with the run (no orphan keeps writing)."""
+    from rightresponse.synth import generate
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the workers die with their parent through a Linux prctl")
+    parts = generate(200_000, tmp_path / "parts", seed=15, files=2, fmt="csv")
+    ws = tmp_path / "ws"
+    proc = subprocess.Popen([sys.executable, "-m", "rightresponse.cli", "ingest", str(tmp_path / "parts"),
+                             "--workspace", str(ws), "--jobs", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    wait_for(proc, lambda: on_disk(ws) > 0)
+    assert _stage_workers()
+    err = stop(proc, sig)
+    if sig == signal.SIGINT:
+        assert_interrupted_in_one_line(proc, err)
+    deadline = time.monotonic() + 30
+    while _stage_workers() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _stage_workers() == []
+    assert visible(ws) == (0, 0, 0)
+    proc = subprocess.run([sys.executable, "-m", "rightresponse.cli", "ingest", str(tmp_path / "parts"),
+                           "--workspace", str(ws), "--jobs", "2", "--json"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    s = json.loads(proc.stdout)
+    assert (s["rows_loaded"], s["rows_duplicate"]) == (parts.calls, parts.duplicates)
+    assert visible(ws) == (parts.calls, parts.calls, parts.calls)

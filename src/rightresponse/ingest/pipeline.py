@@ -340,6 +340,7 @@ def _stage_file(root: Path, stage: Path, path: Path, ad: Adapter, agency: str | 
     """Ingest one file into its own staging folder (a workspace of its own, not yet committed).
     Duplicates are checked against the calls committed in ``root`` and the Parquet files
     ``also`` (the calls this run staged before)."""
+    stage.mkdir(parents=True, exist_ok=True)  # DuckDB creates the spill folder, not its parents
     con = _connect(stage / ".tmp", memory_limit, threads, read=[path.resolve()], write=[root])
     try:
         return _ingest_file(con, Workspace(stage), path, ad, agency, shown, seen_in=Workspace(root), also=also)
