@@ -220,3 +220,13 @@ def test_stopping_a_parallel_ingest_stops_its_workers_and_commits_nothing(tmp_pa
     s = json.loads(proc.stdout)
     assert (s["rows_loaded"], s["rows_duplicate"]) == (parts.calls, parts.duplicates)
     assert visible(ws) == (parts.calls, parts.calls, parts.calls)
+
+
+def test_a_run_that_spills_to_disk_completes(export, tmp_path):
+    """With little memory DuckDB spills into the run's staging folder, which must exist by then."""
+    proc = subprocess.run([sys.executable, "-m", "rightresponse.cli", "ingest", str(export), "--workspace",
+                           str(tmp_path / "ws"), "--memory-limit", "96MB", "--json"], capture_output=True, text=True,
+                          timeout=900)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["rows_loaded"] == CALLS
+    assert visible(tmp_path / "ws") == (CALLS, CALLS, CALLS)
