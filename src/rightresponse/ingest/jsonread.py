@@ -38,6 +38,7 @@ class _JsonStream:
         self._eof = False
         self._line, self._col = 1, 1  # position of _buf[0] in the document
         self._decoder = json.JSONDecoder()
+        self.last_size = 0  # characters of the last value read
 
     def _fill(self, need: int = 1 << 20) -> bool:
         if self._eof:
@@ -100,6 +101,7 @@ class _JsonStream:
             # a number at the end of the window may continue in the next chunk
             if end == len(self._buf) and not isinstance(v, (dict, list, str)) and self._fill():
                 continue
+            self.last_size = end - self._pos
             self._pos = end
             return v
 
@@ -249,7 +251,7 @@ def read_json(con, path: Path) -> RawTable:
                 kind = what
             n += 1
             if isinstance(item, dict):
-                out.add(n, item)
+                out.add(n, item, stream.last_size)
             else:
                 bad.add(n, f"{kind} {n} is not a JSON object", json.dumps(item))
         if what is not None:
@@ -286,7 +288,7 @@ def _read_ndjson(con, path: Path) -> RawTable:
                 bad.add(n, "invalid JSON (nested too deeply)", line[:RECORD_HEAD])
                 continue
             if isinstance(item, dict):
-                out.add(n, item)
+                out.add(n, item, len(line))
             else:
                 bad.add(n, f"line {n} is not a JSON object", json.dumps(item))
         return out.table(n, bad)

@@ -40,8 +40,9 @@ from ..sqltext import ident, literal
 ROW = "__row"
 CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".psv")
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls")
-_BATCH = 100_000
-_JSON_BATCH = 20_000  # records held as Python dicts before they go to DuckDB
+_BATCH = 100_000  # records held in Python before they go to DuckDB ...
+_JSON_BATCH = 20_000  # ... (as dicts)
+_BATCH_CHARS = 64 << 20  # ... or this many characters, whichever comes first
 _SNIFF_BYTES = 1 << 16
 
 # One record (a CSV row, a JSON record) may hold this many characters. A CAD record is a few
@@ -276,9 +277,8 @@ class _TableWriter:
     have NULL there.
     """
 
-    def __init__(self, con, name: str, columns: list[str], types: dict[str, pa.DataType] | None = None):
+    def __init__(self, con, name: str, columns: list[str]):
         self.con, self.name = con, name
-        self.types = {ROW: pa.int64(), **(types or {})}
         self.columns = list(columns)
         cols = ", ".join(f"{ident(c)} VARCHAR" for c in self.columns)
         con.execute(f"CREATE OR REPLACE TEMP TABLE {ident(name)} ({ident(ROW)} BIGINT{', ' if cols else ''}{cols})")
@@ -293,8 +293,7 @@ class _TableWriter:
         if not nums:
             return
         names = [ROW] + self.columns[: len(cols)]
-        arrays = [pa.array(nums, pa.int64())] + [pa.array(c, self.types.get(n, pa.string()))
-                                                 for n, c in zip(names[1:], cols)]
+        arrays = [pa.array(nums, pa.int64())] + [pa.array(c, pa.string()) for c in cols]
         batch = pa.Table.from_arrays(arrays, names=[f"c{i}" for i in range(len(names))])
         self.con.register("__arrow_in", batch)
         try:
@@ -311,6 +310,7 @@ class _BadRecords:
         self.con, self.name, self.count = con, None, 0
         self._stem = stem
         self._buf: tuple[list, list, list] = ([], [], [])
+        self._chars = 0
         self._out: _TableWriter | None = None
 
     def add(self, row: int, message: str, record: str) -> None:
@@ -318,7 +318,8 @@ class _BadRecords:
         self._buf[1].append(f"record {row}: {message}")
         self._buf[2].append(record)
         self.count += 1
-        if len(self._buf[0]) >= 1000:
+        self._chars += len(record)
+        if len(self._buf[0]) >= 1000 or self._chars > _BATCH_CHARS:
             self.flush()
 
     def flush(self) -> None:
@@ -328,7 +329,7 @@ class _BadRecords:
             self.name = _new_name(self.con, f"{self._stem}_bad")
             self._out = _TableWriter(self.con, self.name, ["message", "record"])
         self._out.write(self._buf[0], [self._buf[1], self._buf[2]])
-        self._buf = ([], [], [])
+        self._buf, self._chars = ([], [], []), 0
 
 
 # ---------------------------------------------------------------- CSV
@@ -438,6 +439,7 @@ def _read_csv_python(con, path: Path, columns: list[str], delim: str, encoding: 
     out = _TableWriter(con, name, columns)
     nums: list[int] = []
     buf: list[list[str]] = []
+    chars = 0
     row = 0
     with open_bytes(path) as fh:
         mixed = encoding in ("cp1252", "latin-1")
@@ -472,9 +474,10 @@ def _read_csv_python(con, path: Path, columns: list[str], delim: str, encoding: 
                 continue
             nums.append(row)
             buf.append(rec)
-            if len(buf) >= _BATCH:
+            chars += sum(map(len, rec))
+            if len(buf) >= _BATCH or chars > _BATCH_CHARS:
                 out.write(nums, [list(c) for c in zip(*buf)])
-                nums, buf = [], []
+                nums, buf, chars = [], [], 0
         if text.read(1):  # never: every line was read to the end of the file
             raise ReadError(f"{path}: the reader stopped before the end of the file (line {lines.line})")
     if buf:
@@ -558,6 +561,7 @@ class _RecordTable:
         self._out = _TableWriter(con, self.name, [])
         self._nums: list[int] = []
         self._recs: list[dict] = []
+        self._chars = 0
         self._add_keys(list(columns or []))
 
     def _add_keys(self, keys: list[str]) -> None:
@@ -568,10 +572,12 @@ class _RecordTable:
         self.names += new
         self._out.add_columns(new)
 
-    def add(self, num: int, rec: dict) -> None:
+    def add(self, num: int, rec: dict, size: int) -> None:
+        """One record, ``size`` characters long (about: what its text took)."""
         self._nums.append(num)
         self._recs.append(rec)
-        if len(self._recs) >= _JSON_BATCH:
+        self._chars += size
+        if len(self._recs) >= _JSON_BATCH or self._chars > _BATCH_CHARS:
             self.flush()
 
     def flush(self) -> None:
@@ -583,7 +589,7 @@ class _RecordTable:
             self._add_keys(fresh)
         cols = [[_cell(r.get(k)) for r in self._recs] for k in self.keys]
         self._out.write(self._nums, cols)
-        self._nums, self._recs = [], []
+        self._nums, self._recs, self._chars = [], [], 0
 
     def table(self, rows: int, bad: _BadRecords, warnings: list[str] | None = None) -> RawTable:
         self.flush()
@@ -639,7 +645,7 @@ def read_excel(con, path: Path) -> RawTable:
             values = [_excel_value(c) for c in row[: len(columns)]]
             rec = {k: (str(v) if v != "" else None) for k, v in zip(columns, values)}
             if any(v is not None for v in rec.values()):
-                out.add(n, rec)
+                out.add(n, rec, sum(len(v) for v in rec.values() if v is not None))
                 records += 1
         return out.table(records, bad)
     except ReadError:
@@ -693,7 +699,7 @@ def _read_xls(con, path: Path) -> RawTable:
     for i, r in enumerate(df.itertuples(index=False, name=None), 1):
         rec = {k: (v if v != "" else None) for k, v in zip(columns, r)}
         if any(v is not None for v in rec.values()):
-            out.add(i, rec)
+            out.add(i, rec, sum(len(v) for v in rec.values() if v is not None))
             records += 1
     return out.table(records, bad)
 
