@@ -12,10 +12,10 @@ files; a file with a stray quote inside an unquoted value is counted differently
 takes the Python reader, which is exact for it.
 
 It runs in the ingest's background thread, over the same chunks that are hashed, so the
-file is read once for both. numpy finds the quotes and line breaks in 1 MiB slices (about
-0.2 s per 500 MB, mostly off the GIL) and works on those few positions only. Comparing
-whole 4 MiB chunks cost twice as much (numpy's temporaries were faulted in afresh each time);
-a Python loop over lines, five times as much.
+file is read once for both. numpy finds the quotes and line breaks in 1 MiB slices, in
+place, and works on those few positions only: about 0.1 s per 500 MB, mostly off the GIL,
+which is about 2% of an ingest. Whole 4 MiB chunks with a new array for each comparison cost
+0.8 s (the temporaries were faulted in afresh each time); a Python loop over lines, more.
 """
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ class RecordCounter:
         self._line_start = 0  # file offset where the current line began
         self._lines = 0  # non-blank lines ended so far (the header included)
         self._held = b""  # a CR ending the last chunk: CRLF or a lone CR, decided by the next byte
+        self._mask = np.empty(_SLICE + 1, dtype=bool)  # reused: see _scan
+        self._tmp = np.empty(_SLICE + 1, dtype=bool)
 
     def feed(self, chunk: bytes) -> None:
         if self._held:
@@ -46,26 +48,36 @@ class RecordCounter:
         if chunk.endswith(b"\r"):
             chunk, self._held = chunk[:-1], b"\r"
         a = np.frombuffer(chunk, dtype=np.uint8)
+        has_cr = b"\r" in chunk
         start = 0
         while start < len(a):
             end = min(start + _SLICE, len(a))
             if end < len(a) and a[end - 1] == _CR:  # never split a CRLF between two slices
                 end += 1
-            self._scan(a[start:end])
+            self._scan(a[start:end], has_cr)
             start = end
 
     def finish(self) -> int:
         """The number of data records (call once, after the last chunk)."""
         if self._held:
-            self._scan(np.frombuffer(self._held, dtype=np.uint8))
+            self._scan(np.frombuffer(self._held, dtype=np.uint8), True)
             self._held = b""
         lines = self._lines + (1 if self._offset > self._line_start else 0)
         return max(lines - 1, 0)
 
-    def _scan(self, a: np.ndarray) -> None:
+    def _scan(self, a: np.ndarray, has_cr: bool) -> None:
         base = self._offset
-        # Only quotes and line-break bytes matter: find them in one pass, then work on those few.
-        pos = np.flatnonzero((a == _QUOTE) | (a == _LF) | (a == _CR))
+        # Only quotes and line-break bytes matter: find them, then work on those few. In place,
+        # into buffers kept from slice to slice: with a new temporary for each comparison the
+        # scan took three times as long. CRs are looked for only in chunks that hold one.
+        mask, tmp = self._mask[: len(a)], self._tmp[: len(a)]
+        np.equal(a, _QUOTE, out=mask)
+        np.equal(a, _LF, out=tmp)
+        np.logical_or(mask, tmp, out=mask)
+        if has_cr:
+            np.equal(a, _CR, out=tmp)
+            np.logical_or(mask, tmp, out=mask)
+        pos = np.flatnonzero(mask)
         val = a[pos]
         is_quote = val == _QUOTE
         # quotes before each position since the file began: odd means inside quotes
