@@ -12,10 +12,10 @@ files; a file with a stray quote inside an unquoted value is counted differently
 takes the Python reader, which is exact for it.
 
 It runs in the ingest's background thread, over the same chunks that are hashed, so the
-file is read once for both. numpy finds the quotes and line breaks in 1 MiB slices, in
-place, and works on those few positions only: about 0.1 s per 500 MB, mostly off the GIL,
-which is about 2% of an ingest. Whole 4 MiB chunks with a new array for each comparison cost
-0.8 s (the temporaries were faulted in afresh each time); a Python loop over lines, more.
+file is read once for both. numpy finds the quotes and line breaks of each 4 MiB chunk, in
+place into buffers it keeps, and works on those few positions only: about 0.2 s of CPU per
+500 MB, mostly off the GIL. A new array for each comparison cost 0.8 s (the temporaries were
+faulted in afresh each time); a Python loop over lines, more.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import numpy as np
 _QUOTE, _LF, _CR = 34, 10, 13
 
 
-_SLICE = 1 << 20  # scanned at a time: numpy's temporaries then reuse memory instead of faulting it in
+_SLICE = 1 << 22  # scanned at a time, into buffers kept from slice to slice (see _scan)
 
 
 class RecordCounter:
