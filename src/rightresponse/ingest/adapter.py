@@ -290,7 +290,7 @@ def _check_sql_forms(spec: Any, where: str, path: str) -> None:
         if "sql" in spec:
             if not isinstance(spec["sql"], str):
                 raise _fail(path, f"{where}.sql must be text")
-            compile_expression(spec["sql"], lambda name: "NULL", f"{where}.sql", path)
+            _parse_expression(spec["sql"], f"{where}.sql", path)  # rendered when compiled
         for sub in spec.get("coalesce") or []:
             _check_sql_forms(sub, where, path)
 
@@ -336,6 +336,31 @@ def compile_expression(text: str, column_sql, where: str, path: str) -> str:
     text itself reaches the query: a quote, a comment or a semicolon cannot change what
     runs. Ingest then evaluates it on a connection that cannot open other files anyway.
     """
+    tree, names = _parse_expression(text, where, path)
+    cur = _scratch_duckdb().cursor()
+
+    def swap(n):
+        if isinstance(n, list):
+            return [swap(x) for x in n]
+        if not isinstance(n, dict):
+            return n
+        if n.get("class") == "COLUMN_REF" and len(n["column_names"]) == 1 and \
+                (m := _PLACEHOLDER.match(n["column_names"][0])):
+            sql = column_sql(names[int(m.group(1))])
+            rep = json.loads(cur.execute("SELECT json_serialize_sql(?)", ["SELECT " + sql]).fetchone()[0])
+            return rep["statements"][0]["node"]["select_list"][0]
+        return {k: swap(v) for k, v in n.items()}
+
+    node = tree["statements"][0]["node"]
+    node["select_list"] = [swap(node["select_list"][0])]
+    out = cur.execute("SELECT json_deserialize_sql(?::JSON)", [json.dumps(tree)]).fetchone()[0]
+    assert out.startswith("SELECT "), out
+    return "(" + out[len("SELECT "):] + ")"
+
+
+def _parse_expression(text: str, where: str, path: str) -> tuple[dict, list[str]]:
+    """DuckDB's parse tree of ``SELECT <text>`` with each ``{Name}`` a placeholder column, and
+    the names in placeholder order; AdapterError unless it is one allowed expression."""
     names: list[str] = []
 
     def placeholder(m: re.Match) -> str:
@@ -359,23 +384,7 @@ def compile_expression(text: str, column_sql, where: str, path: str) -> str:
     if expr.get("alias"):
         raise _fail(path, f"{where}: an expression has no alias (AS ...)")
     _check_node(expr, set(), len(names), where, path)
-
-    def swap(n):
-        if isinstance(n, list):
-            return [swap(x) for x in n]
-        if not isinstance(n, dict):
-            return n
-        if n.get("class") == "COLUMN_REF" and len(n["column_names"]) == 1 and \
-                (m := _PLACEHOLDER.match(n["column_names"][0])):
-            sql = column_sql(names[int(m.group(1))])
-            rep = json.loads(cur.execute("SELECT json_serialize_sql(?)", ["SELECT " + sql]).fetchone()[0])
-            return rep["statements"][0]["node"]["select_list"][0]
-        return {k: swap(v) for k, v in n.items()}
-
-    node["select_list"] = [swap(expr)]
-    out = cur.execute("SELECT json_deserialize_sql(?::JSON)", [json.dumps(tree)]).fetchone()[0]
-    assert out.startswith("SELECT "), out
-    return "(" + out[len("SELECT "):] + ")"
+    return tree, names
 
 
 def _check_node(n, params: set, n_cols: int, where: str, path: str) -> None:
