@@ -230,3 +230,23 @@ def test_a_run_that_spills_to_disk_completes(export, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["rows_loaded"] == CALLS
     assert visible(tmp_path / "ws") == (CALLS, CALLS, CALLS)
+
+
+def test_a_workspace_from_before_the_manifest_listed_its_files_is_adopted(tmp_path):
+    """Workspaces written before this change have a manifest without file lists: their files
+    stay readable, and the next ingest lists them."""
+    from conftest import CFS, need
+
+    weeks = [need(CFS / "decc_psap_2025" / f"week{w}.csv") for w in (35, 36)]
+    ws = tmp_path / "ws"
+    first = rr.ingest([weeks[0]], workspace=ws)
+    m = json.loads((ws / "manifest.json").read_text())
+    del m["data"]
+    m["format"] = 1
+    (ws / "manifest.json").write_text(json.dumps(m))
+    assert visible(ws)[0] == first.calls_loaded
+    second = rr.ingest(weeks, workspace=ws)  # week35 again (all duplicates) and week36
+    assert second.files[0].rows_loaded == 0
+    assert visible(ws)[0] == first.calls_loaded + second.files[1].calls_loaded
+    m = json.loads((ws / "manifest.json").read_text())
+    assert m["format"] == 2 and len(m["data"]["calls"]) == 2
