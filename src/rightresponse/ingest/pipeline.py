@@ -345,8 +345,16 @@ def _stage_file(root: Path, stage: Path, path: Path, ad: Adapter, agency: str | 
     try:
         return _ingest_file(con, Workspace(stage), path, ad, agency, shown, seen_in=Workspace(root), also=also)
     finally:
-        con.close()
+        _quietly(con.close)
         shutil.rmtree(stage / ".tmp", ignore_errors=True)
+
+
+def _quietly(fn, *args) -> None:
+    """Clean up a connection without hiding why we got here: after Ctrl-C DuckDB may still
+    call the connection busy, and its error would replace the KeyboardInterrupt (or the real
+    error) on its way out. The connection is discarded either way."""
+    with contextlib.suppress(duckdb.Error):
+        fn(*args)
 
 
 def _stage_sequential(inputs, ws: Workspace, run: Path, agency, memory_limit, bar):
@@ -463,7 +471,7 @@ def _stage_parallel(inputs, ws: Workspace, run: Path, agency: str | None, jobs: 
     try:
         _drop_cross_file_duplicates(con, run, done, results)
     finally:
-        con.close()
+        _quietly(con.close)
     staged = [(results[i], run / str(i), inputs[i][0], inputs[i][1]) for i in done]
     return staged, (results[failed] if failed < len(results) else None)
 
@@ -598,12 +606,12 @@ def _run_two_at_a_time(con, statements: list[str]) -> None:
         cur.interrupt()  # do not wait for the other COPY to finish
         with contextlib.suppress(BaseException):
             side.result()
-        cur.close()
+        _quietly(cur.close)
         raise
     try:
         side.result()
     finally:
-        cur.close()
+        _quietly(cur.close)
 
 
 def _ingest_file(con, ws: Workspace, path: Path, ad: Adapter, agency: str | None,
@@ -664,9 +672,9 @@ def _ingest_checked(con, ws: Workspace, path: Path, ad: Adapter, agency: str | N
         raise
     finally:
         if comp is not None:
-            comp.drop(con)
+            _quietly(comp.drop, con)
         if raw is not None:
-            raw.drop(con)  # the normalized table keeps the raw record of every quarantined row
+            _quietly(raw.drop, con)  # the normalized table keeps the raw record of every quarantined row
 
 
 def _write_outputs(con, ws: Workspace, path: Path, ad: Adapter, shown: str, seen_in: Workspace, also,

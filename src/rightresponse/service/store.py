@@ -123,7 +123,7 @@ def redact_text(text: str, url: str | None = None) -> str:
         except (ArgumentError, ValueError):
             m = re.search(r"://[^:/@]*:([^@]*)@", url)
             pw = m.group(1) if m else None
-        if pw:
+        if pw and len(str(pw)) >= 3:  # (a one- or two-letter password would garble the message)
             out = out.replace(str(pw), "***")
     return out
 
