@@ -252,3 +252,17 @@ def test_a_workspace_from_before_the_manifest_listed_its_files_is_adopted(tmp_pa
     assert visible(ws)[0] == first.calls_loaded + second.files[1].calls_loaded
     m = json.loads((ws / "manifest.json").read_text())
     assert m["format"] == 2 and len(m["data"]["calls"]) == 2
+
+
+def test_a_second_ingest_into_a_busy_workspace_is_refused_in_one_line(tmp_path):
+    from conftest import CFS, need
+    from rightresponse.ingest.workspace import Workspace
+
+    ws = tmp_path / "ws"
+    with Workspace(ws).lock():  # as an ingest running in another process holds it
+        proc = subprocess.run([sys.executable, "-m", "rightresponse.cli", "ingest",
+                               str(need(CFS / "decc_psap_2025" / "week35.csv")), "--workspace", str(ws)],
+                              capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert "another ingest is writing to this workspace" in proc.stderr
+    assert visible(ws) == (0, 0, 0)

@@ -140,14 +140,12 @@ class Workspace:
     def lock(self):
         """Hold the workspace for one ingest; WorkspaceBusy if another holds it. The lock
         dies with its process, so a killed ingest never leaves the workspace locked."""
-        import fcntl
-
         self.root.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.root / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+                _lock_exclusive(fd)
+            except OSError:
                 raise WorkspaceBusy(f"{self.root}: another ingest is writing to this workspace; "
                                     "wait for it to finish") from None
             yield self
@@ -211,6 +209,18 @@ class Workspace:
             )
         else:
             con.execute(f"CREATE OR REPLACE TEMP TABLE {name} (call_id VARCHAR)")
+
+
+def _lock_exclusive(fd: int) -> None:
+    """Lock the open file without waiting (OSError if another process holds it)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        import msvcrt
+
+        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        return
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
 def _on_disk(root: Path, table: str) -> list[str]:
