@@ -1016,3 +1016,104 @@ def publish_decisions(tables: dict[str, pd.DataFrame], min_cell: int) -> Publica
     dispatch_relations(led, tables)
     led.protect()
     return Publication(publish(tables, led, decl), min_cell, led)
+
+
+# ---------------------------------------------------------------------------- scenarios
+
+
+def publish_simulation(totals: pd.DataFrame, pools: pd.DataFrame, priorities: pd.DataFrame, police: str | None,
+                       pool_counts, total_counts, min_cell: int) -> dict[str, Disclosed]:
+    """A simulation's tables (rightresponse.simulate.SimulationResult: ``totals`` metric x
+    mean/low/high, ``pools`` pool x metric, ``priorities`` pool x priority x metric) as
+    published. In replay mode the calls a team handles are real calls, so a team that gets a
+    handful is a small count like any other: hidden with every figure resting on it (its
+    waits, response times, utilization, and the hours freed by diverting them), with
+    complements so that the other teams' calls and the total do not give it back.
+
+    Values are means over replications (not whole numbers): "small" is 0 < mean < min_cell.
+    """
+    led = Ledger(min_cell, integral=False)
+    tot = {r.metric: float(r.mean) for r in totals.itertuples()}
+    pool_ids = list(dict.fromkeys(pools["pool"]))
+    pv = {(r.pool, r.metric): float(r.mean) for r in pools.itertuples()}
+
+    def T(k):  # noqa: N802 - a total
+        return ("sim", cond(total=k))
+
+    def P(pid, k):  # noqa: N802 - a pool figure
+        return ("sim", cond(pool=pid, metric=k))
+
+    for k in total_counts:
+        if k in tot:
+            led.add(T(k), tot[k], rank=0 if k == "calls" else 1, fixed=k in ("calls", "calls_simulated"))
+    for pid in pool_ids:
+        for k in pool_counts:
+            if (pid, k) in pv:
+                led.add(P(pid, k), pv[(pid, k)], rank=3)
+        served = sum(pv.get((pid, k), 0.0) for k in ("calls_handled", "follow_ups_handled", "backups_handled"))
+        led.add(P(pid, "jobs_served"), served, rank=3)
+    diverted = sum(pv.get((pid, "calls_handled"), 0.0) for pid in pool_ids if pid != police)
+    led.add(T("calls_diverted"), diverted, rank=1)
+    prio_rows = priorities[priorities["metric"] == "calls"]
+    for r in prio_rows.itertuples():
+        led.add(("sim", cond(pool=r.pool, priority=r.priority)), float(r.mean), rank=3)
+    # how the counts add up (means of sums are sums of means)
+    led.relate((T("calls"),), (T("calls_simulated"), T("calls_to_unmodelled_responders")))
+    led.partition(T("calls_simulated"), [P(pid, "calls_assigned") for pid in pool_ids])
+    if tot.get("never_served", 0) == 0:
+        led.partition(T("calls_simulated"), [P(pid, "calls_handled") for pid in pool_ids])
+    led.partition(T("calls_fell_back"), [P(pid, "calls_fell_back") for pid in pool_ids])
+    led.partition(T("backups_requested"), [P(pid, "backups_requested") for pid in pool_ids])
+    led.partition(T("calls_diverted"), [P(pid, "calls_handled") for pid in pool_ids if pid != police])
+    for pid in pool_ids:
+        led.partition(P(pid, "jobs_served"), [P(pid, k) for k in ("calls_handled", "follow_ups_handled",
+                                                                   "backups_handled")])
+        led.partition(P(pid, "jobs_served"), [("sim", cond(pool=r.pool, priority=r.priority))
+                                              for r in prio_rows.itertuples() if r.pool == pid])
+    led.protect()
+    hid = led.hidden
+
+    def hidden_total(k):
+        if k in total_counts:
+            return T(k) in hid
+        if k in ("officer_hours", "patrol_hours", "officer_hours_freed", "patrol_hours_freed"):
+            return T("calls_diverted") in hid  # the time of the diverted calls
+        return False
+
+    def hidden_pool(pid, k):
+        if k in pool_counts:
+            return P(pid, k) in hid
+        if k == "share_taken_within_target":
+            return P(pid, "calls_assigned") in hid
+        if k in ("busy_hours", "officer_hours", "utilization") and pid == police:
+            return T("calls_diverted") in hid or P(pid, "jobs_served") in hid
+        if k in ("cost", "staffed_unit_hours", "peak_units"):
+            return False  # the roster, not the calls
+        return P(pid, "jobs_served") in hid
+
+    def frame(df, is_hidden, node):
+        cols = [c for c in ("mean", "low", "high") if c in df.columns]
+        h = pd.DataFrame(False, index=df.index, columns=df.columns)
+        sm = pd.DataFrame(False, index=df.index, columns=df.columns)
+        for i, r in enumerate(df.itertuples()):
+            if is_hidden(r):
+                for c in cols:
+                    h.iat[i, df.columns.get_loc(c)] = True
+                n = node(r)
+                if n is not None and n in led.values and 0 < led.values[n] < min_cell:
+                    sm.iat[i, df.columns.get_loc("mean")] = True
+        d = df.reset_index(drop=True)
+        return Disclosed("", _withheld(d, h.reset_index(drop=True)), h.reset_index(drop=True),
+                         sm.reset_index(drop=True), min_cell)
+
+    out = {
+        "totals": frame(totals, lambda r: hidden_total(r.metric),
+                        lambda r: T(r.metric) if r.metric in total_counts else None),
+        "pools": frame(pools, lambda r: hidden_pool(r.pool, r.metric),
+                       lambda r: P(r.pool, r.metric) if r.metric in pool_counts else None),
+        "priorities": frame(priorities, lambda r: ("sim", cond(pool=r.pool, priority=r.priority)) in hid,
+                            lambda r: ("sim", cond(pool=r.pool, priority=r.priority)) if r.metric == "calls" else None),
+    }
+    for k, d in out.items():
+        d.name = k
+    return out

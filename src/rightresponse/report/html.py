@@ -118,6 +118,14 @@ def table(d: Disclosed | None, cols, *, total: dict | None = None, limit: int | 
             f'<tbody>{"".join(body)}</tbody></table></div>{more}')
 
 
+def cell_text(d: Disclosed, i: int, col: str) -> str:
+    """One published count in a sentence or a chart label: the number, "<min_cell" or "·"."""
+    t = d.text(i, col)
+    if t is not None:
+        return t or HIDDEN
+    return fmt_int(d.values[col].iat[i])
+
+
 def _rows(d: Disclosed | None, key: str) -> dict:
     """{key value: row position} of a published table."""
     if d is None:
@@ -299,6 +307,13 @@ def _notice_confidence(pub, s) -> str:
         f"{'needs review' if r['method'] == 'needs_review' else 'confidence ' + fmt_conf(r['confidence'])}, "
         f"{fmt_int(r['calls'])} calls ({fmt_pct(r['share_calls'])})</li>" for _, r in shown.head(6).iterrows())
     more = int(low.sum()) - min(len(shown), 6)
+    cat = pub["by_category"].values.set_index("category")
+    affected = []
+    for c, part in shown.groupby("category", sort=False):
+        whole = cat["calls"].get(c) if c in cat.index else None
+        if whole is not None and not _nan(whole) and whole:
+            affected.append(f"{c}: {fmt_int(part['calls'].sum())} of its {fmt_int(whole)} calls "
+                            f"({fmt_pct(part['calls'].sum() / whole, 0)})")
     ws = s.get("workspace") or "ws"
     first = "" if s.get("workspace") else (f"<li>keep a workspace: <code>{escape(_command(s))}</code> (or "
                                            "<code>rightresponse ingest ... --workspace ws</code>);</li>")
@@ -307,6 +322,7 @@ def _notice_confidence(pub, s) -> str:
         f"<p>{fmt_pct(share)} of calls are in call types categorized with confidence below "
         f"{LOW_CONFIDENCE_BELOW:g} (a guess nobody has reviewed):</p><ul>{items}</ul>"
         + (f"<p>and {more} more call type{'s' if more != 1 else ''} with fewer calls.</p>" if more > 0 else "")
+        + (f"<p>Categories resting on them: {escape('; '.join(affected))}.</p>" if affected else "")
         + "<p>To fix them:</p><ol>" + first
         + f"<li><code>rightresponse crosswalk export --workspace {escape(ws)} -o review.csv</code>;</li>"
           "<li>correct the <code>category</code> of these rows in <code>review.csv</code> (keep only the rows "
@@ -403,7 +419,9 @@ def _section_time(r, p, s) -> str:
     cat = p["by_category"]
     v = cat.values
     rows = [(str(v["category"].iat[i]), cat.value(i, "share_calls"), cat.value(i, "share_time"),
-             cat.value(i, "share_calls") is None) for i in range(len(cat))]
+             False if cat.value(i, "share_calls") is not None else
+             ("fewer calls than the reporting threshold" if cat.text(i, "calls") else
+              "withheld with a small count (see crime groups)")) for i in range(len(cat))]
     chart = charts.paired_bars(rows, "Share of calls and of officer time by category",
                                desc=f"Bars compare each category's share of calls with its share of {s['measure_label']}.")
     cols = _time_cols(s, [("category", "Category", "text"), ("crime_group", "Crime group", "text"),
@@ -418,7 +436,7 @@ def _section_time(r, p, s) -> str:
              '<p>No officer time could be measured from this data (see Data quality), so the bars and the table '
              "show calls only.</p>")
     return (
-        _h2(1, "Where officer time goes", "time") + intro
+        _h2(1, "Where officer time goes" if s["hours"] > 0 else "What the calls are about", "time") + intro
         + f"<figure>{chart}<figcaption>Categories: the Vera Institute's 22 call categories."
         + (f" Time: {escape(s['measure_label'])}, {escape(MEASURES[s['measure']].doc.rstrip('.'))}." if s["hours"] > 0 else "")
         + "</figcaption></figure>"
@@ -491,10 +509,9 @@ def _section_origin(r, p, s) -> str:
             parts.append(f"<h3>Categories of {escape(ORIGIN_GROUPS[k])} calls</h3>" + table(sub, ccols, limit=22))
     covtxt = []
     for k in groups:
-        t_, c_ = og.value(rows[k], "calls_timed"), og.value(rows[k], "calls")
         if s["hours"] > 0:
-            covtxt.append(f"{ORIGIN_GROUPS[k]}: {count_text(t_, p.min_cell, t_ is None)} of "
-                          f"{count_text(c_, p.min_cell, c_ is None)} calls timed")
+            covtxt.append(f"{ORIGIN_GROUPS[k]}: {cell_text(og, rows[k], 'calls_timed')} of "
+                          f"{cell_text(og, rows[k], 'calls')} calls timed")
     return (
         title
         + "<p>Resident-initiated calls come from the public (911, non-emergency lines, alarm companies, text, "
@@ -566,11 +583,12 @@ def _section_response(r, p, s) -> str:
         z = bool(rt.values["zero_to_arrival"].iat[i]) if "zero_to_arrival" in rt.columns else False
         med, p90 = rt.value(i, "median_to_arrival"), rt.value(i, "p90_to_arrival")
         if z:
-            rows.append((label, None, None, "zero by construction"))
+            rows.append((label, None, None, f"{cell_text(rt, i, 'n_to_arrival')} calls",
+                         "zero by construction: one timestamp in the source"))
             continue
         if n == 0:
             continue
-        rows.append((label, med, p90, f"{count_text(n, mc, n is None)} calls timed"))
+        rows.append((label, med, p90, f"{cell_text(rt, i, 'n_to_arrival')} calls timed"))
     drawable = any(m is not None for _, m, _, _ in rows)
     chart = charts.range_bars(rows, "Response time by priority: call received to first unit on scene (minutes)",
                               desc="Median and 90th percentile minutes from call received to arrival, by priority.")
@@ -708,7 +726,7 @@ def dispatch_section(p, heading_level: int = 2, period: str = "") -> str:
         return f'<section class="dispatch-practice"><{h}>Dispatch practice</{h}><p>No decisions recorded.</p></section>'
 
     def n(col):
-        return escape(count_text(tot.values[col].iat[0], mc, tot.value(0, col) is None))
+        return escape(cell_text(tot, 0, col))
 
     rate = tot.value(0, "override_rate")
     share = tot.value(0, "alternative_share")
