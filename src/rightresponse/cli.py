@@ -101,8 +101,35 @@ def _format_summary(summary) -> str:
     )
     for skipped in getattr(summary, "skipped", []):
         lines.append(f"skipped {skipped}")
-    lines.append(f"\n{summary.calls_loaded:,} calls stored in {summary.workspace}")
+    held = workspace_calls(summary.workspace)
+    if not summary.calls_loaded and summary.rows_duplicate:
+        again = (f"; the {summary.rows_quarantined:,} quarantined rows were quarantined again"
+                 if summary.rows_quarantined else "")
+        lines.append(f"\nnothing new: {held:,} calls already in the workspace {summary.workspace}{again}")
+    elif not summary.calls_loaded:
+        lines.append(f"\nno call stored: every row was quarantined or a duplicate; {held:,} calls in the workspace "
+                     f"{summary.workspace}")
+    else:
+        lines.append(f"\n{summary.calls_loaded:,} calls stored in {summary.workspace}"
+                     + (f" ({held:,} in the workspace now)" if held != summary.calls_loaded else ""))
     return "\n".join(lines)
+
+
+def workspace_calls(workspace) -> int:
+    """Calls the workspace holds (all runs), for the messages after an ingest."""
+    from .ingest.workspace import Workspace
+
+    ws = Workspace(workspace)
+    if not ws.has("calls"):
+        return 0
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        return int(con.execute("SELECT count(*) FROM read_parquet(?, hive_partitioning=true)",
+                               [ws.glob("calls")]).fetchone()[0])
+    finally:
+        con.close()
 
 
 @main.command()
@@ -237,7 +264,17 @@ def inspect(path, rows, out):
               help="Engine for the workload tables, classification join and policies (ingest stays on DuckDB). "
                    "spark: the active Spark session, else $RIGHTRESPONSE_SPARK_MASTER (a master URL or "
                    "sc://host:15002 for Spark Connect), else Spark local. Same tables and --json on both.")
-def assess(paths, workspace, out, min_cell, measure, adapter, decisions_url, as_json, engine):
+@click.option("--overrides", type=click.Path(exists=True, dir_okay=False),
+              help="The city's own call-type decisions (a CSV with agency, field, value, category, e.g. an edited "
+                   "`crosswalk export`); they always win. Default: the workspace's (`crosswalk import`).")
+@click.option("--exclude-category", "exclude_categories", multiple=True, metavar="CATEGORY",
+              help="Leave this category out of every figure (e.g. Statuses). Repeatable; the report says what was "
+                   "left out and the figures with it.")
+@click.option("--exclude-call-type", "exclude_call_types", multiple=True, metavar="CALL_TYPE",
+              help="Leave this call type (as recorded, any case) out of every figure (e.g. \"OFF DUTY DETAIL\"). "
+                   "Repeatable.")
+def assess(paths, workspace, out, min_cell, measure, adapter, decisions_url, as_json, engine, overrides,
+           exclude_categories, exclude_call_types):
     """Assess calls for service: where officer time goes, as a report a council can read.
 
     Runs ingest, classify and the workload measures, then writes OUT/report.html (one
@@ -258,6 +295,9 @@ def assess(paths, workspace, out, min_cell, measure, adapter, decisions_url, as_
       rightresponse assess --workspace ws --out nola --min-cell 0 --json
       rightresponse assess --workspace ws --decisions sqlite:///decisions.db
       rightresponse assess --workspace ws --engine spark --json  # needs pyspark and Java 17
+      rightresponse assess --exclude-call-type "OFF DUTY DETAIL"   # leave non-service work out
+      rightresponse crosswalk export --workspace ws -o review.csv  # then edit categories, and:
+      rightresponse assess --workspace ws --overrides review.csv
     """
     from .assess import AssessError, assess as run
 
@@ -268,7 +308,8 @@ def assess(paths, workspace, out, min_cell, measure, adapter, decisions_url, as_
         _fail(f"no such file or directory: {missing[0]}")
     try:
         res = run(paths=list(paths) or None, workspace=workspace, out=out, min_cell=min_cell, measure=measure,
-                  adapter=adapter, decisions=decisions_url, progress=sys.stderr.isatty(), engine=engine)
+                  adapter=adapter, decisions=decisions_url, progress=sys.stderr.isatty(), engine=engine,
+                  overrides=overrides, exclude_categories=exclude_categories, exclude_call_types=exclude_call_types)
     except AssessError as exc:
         _fail(str(exc))
     if as_json:
@@ -495,8 +536,11 @@ def _scenario_workspace_help():
 @click.option("--seed", type=int, help="Random seed (default: the scenario's).")
 @click.option("--workspace", "-w", type=click.Path(file_okay=False), help=_scenario_workspace_help())
 @click.option("--report", type=click.Path(dir_okay=False), help="Also write the result as an HTML section here.")
+@click.option("--min-cell", default=10, show_default=True, type=click.IntRange(min=0),
+              help="Counts of calls below this (a team that gets a handful) are shown as '<N', and the figures "
+                   "resting on them withheld (0: exact figures).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def simulate(scenario, replications, seed, workspace, report, as_json):
+def simulate(scenario, replications, seed, workspace, report, min_cell, as_json):
     """Simulate a scenario: officer hours freed, team use, waits, response times, cost.
 
     SCENARIO is a YAML file or the name of a shipped example (`rightresponse scenario list`).
@@ -514,8 +558,8 @@ def simulate(scenario, replications, seed, workspace, report, as_json):
     except (ScenarioError, DataError, FileNotFoundError) as exc:
         _fail(str(exc))
     if report:
-        Path(report).write_text(res.html(), encoding="utf-8")
-    click.echo(json.dumps(res.to_dict(), default=str) if as_json else res.summary_text())
+        Path(report).write_text(res.html(min_cell=min_cell), encoding="utf-8")
+    click.echo(json.dumps(res.to_dict(min_cell), default=str) if as_json else res.summary_text(min_cell))
 
 
 @main.command()
@@ -577,8 +621,10 @@ def scenario_list():
 @click.option("--workspace", "-w", type=click.Path(file_okay=False), help=_scenario_workspace_help())
 @click.option("--out", "-o", type=click.Path(file_okay=False), default="scenario-comparison", show_default=True,
               help="Directory for comparison.html and comparison.csv.")
+@click.option("--min-cell", default=10, show_default=True, type=click.IntRange(min=0),
+              help="Counts of calls below this are shown as '<N', and the figures resting on them withheld.")
 @click.option("--json", "as_json", is_flag=True)
-def scenario_compare(a, b, replications, seed, workspace, out, as_json):
+def scenario_compare(a, b, replications, seed, workspace, out, min_cell, as_json):
     """Baseline A and pilot B side by side: cost, hours freed, team size, response times.
 
     \b
@@ -589,13 +635,13 @@ def scenario_compare(a, b, replications, seed, workspace, out, as_json):
 
     try:
         cmp = compare_scenarios(a, b, replications=replications, seed=seed, workspace=workspace,
-                                progress=not as_json and sys.stderr.isatty())
+                                progress=not as_json and sys.stderr.isatty(), min_cell=min_cell)
     except (ScenarioError, DataError, FileNotFoundError) as exc:
         _fail(str(exc))
     outdir = Path(out)
     outdir.mkdir(parents=True, exist_ok=True)
     cmp.to_csv(outdir / "comparison.csv")
-    (outdir / "comparison.html").write_text(cmp.html(), encoding="utf-8")
+    (outdir / "comparison.html").write_text(cmp.page(), encoding="utf-8")
     if as_json:
         click.echo(json.dumps(cmp.to_dict(), default=str))
     else:
