@@ -471,18 +471,20 @@ def _exclude(calls, service, measure, max_hours, categories, call_types, categor
 
     t = categorize(calls) if categories else calls
     norm = t.call_type.strip().upper()
-    wanted = [c.upper() for c in call_types]
-    by_type = norm.isin(wanted) if wanted else ibis.literal(False)
-    by_cat = t.category.isin(list(categories)) if categories else ibis.literal(False)
+    branches = []
+    if call_types:
+        branches.append((norm.isin([c.upper() for c in call_types]).fill_null(False), "call_type:" + norm))
+    if categories:
+        branches.append((t.category.isin(list(categories)).fill_null(False), "category:" + t.category))
     in_scope = (t.service == service) if service else ibis.literal(True)
-    why = ibis.cases((by_type.fill_null(False), "call_type:" + norm),
-                     (by_cat.fill_null(False), "category:" + t.category), else_=ibis.null("string"))
+    why = ibis.cases(*branches, else_=ibis.null("string"))
     t = t.mutate(_rr_excluded=ibis.ifelse(in_scope.fill_null(False), why, ibis.null("string")))
     p = prepare(t, service=service, max_hours=max_hours)
     agg = (p.group_by("_rr_excluded").agg(calls=p.count(), ms=p[f"ms_{measure}"].sum()).to_pandas())
     agg["ms"] = agg["ms"].fillna(0.0)
     before = {"calls": int(agg["calls"].sum()), "hours": float(agg["ms"].sum()) / 3_600_000.0}
-    rows = {r._rr_excluded: r for r in agg.itertuples() if isinstance(r._rr_excluded, str)}
+    rows = {k: (int(n), float(ms)) for k, n, ms in zip(agg["_rr_excluded"], agg["calls"], agg["ms"])
+            if isinstance(k, str)}
     out = []
     for kind, values in (("call_type", call_types), ("category", categories)):
         for v in values:
@@ -490,7 +492,7 @@ def _exclude(calls, service, measure, max_hours, categories, call_types, categor
             r = rows.get(key)
             if r is None and kind == "call_type":
                 raise AssessError(f"--exclude-call-type: no {service or ''} call of type {v!r} in the data".replace("  ", " "))
-            n, h = (int(r.calls), float(r.ms) / 3_600_000.0) if r is not None else (0, 0.0)
+            n, h = (r[0], r[1] / 3_600_000.0) if r is not None else (0, 0.0)
             out.append({"kind": kind, "value": v, "calls": n, "hours": h,
                         "share_calls_before": n / before["calls"] if before["calls"] else None,
                         "share_time_before": h / before["hours"] if before["hours"] else None})

@@ -95,7 +95,8 @@ def simulation_html(res, heading: str | None = None, level: int = 2, min_cell: i
               f"borrow the times of a random call of the same category); {_n(cov.get('officer_initiated_left_out'))} "
               "officer-initiated activities left out (nobody called). Officer hours count unit time (travel and "
               f"on scene) times officers per unit. Counts of calls below {min_cell} are withheld with the figures "
-              "resting on them. Sample data are not a city's true figures.</small></p>")
+              "resting on them." + (" Sample data are not a city's true figures." if _sample_of(res) else "")
+              + "</small></p>")
     return (f"<section class='rr-scenario'>{h}{words}{_pool_table(res, min_cell)}{figs}{an}"
             f"<h4>Assumptions stated in the scenario</h4><ul>{assumptions}</ul>{method}</section>")
 
