@@ -183,7 +183,9 @@ class Ledger:
                 cost += self._cheapest(j, n)
             elif self._k[j] == 1:
                 cost -= self._cheapest(j, n)
-        return (cost, n in self.relations[i][0], self.values[n], repr(n))
+        # A complement near min_cell leaves the attacker little room ("at least 10" and a sum
+        # of 11 pin both counts); among equal costs, one with room to spare goes first.
+        return (cost, n in self.relations[i][0], self.values[n] < 2 * self.min_cell, self.values[n], repr(n))
 
     def _complement(self, i: int, allow_fixed: bool = True) -> NodeId | None:
         rel = self.relations[i]
@@ -269,7 +271,7 @@ class Ledger:
         """Hidden counts of one component whose value the published figures fix, each with the
         relations that fix it (those with a non-zero multiplier in the linear programs)."""
         a_eq, b_eq, a_ub, b_ub, bounds, rel_rows = self._system(comp)
-        return [(comp[i], [rel_rows[j] for j in rows])
+        return [(comp[i], {rel_rows[j]: w for j, w in rows.items()})
                 for i, rows in _fixed_by(len(comp), a_eq, b_eq, a_ub, b_ub, bounds, self.integral)
                 if not _bounds_alone(bounds[i], self.integral)]
 
@@ -295,9 +297,7 @@ class Ledger:
         return sorted(seen, key=repr)
 
     def _still_fixed(self, n, trial) -> bool:
-        """Is ``n`` still determined when ``trial`` is hidden too? The equalities alone settle
-        most trials (``n`` is fixed while it is a combination of them: least squares, no
-        linear program); the linear program decides the rest, bounds included."""
+        """Is ``n`` still determined when ``trial`` is hidden too?"""
         saved = self.hidden
         self.hidden = saved | {trial}
         try:
@@ -305,29 +305,32 @@ class Ledger:
             a_eq, b_eq, a_ub, b_ub, bounds, _ = self._system(comp)
         finally:
             self.hidden = saved
-        i = comp.index(n)
-        if a_eq:
-            a = np.array(a_eq)
-            e = np.zeros(len(comp))
-            e[i] = 1.0
-            lam = np.linalg.lstsq(a.T, e, rcond=None)[0]
-            if np.abs(a.T @ lam - e).max() < 1e-8:
-                return True
-        return bool(_fixed_by(len(comp), a_eq, b_eq, a_ub, b_ub, bounds, self.integral, only=i))
+        return bool(_fixed_by(len(comp), a_eq, b_eq, a_ub, b_ub, bounds, self.integral, only=comp.index(n)))
 
-    def _fix(self, n, binding=()) -> NodeId | None:
-        """A complement for a count the audit found determined: the cheapest count (see
-        _score) that frees it, tried in order among the relations that fix it, then the
-        relations it is part of; a headline total only when nothing else is left."""
+    def _fix(self, n, binding=None) -> NodeId | None:
+        """A complement for a count the audit found determined. ``binding``: the relations that
+        pin it, with their multipliers (the attacker's combination of published figures). A
+        visible count whose net weight in that combination is not zero breaks it once hidden;
+        those come first, cheapest first (see _score), then the other counts of those
+        relations and of n's own; each is checked by the linear program, a headline total last."""
+        binding = binding or {}
+        net = defaultdict(float)
+        for i, w in binding.items():
+            lhs, rhs = self.relations[i]
+            for c in lhs:
+                net[c] += w
+            for c in rhs:
+                net[c] -= w
         ranked, seen = [], set()
         for group, rels in enumerate((list(binding), self._rels_of[n])):
             for i in rels:
                 for c in self._candidates(self.relations[i], allow_fixed=True):
                     if c not in seen:
                         seen.add(c)
-                        ranked.append(((c in self.fixed, group, self._score(c, i)), c))
+                        breaks = abs(net.get(c, 0.0)) > 1e-9
+                        ranked.append(((c in self.fixed, not breaks, group, self._score(c, i)), c))
         ranked.sort(key=lambda t: t[0])
-        for _, c in ranked[:12]:
+        for _, c in ranked[:4]:  # beyond a few, no single count frees it: hide the first, audit again
             if not self._still_fixed(n, c):
                 return c
         return ranked[0][1] if ranked else None
@@ -364,9 +367,9 @@ def _components(variables, relations, below) -> list[list]:
     return sorted(groups.values(), key=lambda g: repr(g[0]))
 
 
-def _fixed_by(k, a_eq, b_eq, a_ub, b_ub, bounds, integral: bool, only: int | None = None) -> list[tuple[int, list[int]]]:
+def _fixed_by(k, a_eq, b_eq, a_ub, b_ub, bounds, integral: bool, only: int | None = None) -> list[tuple[int, dict]]:
     """Variables with a single feasible (whole-number) value, each with the equality rows that
-    pin it: min and max of each by linear programming. Every solution found is kept, and a
+    pin it and their multipliers {row: weight}: min and max of each by linear programming. Every solution found is kept, and a
     variable two solutions already disagree on by a whole unit is not solved for again (most
     are settled that way)."""
     from scipy.optimize import linprog
@@ -393,7 +396,7 @@ def _fixed_by(k, a_eq, b_eq, a_ub, b_ub, bounds, integral: bool, only: int | Non
     for i in range(k) if only is None else [only]:
         if hi_seen[i] - lo_seen[i] >= gap - 1e-9:
             continue
-        ext, pins = [], set()
+        ext, pins = [], {}
         for sign in (1.0, -1.0):
             c = np.zeros(k)
             c[i] = sign
@@ -406,12 +409,13 @@ def _fixed_by(k, a_eq, b_eq, a_ub, b_ub, bounds, integral: bool, only: int | Non
             np.minimum(lo_seen, res.x, out=lo_seen)
             np.maximum(hi_seen, res.x, out=hi_seen)
             ext.append(res.x[i])
-            if a_eq:
-                pins.update(int(j) for j in np.flatnonzero(np.abs(res.eqlin.marginals) > 1e-9))
+            if a_eq and not pins:  # the multipliers of one bound: the relations that pin it, with weights
+                marg = np.asarray(res.eqlin.marginals)
+                pins = {int(j): float(marg[j]) for j in np.flatnonzero(np.abs(marg) > 1e-9)}
         lo, hi = min(ext), max(ext)
         fixed = (math.floor(hi + 1e-6) - math.ceil(lo - 1e-6) < 1) if integral else (hi - lo < gap)
         if fixed:
-            out.append((i, sorted(pins)))
+            out.append((i, pins))
     return out
 
 
