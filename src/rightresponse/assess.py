@@ -125,8 +125,9 @@ class AssessResult:
         if s["sample"]:
             lines.append("SAMPLE DATA: these figures are not any city's true workload.")
         for x in (s.get("excluded") or {}).get("values", []):
-            lines.append(f"left out (--exclude-{x['kind'].replace('_', '-')}): {x['value']}: {x['calls']:,} calls, "
-                         f"{x['hours']:,.0f} h")
+            lines.append(f"left out (--exclude-{x['kind'].replace('_', '-')}): {x['value']}: "
+                         + (f"{x['calls']:,} calls, {x['hours']:,.0f} h" if x["calls"] is not None
+                            else f"{x['calls_text']} calls"))
         lc = s.get("low_confidence")
         if lc:
             lines.append(f"CHECK CATEGORIES: {100 * lc['share_calls']:.1f}% of calls are in call types categorized "
@@ -149,9 +150,8 @@ class AssessResult:
                 lines.append(f"{name[:36]:<36} {count_text(cat.values['calls'].iat[i], mc, True):>8}"
                              + ("" if cat.text(i, "calls") else "   (withheld: protects a small count)"))
                 continue
-            sc, h, st = cat.value(i, "share_calls"), cat.value(i, "hours"), cat.value(i, "share_time")
-            lines.append(f"{name[:36]:<36} {int(calls):>8,} {_pct_text(sc):>8} "
-                         f"{'·' if h is None else f'{h:,.0f}':>9} {_pct_text(st):>7}")
+            lines.append(f"{name[:36]:<36} {int(calls):>8,} {_shown(cat, i, 'share_calls', _pct_text):>8} "
+                         f"{_shown(cat, i, 'hours', lambda h: f'{h:,.0f}'):>9} {_shown(cat, i, 'share_time', _pct_text):>7}")
         if len(cat) > 12:
             lines.append(f"... {len(cat) - 12} more categories in by_category")
         lines.append("")
@@ -213,6 +213,14 @@ def public_summary(summary: dict, pub) -> dict:
     cat = pub["by_category"]
     top = cat.values.sort_values("hours", ascending=False, na_position="first")
     s["top_category_by_time"] = (None if not len(top) or pd.isna(top.iloc[0]["hours"]) else top.iloc[0]["category"])
+    s["excluded"] = _public_excluded(summary.get("excluded"), pub.min_cell)
+    from .report.html import low_confidence
+
+    lc = low_confidence(pub)
+    s["low_confidence"] = None if lc is None else {
+        "threshold": lc["threshold"], "share_calls": lc["share_calls"], "more_call_types": lc["more"],
+        "call_types": [{"call_type": r.call_type, "category": r.category, "method": r.method,
+                        "confidence": _f(r.confidence), "calls": _int(r.calls)} for r in lc["call_types"].itertuples()]}
     d = pub.get("dispatch_totals")
     if d is not None and len(d):
         s["dispatch"] = {
@@ -224,12 +232,41 @@ def public_summary(summary: dict, pub) -> dict:
     return s
 
 
+def _public_excluded(ex: dict | None, mc: int) -> dict | None:
+    """What --exclude-* left out, as published: a value with fewer than ``mc`` calls reads
+    "<mc" with its hours and shares withheld, and then the totals with them are withheld too
+    (with minus without would give the small count back)."""
+    if not ex:
+        return ex
+    vals, small_any = [], False
+    for x in ex["values"]:
+        small = mc > 1 and 0 < x["calls"] < mc
+        small_any |= small
+        vals.append({**x, "calls": None if small else x["calls"], "calls_text": f"<{mc}" if small else None,
+                     "hours": None if small else x["hours"],
+                     "share_calls_before": None if small else x["share_calls_before"],
+                     "share_time_before": None if small else x["share_time_before"]})
+    total = sum(x["calls"] for x in ex["values"])
+    hide = small_any or (mc > 1 and 0 < total < mc)
+    before = {"calls": None, "hours": None} if hide else ex["before"]
+    return {"values": vals, "before": before}
+
+
 def _int(x):
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else int(x)
 
 
 def _pct_text(x) -> str:
-    return "·" if x is None else f"{100 * x:.1f}%"
+    return f"{100 * x:.1f}%"
+
+
+def _shown(d, i: int, col: str, fmt) -> str:
+    """A published cell for the terminal: "<N" or "·" when withheld, "–" when there is no figure."""
+    t = d.text(i, col)
+    if t is not None:
+        return t or "·"
+    v = d.value(i, col)
+    return "–" if v is None else fmt(v)
 
 
 def _f(x):

@@ -289,24 +289,37 @@ def _command(s: dict, *options: str) -> str:
     return "rightresponse assess" + where + "".join(f" {o}" for o in options)
 
 
-def _notice_confidence(pub, s) -> str:
-    """Call types categorized with low confidence that carry more than 5% of the calls: named,
-    with how to fix them, before any figure that rests on them."""
-    ct = pub["by_call_type"]
+def low_confidence(pub) -> dict | None:
+    """Call types categorized with confidence below LOW_CONFIDENCE_BELOW (or left for review by
+    the classifier), when the published ones carry more than LOW_CONFIDENCE_SHARE of the calls:
+    {threshold, share_calls, call_types (published rows), more (how many others)}. Reads the
+    classification result as it is (confidence, method), whatever decided it."""
+    ct = pub.get("by_call_type")
     if ct is None or ct.empty:
-        return ""
+        return None
     v = ct.values
     conf = pd.to_numeric(v["confidence"], errors="coerce")
     low = (conf < LOW_CONFIDENCE_BELOW) | (v["method"].astype(str) == "needs_review")
     shown = v[low & v["share_calls"].notna()].sort_values("calls", ascending=False)
-    share = float(shown["share_calls"].sum())
+    share = float(shown["share_calls"].sum())  # published shares only: withheld ones would give a count back
     if share <= LOW_CONFIDENCE_SHARE:
+        return None
+    return {"threshold": LOW_CONFIDENCE_BELOW, "share_calls": share, "call_types": shown,
+            "more": int(low.sum()) - len(shown)}
+
+
+def _notice_confidence(pub, s) -> str:
+    """Call types categorized with low confidence that carry more than 5% of the calls: named,
+    with how to fix them, before any figure that rests on them."""
+    lc = low_confidence(pub)
+    if lc is None:
         return ""
+    shown, share = lc["call_types"], lc["share_calls"]
     items = "".join(
         f"<li><strong>{escape(str(r['call_type']))}</strong>: {escape(str(r['category']))}, "
         f"{'needs review' if r['method'] == 'needs_review' else 'confidence ' + fmt_conf(r['confidence'])}, "
         f"{fmt_int(r['calls'])} calls ({fmt_pct(r['share_calls'])})</li>" for _, r in shown.head(6).iterrows())
-    more = int(low.sum()) - min(len(shown), 6)
+    more = lc["more"] + len(shown) - min(len(shown), 6)
     cat = pub["by_category"].values.set_index("category")
     affected = []
     for c, part in shown.groupby("category", sort=False):
@@ -333,24 +346,26 @@ def _notice_confidence(pub, s) -> str:
 
 
 def _notice_excluded(pub, s) -> str:
+    """What --exclude-* left out, per value and in total (s: the public summary, whose
+    ``excluded`` has the figures resting on a small count withheld)."""
     ex = s.get("excluded")
     if not ex:
         return ""
     mc = pub.min_cell
     items = "".join(
         f"<li>{'category' if x['kind'] == 'category' else 'call type'} <strong>{escape(x['value'])}</strong>: "
-        f"{escape(count_text(x['calls'], mc))} calls, {fmt_hours(x['hours']) if not _small(x['calls'], mc) else HIDDEN} "
-        f"officer hours ({fmt_pct(x['share_calls_before']) if not _small(x['calls'], mc) else HIDDEN} of calls and "
-        f"{fmt_pct(x['share_time_before']) if not _small(x['calls'], mc) and x['share_time_before'] is not None else '–'}"
+        f"{escape(count_text(x['calls'], mc, x['calls'] is None) if x['calls'] is not None else x['calls_text'])} calls, "
+        f"{fmt_hours(x['hours']) if x['hours'] is not None else HIDDEN} officer hours "
+        f"({fmt_pct(x['share_calls_before']) if x['share_calls_before'] is not None else HIDDEN} of calls and "
+        f"{fmt_pct(x['share_time_before']) if x['share_time_before'] is not None else HIDDEN}"
         " of officer time before they were left out)</li>" for x in ex["values"])
     b = ex["before"]
+    totals = (f"<p>With them: {b['calls']:,} calls and {b['hours']:,.0f} officer hours; without them (the figures "
+              f"below): {s['calls']:,} calls and {s['hours']:,.0f} hours.</p>" if b.get("calls") is not None else
+              f"<p>The figures below are without them; the totals with them are withheld, since the difference would "
+              f"give a count below {mc} back.</p>")
     return ('<div class="banner notice" role="note"><strong>Left out of every figure below, at the analyst\'s '
-            f"request</strong><ul>{items}</ul><p>With them: {b['calls']:,} calls and {b['hours']:,.0f} officer hours; "
-            f"without them (the figures below): {s['calls']:,} calls and {s['hours']:,.0f} hours.</p></div>")
-
-
-def _small(v, mc) -> bool:
-    return mc > 1 and v is not None and 0 < v < mc
+            f"request</strong><ul>{items}</ul>{totals}</div>")
 
 
 def _non_service(pub, s) -> str:
