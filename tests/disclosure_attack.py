@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -101,7 +100,7 @@ class Attacker:
         measure = s["measure"]
         partitions = defaultdict(lambda: defaultdict(list))  # dim -> partition name -> quantities
 
-        def workload(name, key_fn, part, conds_extra=None):
+        def workload(name, key_fn, part):
             df = self.table(name)
             if df is None:
                 return df
@@ -121,8 +120,8 @@ class Attacker:
             return df
 
         cat = workload("by_category", lambda r: (("category", r["category"]),), "category")
-        cg = workload("by_crime_group", lambda r: (("crime_group", r["crime_group"]),), "crime_group")
-        dt = workload("by_demand_type", lambda r: (("demand_type", r["demand_type"]),), "demand_type")
+        workload("by_crime_group", lambda r: (("crime_group", r["crime_group"]),), "crime_group")
+        workload("by_demand_type", lambda r: (("demand_type", r["demand_type"]),), "demand_type")
         og = workload("by_origin_group", lambda r: (("origin_group", r["origin_group"]),), "origin_group")
         org = workload("by_origin", lambda r: (("origin", r["origin"]),), "origin")
         workload("by_priority", lambda r: (("priority", _num(r["priority_rank"])),), "priority")
@@ -206,7 +205,6 @@ class Attacker:
                         self.relations.append(([(d, ((by, g),))], [(d, k) for k in kids], 0.0))
         self.who()
         self.dispatch()
-        del cg, dt
 
     def derive(self, name, i, r, key, whole=()):
         """share x total and hours x 60 / mean."""
@@ -380,4 +378,4 @@ def truth(exact_out: Path) -> dict:
     return {q: c.value for q, c in a.cells.items()}
 
 
-__all__ = ["attack", "truth", "Attacker", "re"]
+__all__ = ["attack", "truth", "Attacker"]

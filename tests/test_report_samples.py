@@ -15,12 +15,9 @@ import pytest
 
 from assessed import assessed
 from conftest import REPO, raw_duckdb, skip_or_fail
+from test_report import ARGS, CHROMIUM  # one way to start the browser
 
 from rightresponse.assess import AssessError, assess
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 def _text(html: str) -> str:

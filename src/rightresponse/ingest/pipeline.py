@@ -201,9 +201,11 @@ def resolve_inputs(paths, adapter: str | None = None,
                         )
                     out.append((m, ad, tmpdir, shown))
             if len(out) == found:
-                why = ("fits adapter " + forced.name) if forced else "matches a known layout; pass --adapter NAME"
-                raise IngestError(f"{p}: none of its {len(skipped) - skipped_before} file(s) {why} ("
-                                  + "; ".join(skipped[skipped_before:][:3]) + ")")
+                if forced:
+                    raise IngestError(f"{p}: none of its {len(skipped) - skipped_before} file(s) fits adapter "
+                                      f"{forced.name} (" + "; ".join(skipped[skipped_before:][:3]) + ")")
+                raise IngestError(f"{p}: none of its {len(skipped) - skipped_before} file(s) matches a known layout; "
+                                  f"pass --adapter NAME")
     except BaseException:
         if tmpdir is not None:
             shutil.rmtree(tmpdir, ignore_errors=True)

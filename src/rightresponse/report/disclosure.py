@@ -90,7 +90,7 @@ class Ledger:
     relations: list = field(default_factory=list)  # (lhs nodes, rhs nodes): sum(lhs) == sum(rhs)
     below: list = field(default_factory=list)  # (a, b): a <= b (calls timed <= calls)
     hidden: set = field(default_factory=set)
-    why: dict = field(default_factory=dict)  # NodeId -> why it is hidden (for `explain`)
+    why: dict = field(default_factory=dict)  # NodeId -> why it is hidden ("small", complement, audit)
 
     def add(self, node: NodeId, value, rank: int | None = None, fixed: bool = False) -> None:
         v = 0.0 if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
@@ -236,35 +236,32 @@ class Ledger:
                 clean.add(key)
         return more
 
-    def _system(self, comp: list, extra=()) -> tuple:
-        """The attacker's equations over the hidden counts ``comp`` (plus ``extra``, hidden
-        for a trial): relations as equalities, "timed <= calls" as inequalities, and the
-        bounds the display gives away."""
+    def _system(self, comp: list) -> tuple:
+        """The attacker's equations over the hidden counts ``comp``: relations as equalities,
+        "timed <= calls" as inequalities, and the bounds the display gives away."""
         idx = {n: i for i, n in enumerate(comp)}
+
+        def row(terms):  # sum(sign * count) over the terms, with the visible counts moved right
+            r, b = np.zeros(len(comp)), 0.0
+            for n, sign in terms:
+                if n in idx:
+                    r[idx[n]] += sign
+                else:
+                    b -= sign * self.values[n]
+            return r, b
+
         a_eq, b_eq, a_ub, b_ub, rel_rows = [], [], [], [], []
-        for r, (lhs, rhs) in enumerate(self.relations):
-            if not any(n in idx for n in lhs + rhs):
-                continue
-            row, b = np.zeros(len(comp)), 0.0
-            for n, s in [(x, 1.0) for x in lhs] + [(x, -1.0) for x in rhs]:
-                if n in idx:
-                    row[idx[n]] += s
-                else:
-                    b -= s * self.values[n]
-            a_eq.append(row)
-            b_eq.append(b)
-            rel_rows.append(r)
+        for k, (lhs, rhs) in enumerate(self.relations):
+            if any(n in idx for n in lhs + rhs):
+                r, b = row([(x, 1.0) for x in lhs] + [(x, -1.0) for x in rhs])
+                a_eq.append(r)
+                b_eq.append(b)
+                rel_rows.append(k)
         for lo, hi in self.below:
-            if lo not in idx and hi not in idx:
-                continue
-            row, b = np.zeros(len(comp)), 0.0
-            for n, s in ((lo, 1.0), (hi, -1.0)):
-                if n in idx:
-                    row[idx[n]] += s
-                else:
-                    b -= s * self.values[n]
-            a_ub.append(row)
-            b_ub.append(b)
+            if lo in idx or hi in idx:
+                r, b = row([(lo, 1.0), (hi, -1.0)])
+                a_ub.append(r)
+                b_ub.append(b)
         return a_eq, b_eq, a_ub, b_ub, [self.bounds(n) for n in comp], rel_rows
 
     def determined(self, comp: list) -> list:
@@ -803,34 +800,29 @@ def assessment_relations(led: Ledger, tables: dict, measures) -> None:
             led.partition((dim, TOTAL), [(dim, c) for c in key_list])
     led.partition(("calls", TOTAL), [("calls", c) for c in keys("classification_methods", _one("method"))])
 
-    def groups(name, fn_child, fn_parent):
-        df = tables.get(name)
+    def groups(df, fn_child, fn_parent) -> dict:
         out = defaultdict(list)
         if df is not None:
             for r in df.to_dict("records"):
                 out[fn_parent(r)].append(fn_child(r))
         return out
 
-    cat = tables.get("by_category")
-    for roll in ("crime_group", "demand_type"):  # categories roll up to crime groups and demand types
-        for parent, children in groups("by_category", _one("category"), _one(roll)).items():
-            for dim in dims:
-                led.partition((dim, parent), [(dim, c) for c in children])
-    for by in ("category", "method"):  # call types roll up to categories, and to how they were decided
-        for parent, children in groups("by_call_type", _call_type, _one(by)).items():
-            dims_here = dims if by == "category" else ["calls"]
+    def roll_up(df, child, parent, dims_here):
+        for whole, kids in groups(df, child, parent).items():
             for dim in dims_here:
-                led.partition((dim, parent), [(dim, c) for c in children])
-    for parent, children in groups("by_origin", _one("origin"), _one("origin_group")).items():
-        for dim in dims:
-            led.partition((dim, parent), [(dim, c) for c in children])
+                led.partition((dim, whole), [(dim, c) for c in kids])
+
+    cat, ct = tables.get("by_category"), tables.get("by_call_type")
+    roll_up(cat, _one("category"), _one("crime_group"), dims)  # categories to crime groups
+    roll_up(cat, _one("category"), _one("demand_type"), dims)  # ... and to demand types
+    roll_up(ct, _call_type, _one("category"), dims)  # call types to categories
+    roll_up(ct, _call_type, _one("method"), ["calls"])  # ... and to how they were decided
+    roll_up(tables.get("by_origin"), _one("origin"), _one("origin_group"), dims)
     co = tables.get("by_category_origin")
-    if co is not None and not co.empty:
+    if co is not None and not co.empty:  # the category-by-origin cells, to both
         sub = co[co["origin_group"] != "all"]
-        for by, other in (("category", "origin_group"), ("origin_group", "category")):
-            for parent, children in groups_frame(sub, _category_origin, _one(by)).items():
-                for dim in dims:
-                    led.partition((dim, parent), [(dim, c) for c in children])
+        roll_up(sub, _category_origin, _one("category"), dims)
+        roll_up(sub, _category_origin, _one("origin_group"), dims)
     oc = tables.get("outcomes")
     if oc is not None and not oc.empty:
         outs = [c for c in oc.columns if c not in ("category", "calls")]
@@ -849,14 +841,6 @@ def assessment_relations(led: Ledger, tables: dict, measures) -> None:
         dim, c = node
         if dim.startswith("timed:"):
             led.at_most(node, ("calls", c))
-    del cat
-
-
-def groups_frame(df: pd.DataFrame, fn_child, fn_parent) -> dict:
-    out = defaultdict(list)
-    for r in df.to_dict("records"):
-        out[fn_parent(r)].append(fn_child(r))
-    return out
 
 
 # ---------------------------------------------------------------------------- who could respond
