@@ -126,3 +126,21 @@ def test_ledger_hides_a_complement_and_the_audit_finds_a_difference_of_roll_ups(
     assert {x, y, z} <= hidden and hidden & {big_a, big_b, big_c}
     assert led.why[x] == "small" and any(w[0] == "audit" for w in led.why.values() if isinstance(w, tuple))
     assert not led.determined(sorted((n for n in hidden), key=repr))
+
+
+def test_a_number_nobody_declared_is_withheld_with_its_row():
+    """A column added to a published table later (say by the policy module) is cautious until
+    it is declared: withheld wherever a count of its row is. A table nobody declared at all
+    treats its integer calls/n_ columns as counts and every other number as resting on them."""
+    who = pd.DataFrame({"policy": ["a", "b"], "title": ["A", "B"], "calls": [500, 500],
+                        "calls_moved_low": [3, 200], "calls_moved_high": [40, 250],
+                        "share_calls_moved_low": [0.006, 0.4], "share_calls_moved_high": [0.08, 0.5],
+                        "top_type_share_moved": [0.5, 0.3]})  # undeclared
+    pub = disclosure.publish_assessment({"who_could_respond": who}, {"calls": 500}, 10, "deployed", [], [])
+    d = pub["who_could_respond"]
+    assert d.text(0, "calls_moved_low") == "<10" and d.value(0, "share_calls_moved_low") is None
+    assert d.value(0, "top_type_share_moved") is None and d.value(1, "top_type_share_moved") == 0.3
+    other = pd.DataFrame({"call_type": ["x", "y", "z"], "calls": [4, 300, 12], "hours": [1.5, 90.0, 3.0]})
+    pub = disclosure.publish_assessment({"new_table": other}, {"calls": 316}, 10, "deployed", [], [])
+    d = pub["new_table"]
+    assert d.text(0, "calls") == "<10" and d.value(0, "hours") is None and d.value(1, "hours") == 90.0

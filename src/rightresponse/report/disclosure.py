@@ -584,6 +584,15 @@ def _publish_table(name: str, df: pd.DataFrame, decl: Declared, ledger: Ledger) 
             if any(n in hid for n in st.rests_on(r)):
                 h[i] = True
         hidden[st.column] = h
+    # A number nobody declared (a column added to a table later) is withheld wherever a count
+    # of its row is: cautious until it is declared.
+    declared = {c.column for c in decl.cells} | {st.column for st in decl.stats} | ATTRIBUTES
+    counts = [c.column for c in decl.cells if c.column in df.columns]
+    if counts:
+        any_hidden = hidden[counts].any(axis=1).to_numpy()
+        for c in df.columns:
+            if c not in declared and pd.api.types.is_numeric_dtype(df[c]) and any_hidden.any():
+                hidden[c] = hidden[c].to_numpy() | any_hidden
     return Disclosed(name, _withheld(df, hidden), hidden, small, ledger.min_cell, dict(df.attrs))
 
 
@@ -677,6 +686,10 @@ def count_text(v, min_cell: int, hidden: bool = False) -> str:
 _RANK = {"crime_group": 1, "demand_type": 1, "origin_group": 1, "method": 1, "category": 2, "origin": 2,
          "priority": 2, "how": 2, "district": 2, "beat": 2, "call_type": 3}
 TOTAL = ()  # the conditions of the total: every police call in scope
+
+# Numbers that describe a row rather than count its calls: published as they are.
+ATTRIBUTES = frozenset({"dow", "hour", "priority_rank", "confidence", "call_types", "min_confidence",
+                        "zero_to_dispatch", "zero_travel", "zero_to_arrival"})
 
 # Tables that describe records, not people, or data already published elsewhere: exact.
 EXEMPT = frozenset({"scope", "files", "quarantine", "time_issues", "lorenz", "coverage", "comparison"})

@@ -567,8 +567,8 @@ def _section_when(r, p, s) -> str:
                            desc="Heat map of calls received by day of week and hour, local wall-clock time.")
     return (
         title
-        + f"<p>Calls received in each hour of the week, summed over the {weeks or span:,} weeks "
-          f"with calls, by local wall-clock time.{escape(gaps)}</p>"
+        + f"<p>Calls received in each hour of the week, summed over the {weeks or span:,} calendar weeks "
+          f"(Monday to Sunday) with calls, by local wall-clock time.{escape(gaps)}</p>"
         + f"<figure>{chart}</figure>"
     )
 
