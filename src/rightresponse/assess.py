@@ -210,9 +210,8 @@ def public_summary(summary: dict, pub) -> dict:
     elif "officer" in groups:
         s["officer_initiated_share_calls"] = _f(og.value(groups["officer"], "share_calls"))
         s["officer_initiated_share_time"] = _f(og.value(groups["officer"], "share_time"))
-    cat = pub["by_category"]
-    top = cat.values.sort_values("hours", ascending=False, na_position="first")
-    s["top_category_by_time"] = (None if not len(top) or pd.isna(top.iloc[0]["hours"]) else top.iloc[0]["category"])
+    cat = pub["by_category"]  # in order of time, largest first: withheld, the top is not named
+    s["top_category_by_time"] = cat.value(0, "category") if len(cat) and cat.value(0, "hours") is not None else None
     s["excluded"] = _public_excluded(summary.get("excluded"), pub.min_cell)
     from .report.html import low_confidence
 
