@@ -130,6 +130,7 @@ def test_a_team_with_about_one_call_is_withheld_not_a_crash(tmp_path):
     team = {r["metric"]: r for r in d["pools"] if r["pool"] == "crisis_team"}
     assert team["calls_handled"]["mean"] is None and team["response_p90_minutes"]["mean"] is None
     assert d["totals"]["patrol_hours_freed"]["mean"] is None
+    assert not any(r["pool"] == "crisis_team" for r in d["utilization_by_hour"])  # when its call came in
     exact = json.loads(rr("simulate", "decc-crisis-team", "-r", 2, "-w", ws, "--json", "--min-cell", "0").stdout)
     ex = {r["metric"]: r for r in exact["pools"] if r["pool"] == "crisis_team"}
     assert 0 < ex["calls_handled"]["mean"] < 10  # it was a small count

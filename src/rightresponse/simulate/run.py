@@ -106,6 +106,8 @@ class SimulationResult:
             return json_safe(df.to_dict(orient="records"))
 
         pub = self.publish(min_cell)
+        util = pub["pools"][pub["pools"]["metric"] == "utilization"]
+        shown = set(util.loc[util["mean"].notna(), "pool"])  # a team's hours withheld with its calls
         return json_safe({
             "scenario": self.scenario.id, "title": self.scenario.title, "path": self.scenario.path,
             "policy": self.scenario.policy, "view": self.scenario.view, "mode": self.scenario.mode,
@@ -115,7 +117,7 @@ class SimulationResult:
                                             for r in pub["totals"].itertuples()},
             "metrics": recs(self.metrics(min_cell)),
             "pools": recs(pub["pools"]), "priorities": recs(pub["priorities"]),
-            "utilization_by_hour": recs(self.utilization),
+            "utilization_by_hour": recs(self.utilization[self.utilization["pool"].isin(shown)]),
             "analytic": recs(self.analytic), "coverage": self.coverage, "assumptions": self.scenario.assumptions(),
             "warnings": list(self.warnings), "timing": self.timing,
         })
