@@ -64,9 +64,14 @@ def _load_rules(path: str) -> tuple[Rule, ...]:
     return tuple(out)
 
 
-def apply_rules(value: object, rules: tuple[Rule, ...]) -> Rule | None:
-    """The first rule that fires on the value, or None."""
-    text = rule_text(value)
+def apply_rules(value: object, rules: tuple[Rule, ...], lexicon=None) -> Rule | None:
+    """The first rule that fires on the value, or None. ``lexicon``: the spellings and
+    abbreviations a fitted classifier learned (taxonomy.lexicon), read before the rules."""
+    return first_rule(rule_text(value, lexicon), rules)
+
+
+def first_rule(text: str, rules: tuple[Rule, ...]) -> Rule | None:
+    """The first rule that fires on an already prepared rule text."""
     if not text:
         return None
     for r in rules:
