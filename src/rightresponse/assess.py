@@ -21,8 +21,8 @@ import pandas as pd
 
 from . import __version__
 from .schema import MAX_CALL_HOURS, QUARANTINE_REASONS
-from .workload import (DEFAULT_MEASURE, INTERVALS, MEASURES, ORIGIN_GROUPS, WorkloadError, compute, coverage_summary,
-                       scope_table)
+from .workload import (DEFAULT_MEASURE, INTERVALS, MEASURES, ORIGIN_GROUPS, UNCATEGORIZED, WorkloadError, compute,
+                       coverage_summary, scope_table)
 
 
 class AssessError(ValueError):
@@ -82,6 +82,7 @@ class AssessResult:
             "officer_initiated_share_calls": s["officer_initiated_share_calls"],
             "officer_initiated_share_time": s["officer_initiated_share_time"],
             "coverage": s["coverage"],
+            "classification": s["classification"],
             "min_cell": s["min_cell"],
             "by_category": [
                 {"category": r.category, "calls": int(r.calls), "share_calls": _f(r.share_calls),
@@ -114,6 +115,11 @@ class AssessResult:
             )
         else:
             lines.append(f"time measure: {s['measure_label']}: no call has the timestamps it needs; calls only")
+        cl = s["classification"]
+        if cl["needs_review_calls"]:
+            lines.append(f"categories: {cl['needs_review_call_types']:,} call types ({cl['needs_review_calls']:,} calls, "
+                         f"{100 * cl['share_calls_needs_review']:.1f}%) left for review, counted under "
+                         f"'{UNCATEGORIZED}'; `rightresponse crosswalk export` lists them first")
         lines.append("")
         lines.append(f"{'category':<36} {'calls':>8} {'% calls':>8} {'hours':>9} {'% time':>7}")
         cat = self.tables["by_category"]
@@ -215,9 +221,8 @@ def assess(paths=None, workspace=None, out=DEFAULT_OUT, min_cell: int = 10, meas
     discipline's time to measure (police by default; None for all). ``min_cell``: counts
     below it are shown as "<min_cell" in the report and the written tables. ``overrides``:
     the city's own call-type -> category decisions (see rightresponse.taxonomy);
-    ``model_path``: where the call-type classifier is saved and reused between runs
-    (default: ``<workspace>/models/classifier.pkl`` for a workspace you name, so repeated
-    assessments do not retrain it; none for a temporary workspace). ``adapter``: force an
+    ``model_path``: a call-type model file to use (default: the shipped model, built once
+    into the user's cache; assess never trains one). ``adapter``: force an
     ingest adapter for ``paths`` instead of detecting the layout. ``decisions``: a triage
     decision log (SQLAlchemy URL such as ``sqlite:///decisions.db``, or a SQLite file path),
     read only, for the "Dispatch practice" section. ``policies``: responder policies
@@ -250,8 +255,6 @@ def assess(paths=None, workspace=None, out=DEFAULT_OUT, min_cell: int = 10, meas
     if workspace is None:
         tmp = tempfile.mkdtemp(prefix="rightresponse-assess-")
         workspace = Path(tmp) / "ws"
-    elif model_path is None:
-        model_path = Path(workspace) / "models" / "classifier.pkl"
     ws = Workspace(workspace)
     want_who = policies is None or len(policies) > 0
     # ingest, 5 or 6 engine passes (see workload.compute), data quality, policies, decisions, report
@@ -418,6 +421,17 @@ def _classification_methods(ct: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values("calls", ascending=False, ignore_index=True)
 
 
+def classification_coverage(cm: pd.DataFrame) -> dict:
+    """How many calls got a category, and how many the classifier left for a person to
+    review (method ``needs_review``: category empty, counted here, never dropped)."""
+    rev = cm[cm["method"] == "needs_review"]
+    calls = int(cm["calls"].sum())
+    review = int(rev["calls"].sum())
+    return {"calls": calls, "categorized_calls": calls - review - int(cm.loc[cm["method"] == "missing", "calls"].sum()),
+            "needs_review_calls": review, "needs_review_call_types": int(rev["call_types"].sum()),
+            "share_calls_needs_review": review / calls if calls else 0.0}
+
+
 def _measure_comparison(tables) -> pd.DataFrame:
     """Share of time by crime group under each measure: the choice of measure matters."""
     cg = tables["by_crime_group"]
@@ -460,6 +474,7 @@ def _summary(tables, wl, sample, ws, measure, service, max_hours, min_cell, path
         "sources": [Path(p).name for p in paths] if paths else [],
         "workspace": None if sample else str(ws.root),
         "coverage": cov,
+        "classification": classification_coverage(tables["classification_methods"]),
         "notes": wl.notes,
         # None when the source records no origin at all (every call "unknown")
         "officer_initiated_share_calls": (float(og.loc["officer", "calls"] / calls) if "officer" in og.index and calls

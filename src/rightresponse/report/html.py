@@ -613,6 +613,13 @@ def _section_method(r, mc) -> str:
     else:
         mdl = ("<p>No call type in this data was left to the statistical model: every one was decided by the "
                "agency's crosswalk (reviewed by a person) or by a keyword rule.</p>")
+    cl = s.get("classification") or {}
+    if cl.get("needs_review_calls"):
+        mdl = (f"<p>The classifier left {cl['needs_review_call_types']:,} call types "
+               f"({cl['needs_review_calls']:,} calls, {100 * cl['share_calls_needs_review']:.1f}%) for review: its "
+               "confidence was below the threshold at which, on cities it had not seen, its answers were more "
+               "often wrong than right. They are counted as Uncategorized, not guessed; "
+               "<code>rightresponse crosswalk export</code> lists them first, heaviest first.</p>") + mdl
     measures = "".join(f"<dt>{escape(m.label.capitalize())}{' (used here)' if m.name == s['measure'] else ''}</dt>"
                        f"<dd>{escape(m.doc.rstrip('.'))}.</dd>" for m in MEASURES.values())
     why_sample = ""

@@ -371,6 +371,7 @@ class CallTypeClassifier:
     def save(self, path, fingerprint: str = "") -> Path:
         """Write the fitted classifier to ``path`` (.npz: JSON + arrays, atomically)."""
         path = Path(path)
+        self.fingerprint_ = fingerprint
         meta = {"format": FORMAT, "fingerprint": fingerprint, "classes": list(self.classes_),
                 "C": self.C, "weighting": self.weighting, "use_rules": self.use_rules,
                 "rules_path": str(self.rules_path) if self.rules_path else None,
