@@ -60,7 +60,9 @@ CROSSWALK_CASES = {
 }
 
 # The same kind of hard values read by the keyword rules alone (no crosswalk, no model):
-# code prefixes, abbreviations, negated scopes and precedence.
+# code prefixes, abbreviations, negated scopes and precedence. (Values of the held-out
+# cities whose curated entries were written from those cities' own strings are left to the
+# learned lexicon: see test_calltype_model.)
 RULE_CASES = {
     "11V - Burg Motor Veh": "Property Crime",
     "AB IP/JH": "Violent Crime",
@@ -71,9 +73,7 @@ RULE_CASES = {
     "WEAPN-IP/JO-GUN,DEADLY WPN (NO THRT/ASLT/DIST)": "Other Crimes",
     "24Q7 ASSAULT (PAST): OTHER/CHILD ABUSE": "Domestic Violence",
     "TRNSPORT PRISONER MENTAL CASE": "Statuses",
-    "FLAM LIQ SPILL <5": "Complaints/Environmental Conditions",
     "LARCENY (PAST): OTHER/LTD ACC HWY": "Property Crime",
-    "9-1-1 ABANDON": "Call Related Issues",
     "104D_Alarm Burglary/Intrusion": "Alarms",
     "*Theft_Past": "Property Crime",
     "TRBL W/SUBJ-DV": "Domestic Violence",

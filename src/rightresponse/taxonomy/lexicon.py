@@ -145,7 +145,8 @@ class Lexicon:
         for w in cands:
             if n >= _MIN_SPELLING and _one_indel(token, w):
                 kind = 1.0
-            elif len(w) >= n + 2 and ((skeleton and _skeleton(w).startswith(token))
+            elif len(w) >= n + 2 and ((skeleton and _skeleton(w).startswith(token[:3])
+                                       and _is_subsequence(token, _skeleton(w)))
                                       or (w.startswith(token) and (n <= _MAX_TRUNCATION or last_of_long))):
                 kind = 0.0
             else:

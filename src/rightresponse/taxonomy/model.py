@@ -56,17 +56,21 @@ def word_grams(text: str) -> list[str]:
 
 
 def char_grams(text: str) -> list[str]:
-    """Character 2-5-grams of each space-padded word (scikit-learn's ``char_wb``): what lets
-    the model read a spelling it has never seen from the pieces it shares with known ones."""
+    """Character 2-5-grams of each space-padded word, exactly as scikit-learn's ``char_wb``:
+    what lets the model read a spelling it has never seen from the pieces it shares with
+    known ones."""
     out = []
     for w in text.lower().split():
         w = " " + w + " "
         n_w = len(w)
         for n in range(2, 6):
-            if n_w < n:
-                out.append(w)
+            offset = 0
+            out.append(w[:n])
+            while offset + n < n_w:
+                offset += 1
+                out.append(w[offset:offset + n])
+            if offset == 0:  # a short word (shorter than n) counts once
                 break
-            out.extend(w[i:i + n] for i in range(n_w - n + 1))
     return out
 
 
@@ -355,8 +359,9 @@ class CallTypeClassifier:
         probability), method, rule id, and the best guess (also for abstentions)."""
         values = list(values)
         cat, conf, method, rule, guess, _ = self._decide(values)
-        return pd.DataFrame({"value": values, "category": cat, "confidence": conf,
-                             "method": method, "rule": rule, "guess": guess})
+        obj = lambda xs: pd.Series(xs, dtype=object)  # noqa: E731 (keeps None as None under pandas 3)
+        return pd.DataFrame({"value": obj(values), "category": obj(cat), "confidence": conf,
+                             "method": obj(method), "rule": obj(rule), "guess": obj(guess)})
 
     def predict(self, values) -> np.ndarray:
         """Categories; None where the classifier abstains (method ``needs_review``)."""
