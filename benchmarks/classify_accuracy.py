@@ -102,17 +102,19 @@ def public(s: dict) -> dict:
     return {k: v for k, v in s.items() if not k.startswith("_")}
 
 
-def evaluate(train: pd.DataFrame, test: pd.DataFrame, pairs, weights=None) -> tuple[dict, dict, dict]:
+def evaluate(train: pd.DataFrame, test: pd.DataFrame, pairs, weights=None,
+             make=CallTypeClassifier, with_baseline=True) -> tuple[dict, dict | None, dict]:
     """(ours, baseline, extras) for one held-out city."""
     t0 = time.perf_counter()
-    clf = CallTypeClassifier().fit(train["value"], train["category"], sample_weight=weights,
+    clf = make().fit(train["value"], train["category"], sample_weight=weights,
                                    groups=train["agency"], code_pairs=pairs)
     fit_s = time.perf_counter() - t0
     ex = clf.explain(test["value"].tolist())
     ours = scores(ex["category"], ex["guess"], ex["method"], test["category"], test["count"])
-    base = baseline().fit(train["value"], train["category"])
-    bp = base.predict(test["value"])
-    bl = scores(bp, bp, [""] * len(bp), test["category"], test["count"])
+    bl = None
+    if with_baseline:
+        bp = baseline().fit(train["value"], train["category"]).predict(test["value"])
+        bl = scores(bp, bp, [""] * len(bp), test["category"], test["count"])
     miss = test.assign(pred=ex["guess"].to_numpy(), method=ex["method"].to_numpy())[~ours["_gok"]].nlargest(5, "count")
     extras = {"fit_seconds": round(fit_s, 2), "threshold": round(clf.threshold_, 4),
               "temperature": round(clf.temperature_, 4),
@@ -122,18 +124,33 @@ def evaluate(train: pd.DataFrame, test: pd.DataFrame, pairs, weights=None) -> tu
     return ours, bl, extras
 
 
+def load_labels(labels: Path, hand: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Vera's labelled call types and the hand-labelled held-out set, unlabelled rows dropped."""
+    lab = pd.read_csv(labels)
+    lab = lab[lab["category"].notna() & lab["call_type"].notna()].reset_index(drop=True)
+    lab["agency"] = lab["city"].map(agency_id)
+    hd = pd.read_csv(hand, keep_default_na=False)
+    hd = hd[hd["category"] != ""].reset_index(drop=True)
+    hd["agency"] = hd["city"].map(HAND_AGENCY)
+    return lab, hd
+
+
+def held_out_sets(lab: pd.DataFrame, hand: pd.DataFrame):
+    """(name, agency, test frame) for every city scored: Vera's three, then the hand set's five."""
+    for city in VERA_CITIES:
+        a = agency_id(city)
+        yield city, a, lab[lab["agency"] == a].rename(columns={"call_type": "value"})
+    for city, a in HAND_AGENCY.items():
+        yield city + " (hand)", a, hand[hand["agency"] == a].rename(columns={"call_type": "value"})
+
+
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--labels", type=Path, default=DEFAULT_LABELS, help="Vera's labelled call types")
     ap.add_argument("--hand", type=Path, default=DEFAULT_HAND, help="the hand-labelled held-out set")
     args = ap.parse_args(argv)
     t_start = time.perf_counter()
-    lab = pd.read_csv(args.labels)
-    lab = lab[lab["category"].notna() & lab["call_type"].notna()].reset_index(drop=True)
-    lab["agency"] = lab["city"].map(agency_id)
-    hand = pd.read_csv(args.hand, keep_default_na=False)
-    hand = hand[hand["category"] != ""].reset_index(drop=True)
-    hand["agency"] = hand["city"].map(HAND_AGENCY)
+    lab, hand = load_labels(args.labels, args.hand)
     pool_rows = training_data()
     sd_pairs = code_pairs()
 

@@ -260,7 +260,7 @@ class CallTypeClassifier:
         for tr, te in splits:
             if len(set(y[tr])) < 2:
                 continue
-            fold = CallTypeClassifier(C=self.C, weighting=self.weighting, use_rules=self.use_rules,
+            fold = type(self)(C=self.C, weighting=self.weighting, use_rules=self.use_rules,
                                       learn_lexicon=self.learn_lexicon, calibrate=False, rules_path=self.rules_path,
                                       taxonomy=self.taxonomy)
             fold.classes_, fold.rules_ = self.classes_, self.rules_
