@@ -159,25 +159,19 @@ def main(argv=None) -> dict:
                     "method": "leave one city out; the scored city's crosswalk is left out of training",
                     "training_rows": int(len(pool_rows)), "cities": {}, "hand": {}, "vera_only_protocol": {}}
     parts = {"vera": [], "hand": [], "vera_base": [], "hand_base": [], "vera_only": []}
-    for city in VERA_CITIES:
-        a = agency_id(city)
-        test = lab[lab["agency"] == a].rename(columns={"call_type": "value"})
-        print(f"{city}: fitting without {a} ...", file=sys.stderr)
+    for name, a, test in held_out_sets(lab, hand):
+        group = "hand" if name.endswith(" (hand)") else "vera"
+        city = name.removesuffix(" (hand)")
+        print(f"{name}: fitting without {a} ...", file=sys.stderr)
         ours, bl, extras = evaluate(pool_rows[pool_rows["agency"] != a], test, sd_pairs)
-        result["cities"][city] = {"ours": public(ours), "baseline": public(bl), **extras}
-        parts["vera"].append(ours)
-        parts["vera_base"].append(bl)
-        old = lab[lab["agency"] != a].rename(columns={"call_type": "value"})
-        o2, _, _ = evaluate(old, test, (), weights=old["count"])
-        result["vera_only_protocol"][city] = public(o2)
-        parts["vera_only"].append(o2)
-    for city, a in HAND_AGENCY.items():
-        test = hand[hand["agency"] == a].rename(columns={"call_type": "value"})
-        print(f"{city} (hand-labelled): fitting without {a} ...", file=sys.stderr)
-        ours, bl, extras = evaluate(pool_rows[pool_rows["agency"] != a], test, sd_pairs)
-        result["hand"][city] = {"ours": public(ours), "baseline": public(bl), **extras}
-        parts["hand"].append(ours)
-        parts["hand_base"].append(bl)
+        result["hand" if group == "hand" else "cities"][city] = {"ours": public(ours), "baseline": public(bl), **extras}
+        parts[group].append(ours)
+        parts[group + "_base"].append(bl)
+        if group == "vera":  # the old protocol: the other Vera cities' labels only, weighted by calls
+            old = lab[lab["agency"] != a].rename(columns={"call_type": "value"})
+            o2, _, _ = evaluate(old, test, (), weights=old["count"], with_baseline=False)
+            result["vera_only_protocol"][city] = public(o2)
+            parts["vera_only"].append(o2)
     result["pooled"] = {
         "vera_cities": {"ours": pool(parts["vera"]), "baseline": pool(parts["vera_base"]),
                         "ours_vera_only_protocol": pool(parts["vera_only"])},

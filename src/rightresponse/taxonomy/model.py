@@ -24,7 +24,8 @@ numpy alone, so loading it costs milliseconds and never imports scikit-learn.
 from __future__ import annotations
 
 import json
-import math
+import os
+import re
 import warnings
 from pathlib import Path
 
@@ -32,12 +33,12 @@ import numpy as np
 import pandas as pd
 
 from .lexicon import Lexicon
-from .normalize import _WS, clean, expand, model_text, read_citations, rule_text, strip_code_prefix
+from .normalize import clean, expand, model_text, read_citations, rule_text, strip_code_prefix
 from .rules import first_rule, load_rules
 
 _WEIGHTINGS = ("log", "sqrt", "raw", "none")
 FORMAT = 2
-_WORD = __import__("re").compile(r"\w+")
+_WORD = re.compile(r"\w+")
 
 
 def _weights(sample_weight, n: int, how: str) -> np.ndarray:
@@ -390,7 +391,7 @@ class CallTypeClassifier:
         if self.coef_ is not None:
             arrays.update(coef=self.coef_, intercept=self.intercept_, idf=self.vectorizer_.idf)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{__import__('os').getpid()}.tmp")
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         with open(tmp, "wb") as f:
             np.savez_compressed(f, **arrays)
         tmp.replace(path)
@@ -446,7 +447,6 @@ def choose_threshold(conf, ok, weight=None) -> float:
     c, gain = conf[order], np.where(ok[order], w[order], -w[order])
     # abstaining on the k lowest answers changes the score by -sum(gain[:k])
     kept_score = gain.sum() - np.concatenate([[0.0], np.cumsum(gain)])
-    cuts = np.concatenate([[0.0], c])  # cut k abstains on c[:k]: threshold = c[k] (or above all)
     best_k = int(np.argmax(kept_score))  # first maximum = fewest abstentions
     if best_k == 0:
         return 0.0
