@@ -117,9 +117,8 @@ class AssessResult:
             lines.append(f"time measure: {s['measure_label']}: no call has the timestamps it needs; calls only")
         cl = s["classification"]
         if cl["needs_review_calls"]:
-            lines.append(f"categories: {cl['needs_review_call_types']:,} call types ({cl['needs_review_calls']:,} calls, "
-                         f"{100 * cl['share_calls_needs_review']:.1f}%) left for review, counted under "
-                         f"'{UNCATEGORIZED}'; `rightresponse crosswalk export` lists them first")
+            lines.append(f"left for review: {cl['needs_review_call_types']:,} call types, {cl['needs_review_calls']:,} calls "
+                         f"({100 * cl['share_calls_needs_review']:.1f}%), under '{UNCATEGORIZED}' (crosswalk export)")
         lines.append("")
         lines.append(f"{'category':<36} {'calls':>8} {'% calls':>8} {'hours':>9} {'% time':>7}")
         cat = self.tables["by_category"]
