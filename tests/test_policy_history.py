@@ -195,7 +195,7 @@ def test_decc_decisions_match_one_triage_per_call(decc):
     f = policy_figures(pol, prep)
     moved = f.moved.set_index("view")
     assert moved.at["optimistic", "calls_moved"] == (~per.responder_optimistic.isin(["police", "co_responder"])).sum() > 0
-    assert moved.at["conservative", "calls_moved"] < moved.at["optimistic", "calls_moved"]
+    assert moved.at["conservative", "calls_moved"] <= moved.at["optimistic", "calls_moved"]
     assert 0 < moved.at["optimistic", "share_hours_moved"] < 1
 
 
