@@ -51,20 +51,24 @@ def dangerous():
 @pytest.mark.parametrize("name", list_presets())
 def test_every_preset_over_every_dangerous_call_type_sends_police(name, dangerous):
     pol = load_policy(name)
-    for city, g in dangerous.groupby("city"):
-        pol.compiled.classify_many(list(g["call_type"]), agency=city)
+    # Each city's call types classified with its own crosswalk, as its call-takers' would be.
+    cats = {(city, v): c or "" for city, g in dangerous.groupby("city")
+            for v, (c, _) in pol.compiled.categories(g["call_type"], agency=city).items()}
     bad, n = [], 0
     for row in dangerous.itertuples(index=False):
         states = [f for f in LABEL_FLAGS if getattr(row, f)]
         for at in TIMES:
             # nothing answered; every question answered no (contradicting the call type);
-            # every question no but a danger the type does not name answered yes
+            # every question no but injury yes
             for flags in ({}, screened_flags(), {**screened_flags(), "injury": True}):
-                rec = triage(pol, make_call(row.call_type, at=at, flags=flags))
-                n += 1
-                if not with_police(pol, rec):
-                    bad.append((row.city, row.call_type, states, at, flags, rec.responder, rec.co_responder, rec.rule))
-    assert n == 341 * len(TIMES) * 3
+                # the city's crosswalk category, and the classifier's (no agency configured)
+                for cat in (cats[(row.city, row.call_type)], None):
+                    rec = triage(pol, make_call(row.call_type, category=cat, at=at, flags=flags))
+                    n += 1
+                    if not with_police(pol, rec):
+                        bad.append((row.city, row.call_type, states, at, flags, cat, rec.responder, rec.co_responder,
+                                    rec.rule))
+    assert n == 341 * len(TIMES) * 3 * 2
     assert not bad, bad[:5]
 
 

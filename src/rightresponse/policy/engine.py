@@ -316,16 +316,19 @@ class CompiledPolicy:
         self._tax_opts = taxonomy_options(classifier, model_path, overrides, self.policy.taxonomy)
         self._categories.clear()
 
-    def classify_many(self, values, agency: str | None = None) -> None:
+    def classify_many(self, values) -> None:
         todo = [v for v in dict.fromkeys(values) if v is not None and v not in self._categories]
-        if not todo:
-            return
+        if todo:
+            self._categories.update(self.categories(todo))
+
+    def categories(self, values, agency: str | None = None) -> dict:
+        """{value: (category, confidence)} by this policy's taxonomy, with an agency's crosswalk if
+        given; not memoized (the memo is keyed by value alone, so it holds only agency-free answers)."""
         from .classify import classify_call_types, taxonomy_options
 
         if self._tax_opts is None:
             self._tax_opts = taxonomy_options(taxonomy_path=self.policy.taxonomy)
-        for v, (cat, conf) in classify_call_types(todo, agency=agency, **self._tax_opts).items():
-            self._categories[v] = (cat, conf)
+        return classify_call_types(list(values), agency=agency, **self._tax_opts)
 
     def remember(self, call_type, category, confidence=None) -> None:
         """Seed the cache with a category decided elsewhere (e.g. a city's crosswalk)."""
@@ -408,7 +411,7 @@ class CompiledPolicy:
         """What the floor sends instead of an answer without police: police, with fire/EMS when
         the rule wanted them."""
         medical = resp in self.medical or (co is not None and co in self.medical)
-        return "police", (next(iter(sorted(self.medical))) if medical and self.medical else None)
+        return "police", ("fire_ems" if medical else None)
 
     def decide(self, cat, texts, pri, org, dow, minute, present, unavailable=frozenset()):
         """The answer with every screening question answered: (rule index, responder,
@@ -501,12 +504,9 @@ class Recommendation:
         return "\n".join(lines)
 
 
+# The flags set in each combination of bits, gravest first: a table, since every triage names them.
 _NAMES = tuple(tuple(f for f in SCREEN_ORDER if bits & FLAG_BIT[f]) for bits in range(1 << len(FLAGS)))
-
-
-def _flag_names(bits: int) -> tuple[str, ...]:
-    """The flags set in ``bits``, gravest first (a table: this runs on every triage)."""
-    return _NAMES[bits]
+_BITS = tuple(FLAG_BIT[f] for f in FLAGS)
 
 
 def triage(policy: Policy, call: Call) -> Recommendation:
@@ -529,14 +529,12 @@ def triage(policy: Policy, call: Call) -> Recommendation:
 
     # Unknown is never no: without police, the rule's screen must be complete.
     screen_bits = 0 if floored or cp.with_police(resp, co) else cp.screen_bits[k] & ~known
+    base = (resp, co)  # the answer the questions below are weighed against: the screened one
     after = None
     if screen_bits:
         after = {"responder": resp, "co_responder": co, "fallback": fb}
-        base = (resp, co)
         resp, co, fb, u_notes = cp.unscreened_answer(k, resp, dow, minute, unavailable)
         notes += u_notes
-    else:
-        base = (resp, co)
 
     # Unanswered questions outside the screen whose "yes" would change who is sent. (A danger
     # flag that leaves the rule unchanged cannot: the answer has police already, or the flag
@@ -576,9 +574,6 @@ def triage(policy: Policy, call: Call) -> Recommendation:
     return Recommendation(resp, co, fb, rule.id, reason, questions, policy.hash, policy.id, cat,
                           "police" if floored else rule.responder, tuple(notes),
                           "screen_first" if screen_bits else "final", after, screen, _NAMES[tbits], kinds, floor)
-
-
-_BITS = tuple(FLAG_BIT[f] for f in FLAGS)
 
 
 def triage_args(policy, call_type: str, flags=(), priority=None, at=None, origin=None, category=None,

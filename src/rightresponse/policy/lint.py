@@ -404,9 +404,10 @@ class CallSpace:
         p, f = self.p, self.p.path
         danger = labelled_call_types(dangerous_only=True)
         cp = self.cp
-        try:
-            for city, g in danger.groupby("city"):
-                cp.classify_many(list(g["call_type"]), agency=city)
+        try:  # each city's call types with its own crosswalk, and with the classifier alone
+            local = {(city, v): c for city, g in danger.groupby("city")
+                     for v, (c, _) in cp.categories(g["call_type"], agency=city).items()}
+            plain = {v: c for v, (c, _) in cp.categories(danger["call_type"].unique()).items()}
         except Exception as exc:  # classification is the taxonomy's job; say so rather than crash
             return [Finding("error", f, None, f"dangerous call types: cannot classify: {exc}", "dangerous_types")]
         t_idx = np.arange(len(self.times))[None, None, :, None]
@@ -414,16 +415,17 @@ class CallSpace:
         escapes: dict[int, list] = {}
         for row in danger.itertuples(index=False):
             texts, tbits, _ = cp.typed(row.call_type)
-            cat = cp.classify(row.call_type)[0]
-            assigned = self.assign_text(cat, texts)
             combos = (_COMBOS & tbits) == tbits  # the call type's own flags are always set
-            resp, _, final_police, _ = self.final(assigned[None], t_idx[None])
-            bad = ~final_police[0] & combos
-            if bad.any():
-                cell = tuple(int(x) for x in np.argwhere(bad)[0])
-                k = int(assigned[cell])
-                labels = [c for c in LABEL_FLAGS if getattr(row, c)]
-                escapes.setdefault(k, []).append((row.city, row.call_type, labels, cat, cell, RESPONDERS[int(resp[0][cell])]))
+            for cat in dict.fromkeys((local[(row.city, row.call_type)], plain[row.call_type])):
+                assigned = self.assign_text(cat, texts)
+                resp, _, final_police, _ = self.final(assigned[None], t_idx[None])
+                bad = ~final_police[0] & combos
+                if bad.any():
+                    cell = tuple(int(x) for x in np.argwhere(bad)[0])
+                    labels = [c for c in LABEL_FLAGS if getattr(row, c)]
+                    escapes.setdefault(int(assigned[cell]), []).append(
+                        (row.city, row.call_type, labels, cat, cell, RESPONDERS[int(resp[0][cell])]))
+                    break
         out = []
         for k, items in sorted(escapes.items()):
             shown = "; ".join(f"{ct!r} ({city}: {', '.join(lab)}) -> {sent}" for city, ct, lab, _, _, sent in items[:3])

@@ -449,8 +449,7 @@ class Policy:
             qs = [q.text for q in r.questions]
             if qs:
                 lines.append("      ask: " + " / ".join(qs))
-            if not self.responders[r.responder].police and not (r.co_responder and self.responders[r.co_responder].police
-                                                                and self.responders[r.responder].kind == "medical"):
+            if not self.compiled.with_police(r.responder, r.co_responder):
                 lines.append(f"      screen first: {', '.join(r.screen_flags)} answered no; until then "
                              f"{r.unscreened or self.unscreened}")
         return "\n".join(lines)
