@@ -164,6 +164,20 @@ def make_call(call_type=None, category=None, priority=None, origin=None, at=None
                 origin=origin, dow=dow, minute=minute, flags=tuple(_parse_flags(flags).items()), unavailable=unavailable)
 
 
+def call_type_dangers(text: str) -> tuple[int, tuple[str, ...]]:
+    """(policy flag bits, danger names) a call type states by itself, read from the text as
+    written (taxonomy/data/call_type_flags.yaml; each danger names the policy flag it sets)."""
+    from ..taxonomy.narrative import load_call_type_flags, text_flags
+
+    fs = load_call_type_flags()
+    kinds = text_flags(text, fs)
+    sets = {f.name: f.sets for f in fs.flags}
+    bits = 0
+    for k in kinds:
+        bits |= FLAG_BIT[sets[k]]
+    return bits, kinds
+
+
 # ---------------------------------------------------------------------------- compiled rules
 
 def _mask(names) -> int:
@@ -282,18 +296,11 @@ class CompiledPolicy:
             return (), 0, ()
         t = self._texts.get(call_type)
         if t is None:
-            from ..taxonomy.narrative import load_call_type_flags, text_flags
             from ..taxonomy.normalize import clean, normalize
 
             raw = clean(call_type)
             norm = normalize(call_type)
-            fs = load_call_type_flags()
-            kinds = text_flags(raw, fs)
-            sets = {f.name: f.sets for f in fs.flags}
-            bits = 0
-            for k in kinds:
-                bits |= FLAG_BIT[sets[k]]
-            t = self._texts[call_type] = ((raw,) if norm == raw else (raw, norm), bits, kinds)
+            t = self._texts[call_type] = ((raw,) if norm == raw else (raw, norm), *call_type_dangers(raw))
         return t
 
     def texts(self, call_type) -> tuple[str, ...]:

@@ -35,7 +35,6 @@ import uuid
 from dataclasses import dataclass, replace
 
 import ibis
-import ibis.expr.datatypes as dt
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -44,7 +43,7 @@ import pyarrow.compute as pc
 from ..schema import MAX_CALL_HOURS
 from ..workload import DEFAULT_MEASURE, MEASURES, measure_ms
 from .classify import taxonomy_options
-from .engine import CompiledPolicy
+from .engine import CompiledPolicy, call_type_dangers
 from .model import DANGER_BITS, FLAG_BIT, RESPONDERS, Policy, _taxonomy_vocab, list_presets, load_policy
 
 VIEWS = ("conservative", "optimistic")
@@ -304,13 +303,11 @@ def prepare_history(calls, sensitive=None, route_on: str = "initial", *, classif
 
 
 def _calls_in_dangerous_types(per_type: pd.DataFrame) -> int:
-    """Calls whose routing type states a danger by itself (taxonomy/data/call_type_flags.yaml):
-    the calls no policy can move, whatever its rules say."""
-    from ..taxonomy.narrative import load_call_type_flags, text_flags
+    """Calls whose routing type states a danger by itself: the calls no policy can move,
+    whatever its rules say."""
+    from ..taxonomy.normalize import clean
 
-    fs = load_call_type_flags()
-    danger = {f.name for f in fs.flags if FLAG_BIT[f.sets] & DANGER_BITS}
-    hit = [isinstance(rt, str) and bool(danger.intersection(text_flags(rt, fs))) for rt in per_type["route_type"]]
+    hit = [isinstance(rt, str) and bool(call_type_dangers(clean(rt))[0] & DANGER_BITS) for rt in per_type["route_type"]]
     return int(per_type["calls"][np.array(hit, dtype=bool)].sum()) if len(per_type) else 0
 
 
