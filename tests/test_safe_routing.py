@@ -29,6 +29,8 @@ from rightresponse.policy.lint import LABEL_FLAGS, labelled_call_types, lint_pol
 from rightresponse.policy.model import DANGER_FLAGS, SCREEN_ORDER, _taxonomy_vocab, parse_policy
 from rightresponse.schema import ORIGINS
 
+from test_triage_properties import calls  # random calls: real CAD spellings, free text, any flags
+
 CATEGORIES = list(_taxonomy_vocab(None)[0])
 TIMES = ("14:00", "03:00", None)
 
@@ -117,20 +119,6 @@ def careless_policies(draw):
     pol = parse_policy(doc, "<careless>", findings)
     assert pol is not None and not [f for f in findings if f.level == "error"], findings
     return pol
-
-
-calls = st.builds(
-    Call,
-    call_type=st.one_of(st.none(), st.sampled_from(["welfare check", "MENTAL HEALTH CASE", "DIP - DRUNK/INTOX PERSON",
-                                                    "ALARM RESIDENTIAL", "theft", "noise"]), st.text(max_size=20)),
-    category=st.sampled_from(CATEGORIES + [""]),
-    priority=st.one_of(st.none(), st.integers(1, 9)),
-    origin=st.one_of(st.none(), st.sampled_from(ORIGINS)),
-    dow=st.one_of(st.none(), st.integers(0, 6)),
-    minute=st.one_of(st.none(), st.integers(0, 1439)),
-    flags=st.dictionaries(st.sampled_from(FLAGS), st.booleans()),
-    unavailable=st.frozensets(st.sampled_from(RESPONDERS)),
-)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
