@@ -100,10 +100,16 @@ def test_crosswalk_import_rejects_an_unknown_category_naming_row_and_column(tmp_
 
 
 def test_triage_json_contract_and_star_hours(model):
-    day = json.loads(rr("triage", "--policy", "denver-star", "--call-type", "welfare check", "--flag", "no_weapon",
+    no = [a for f in ("weapon", "violence", "crime_in_progress", "injury", "suicide_risk_with_means") for a in ("--flag", f"no_{f}")]
+    day = json.loads(rr("triage", "--policy", "denver-star", "--call-type", "welfare check", *no,
                         "--at", "2025-10-05T14:00:00", "--json", "--model", model).stdout)
-    assert set(day) == {"responder", "co_responder", "fallback", "rule", "reason", "questions", "policy_hash"}
-    assert day["responder"] == "crisis_team" and day["fallback"] == "police"
+    assert set(day) == {"responder", "co_responder", "fallback", "rule", "reason", "questions", "policy_hash",
+                         "status", "if_screened", "screen", "call_type_flags", "call_type_dangers", "floor"}
+    assert day["responder"] == "crisis_team" and day["fallback"] == "police" and day["status"] == "final"
+    unasked = json.loads(rr("triage", "--policy", "denver-star", "--call-type", "welfare check", "--flag", "no_weapon",
+                            "--at", "2025-10-05T14:00:00", "--json", "--model", model).stdout)
+    assert (unasked["responder"], unasked["status"]) == ("co_responder", "screen_first")
+    assert unasked["if_screened"]["responder"] == "crisis_team" and unasked["screen"][0] == "violence"
     night = json.loads(rr("triage", "-p", "denver-star", "-c", "welfare check", "--flag", "no_weapon",
                           "--at", "2025-10-05T03:00:00", "--json", "--model", model).stdout)
     assert night["responder"] == "police"

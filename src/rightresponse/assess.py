@@ -35,7 +35,7 @@ PUBLIC_TABLES = (
     "by_category", "by_crime_group", "by_demand_type", "by_origin_group", "by_origin", "by_category_origin",
     "by_priority", "response_times", "hour_of_week", "by_district", "by_beat", "outcomes", "by_call_type",
     "lorenz", "measure_comparison", "comparison", "coverage", "time_issues", "scope", "files", "quarantine",
-    "classification_methods", "who_could_respond", "dispatch_by_rule", "dispatch_by_category",
+    "classification_methods", "who_could_respond", "who_could_respond_top_types", "dispatch_by_rule", "dispatch_by_category",
     "dispatch_alternative", "dispatch_override_reasons",
 )
 DEFAULT_OUT = "rr-report"
@@ -301,9 +301,13 @@ def assess(paths=None, workspace=None, out=DEFAULT_OUT, min_cell: int = 10, meas
         tables["comparison"] = pd.DataFrame(comparison_rows(tables, summary["measure_label"]))
         if want_who:
             steps("who could respond")
-            who = _who_could_respond(calls, sensitive, policies, overrides, model_path)
+            who = _who_could_respond(calls, sensitive, policies, overrides, model_path, measure, max_hours)
             if who is not None:
                 tables["who_could_respond"] = who
+                tables["who_could_respond_top_types"] = pd.DataFrame(
+                    who.attrs.get("top_call_types") or [],
+                    columns=["policy", "rank", "agency", "call_type", "category", "calls", "hours", "calls_conservative",
+                             "responder"])
         engines.release(con)
         dispatch = None
         if dispatch_store is not None:
@@ -322,14 +326,15 @@ def assess(paths=None, workspace=None, out=DEFAULT_OUT, min_cell: int = 10, meas
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _who_could_respond(calls, sensitive, policies, overrides, model_path) -> pd.DataFrame | None:
+def _who_could_respond(calls, sensitive, policies, overrides, model_path, measure, max_hours) -> pd.DataFrame | None:
     """Each responder policy applied to the police calls (rightresponse.policy.compare_policies):
-    the share of calls and officer hours it would move away from officers, as a range."""
+    the share of calls and officer hours it would move away from officers, as a range, with
+    the officer time measured as the workload tables measure it."""
     from .policy import PolicyError, compare_policies
 
     try:
         cmp = compare_policies(calls, policies=list(policies) if policies else None, sensitive=sensitive,
-                               model_path=model_path, overrides=overrides)
+                               model_path=model_path, overrides=overrides, measure=measure, max_hours=max_hours)
     except PolicyError as exc:
         raise AssessError(str(exc)) from None
     if cmp.empty or not cmp.attrs.get("coverage", {}).get("calls"):

@@ -396,10 +396,18 @@ def crosswalk_import(file, workspace, all_rows):
 def triage(policy, call_type, flags, priority, at, model, as_json):
     """Who should respond to this call, why, and which questions to ask.
 
+    The danger the call type states (ASSAULT IN PROG, SUBJ WITH GUN, DWI) is read first, and a
+    weapon, violence, a crime in progress or suicide risk with means always gets police. A
+    responder without police is recommended only once the screening questions are answered
+    no (--flag no_weapon ...); until then the answer is "screen first": who to send if you
+    cannot ask, and what it becomes once the screen is passed.
+
     \b
     Examples:
       rightresponse triage --policy denver-star --call-type "welfare check" --flag no_weapon --at 2025-10-05T14:00
       rightresponse triage -p eugene-cahoots -c "SUICIDAL PERSON" --flag weapon --json
+      rightresponse triage -p denver-star -c "welfare check" --flag no_weapon --flag no_violence \\
+          --flag no_crime_in_progress --flag no_suicide_risk_with_means --flag no_injury
     """
     from .policy import PolicyError, triage_args
 
@@ -441,7 +449,8 @@ def policy_list(as_json):
 @click.argument("name_or_file")
 @click.option("--json", "as_json", is_flag=True)
 def policy_show(name_or_file, as_json):
-    """Print a policy's rules in order, with reasons and questions."""
+    """Print a policy's rules in order, with reasons, questions, each rule's screen and the
+    safety floor that applies to every policy."""
     from .policy import PolicyError, load_policy
 
     try:
@@ -457,6 +466,9 @@ def policy_show(name_or_file, as_json):
 def policy_lint(name_or_file, as_json):
     """Check a policy: shadowed rules, uncovered categories, unknown responders, examples.
 
+    Also lists each rule the safety floor overrides (it sends no officer even when a danger is
+    yes), and runs every rule against the dangerous call types of the labelled sample cities
+    with every flag combination: any that would get a responder without police is an error.
     Exits non-zero when there are errors.
     """
     from .policy import PolicyError, lint_policy

@@ -472,7 +472,7 @@ def _section_who(r, mc) -> str:
         hide = cmp[f"calls_moved_{end}"].map(lambda v: _is_small(v, mc))
         for col in ("share_calls_moved", "share_hours_moved", "misroute_risk", "share_calls_changed"):
             cmp.loc[hide, f"{col}_{end}"] = float("nan")
-    frag = who_could_respond_html(cmp, heading=None, sample=bool(r.summary.get("sample")))
+    frag = who_could_respond_html(cmp, heading=None, sample=bool(r.summary.get("sample")), min_cell=mc)
     return (_h2(0, "Who could respond", "who")
             + "<p>The same calls under the responder policies that ship with rightresponse. A policy a city "
               "writes itself can be compared the same way (<code>rightresponse policy diff</code>).</p>"
