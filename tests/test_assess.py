@@ -224,3 +224,21 @@ def test_workspace_is_reused_and_agrees_with_paths(cfs, tmp_path, capsys):
         assess(workspace=ws, out=tmp_path / "c", measure="unit_weighted", write=False)
     with pytest.raises(AssessError, match="no calls with service='ems'"):
         assess(workspace=ws, out=tmp_path / "c", service="ems", write=False)
+
+
+def test_classification_coverage_counts_the_calls_left_for_review(result):
+    from rightresponse.assess import classification_coverage
+
+    cl = result.summary["classification"]
+    ct = result.tables["by_call_type"]
+    rev = ct[ct["method"] == "needs_review"]
+    missing = int(ct.loc[ct["method"].isna() | (ct["method"] == "missing"), "calls"].sum())
+    assert cl["calls"] == result.summary["calls"] == int(ct["calls"].sum())
+    assert cl["needs_review_calls"] == int(rev["calls"].sum()) and cl["needs_review_call_types"] == len(rev)
+    assert cl["categorized_calls"] + cl["needs_review_calls"] + missing == cl["calls"]
+    assert result.to_json_dict()["classification"] == cl
+    # the definition, on a table with abstentions: counted, never dropped
+    cm = pd.DataFrame({"method": ["crosswalk", "needs_review", "rule", "missing"], "call_types": [3, 2, 4, 1],
+                       "calls": [70, 8, 20, 2]})
+    assert classification_coverage(cm) == {"calls": 100, "categorized_calls": 90, "needs_review_calls": 8,
+                                           "needs_review_call_types": 2, "share_calls_needs_review": 0.08}

@@ -170,3 +170,27 @@ def test_report_for_data_without_officer_time_or_origin(tmp_path):
     small = cat[cat["calls"] < 10]
     written = pd.read_csv(r.out / "tables" / "by_category.csv", dtype=str, keep_default_na=False)
     assert set(written.loc[written["category"].isin(small["category"]), "calls"]) == {"<10"}
+
+
+def test_who_could_respond_shows_anchors_and_the_call_types_behind_each_figure(nola):
+    """Each preset's range sits beside its published figures (with why the sample differs), and
+    the call types that move the most calls are listed, none with fewer than min_cell calls."""
+    html = nola.report_path.read_text(encoding="utf-8")
+    sec = html[html.index('<section class="rr-who-could-respond">'):]
+    sec = " ".join(sec[:sec.index("</section>")].split())
+    for text in ("published figures", "Why this sample differs", "NICJR: up to 49% of Seattle", "12.0% to 49.0%",
+                 "26.0% to 48.9%", "22.0% to 57.0%", "17.0%", "CAHOOTS answered about 17%",
+                 "What \"moved\" means", "no call whose type is dangerous in itself counts as movable",
+                 "measured as in the workload tables"):
+        assert text in sec, text
+    top = nola.tables["who_could_respond_top_types"]
+    shown = top[top.calls >= 10]
+    assert len(shown) and (top.groupby("policy").size() <= 10).all()
+    for r in shown.itertuples():
+        assert f"<b>{escape(r.call_type)}</b>" in sec
+    for r in top[top.calls < 10].itertuples():
+        assert f"<b>{escape(r.call_type)}</b> <small>" not in sec.split(f"{r.policy}: the")[-1].split("</details>")[0]
+    # The table written beside the report withholds the same small rows.
+    files = pd.read_csv(nola.out / "tables" / "who_could_respond_top_types.csv", dtype=str, keep_default_na=False)
+    small = files[files["calls"] == "<10"]
+    assert len(small) == int((top.calls < 10).sum()) and (small["hours"] == "").all()

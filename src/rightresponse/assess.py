@@ -21,8 +21,8 @@ import pandas as pd
 
 from . import __version__
 from .schema import MAX_CALL_HOURS, QUARANTINE_REASONS
-from .workload import (DEFAULT_MEASURE, INTERVALS, MEASURES, ORIGIN_GROUPS, OUTCOME_ORDER, WorkloadError, compute,
-                       coverage_summary, scope_table)
+from .workload import (DEFAULT_MEASURE, INTERVALS, MEASURES, ORIGIN_GROUPS, OUTCOME_ORDER, UNCATEGORIZED, WorkloadError,
+                       compute, coverage_summary, scope_table)
 
 
 class AssessError(ValueError):
@@ -35,7 +35,8 @@ PUBLIC_TABLES = (
     "by_category", "by_crime_group", "by_demand_type", "by_origin_group", "by_origin", "by_category_origin",
     "by_priority", "response_times", "hour_of_week", "by_district", "by_beat", "outcomes", "by_call_type",
     "lorenz", "measure_comparison", "comparison", "coverage", "time_issues", "scope", "files", "quarantine",
-    "classification_methods", "who_could_respond", "dispatch_totals", "dispatch_by_rule", "dispatch_by_category",
+    "classification_methods", "who_could_respond", "who_could_respond_top_types", "dispatch_totals", "dispatch_by_rule",
+    "dispatch_by_category",
     "dispatch_alternative", "dispatch_override_reasons",
 )
 DEFAULT_OUT = "rr-report"
@@ -98,6 +99,7 @@ class AssessResult:
             "officer_initiated_share_calls": s["officer_initiated_share_calls"],
             "officer_initiated_share_time": s["officer_initiated_share_time"],
             "coverage": s["coverage"],
+            "classification": s["classification"],
             "min_cell": s["min_cell"],
             "excluded": s.get("excluded"),
             "low_confidence": s.get("low_confidence"),
@@ -140,6 +142,12 @@ class AssessResult:
             )
         else:
             lines.append(f"time measure: {s['measure_label']}: no call has the timestamps it needs; calls only")
+        cl = s["classification"]
+        if cl["needs_review_calls"] is None:
+            lines.append(f"left for review: fewer than {mc} calls or withheld, under '{UNCATEGORIZED}' (crosswalk export)")
+        elif cl["needs_review_calls"]:
+            lines.append(f"left for review: {cl['needs_review_call_types']:,} call types, {cl['needs_review_calls']:,} calls "
+                         f"({100 * cl['share_calls_needs_review']:.1f}%), under '{UNCATEGORIZED}' (crosswalk export)")
         lines.append("")
         lines.append(f"{'category':<36} {'calls':>8} {'% calls':>8} {'hours':>9} {'% time':>7}")
         cat = pub["by_category"]
@@ -213,6 +221,7 @@ def public_summary(summary: dict, pub) -> dict:
     cat = pub["by_category"]  # in order of time, largest first: withheld, the top is not named
     s["top_category_by_time"] = cat.value(0, "category") if len(cat) and cat.value(0, "hours") is not None else None
     s["excluded"] = _public_excluded(summary.get("excluded"), pub.min_cell)
+    s["classification"] = _public_classification(summary["classification"], pub["classification_methods"])
     from .report.html import low_confidence
 
     lc = low_confidence(pub)
@@ -229,6 +238,21 @@ def public_summary(summary: dict, pub) -> dict:
             "first": summary.get("dispatch", {}).get("first"), "last": summary.get("dispatch", {}).get("last"),
         }
     return s
+
+
+def _public_classification(cl: dict, cm) -> dict:
+    """The calls left for review as the classification table publishes them: withheld (None)
+    where its ``needs_review`` row is, and the categorized calls with it (the total minus them
+    would give the count back)."""
+    methods = list(cm.values["method"])
+    if "needs_review" not in methods:
+        return dict(cl)
+    i = methods.index("needs_review")
+    calls = cm.value(i, "calls")
+    if calls is not None:
+        return dict(cl)
+    return {**cl, "categorized_calls": None, "needs_review_calls": None,
+            "needs_review_call_types": None, "share_calls_needs_review": None}
 
 
 def _public_excluded(ex: dict | None, mc: int) -> dict | None:
@@ -333,9 +357,8 @@ def assess(paths=None, workspace=None, out=DEFAULT_OUT, min_cell: int = 10, meas
     discipline's time to measure (police by default; None for all). ``min_cell``: counts
     below it are shown as "<min_cell" in the report and the written tables. ``overrides``:
     the city's own call-type -> category decisions (see rightresponse.taxonomy);
-    ``model_path``: where the call-type classifier is saved and reused between runs
-    (default: ``<workspace>/models/classifier.pkl`` for a workspace you name, so repeated
-    assessments do not retrain it; none for a temporary workspace). ``adapter``: force an
+    ``model_path``: a call-type model file to use (default: the shipped model, built once
+    into the user's cache; assess never trains one). ``adapter``: force an
     ingest adapter for ``paths`` instead of detecting the layout. ``decisions``: a triage
     decision log (SQLAlchemy URL such as ``sqlite:///decisions.db``, or a SQLite file path),
     read only, for the "Dispatch practice" section. ``policies``: responder policies
@@ -374,13 +397,10 @@ def assess(paths=None, workspace=None, out=DEFAULT_OUT, min_cell: int = 10, meas
     if workspace is None:
         tmp = tempfile.mkdtemp(prefix="rightresponse-assess-")
         workspace = Path(tmp) / "ws"
-    else:
-        if model_path is None:
-            model_path = Path(workspace) / "models" / "classifier.pkl"
-        if overrides is None:
-            from .taxonomy.review import workspace_overrides
+    elif overrides is None:
+        from .taxonomy.review import workspace_overrides
 
-            overrides = workspace_overrides(workspace)  # what `crosswalk import` decided
+        overrides = workspace_overrides(workspace)  # what `crosswalk import` decided
     ws = Workspace(workspace)
     exclude_categories = _valid_categories(exclude_categories)
     exclude_call_types = tuple(str(x).strip() for x in (exclude_call_types or ()) if str(x).strip())
@@ -439,9 +459,13 @@ def assess(paths=None, workspace=None, out=DEFAULT_OUT, min_cell: int = 10, meas
         tables["comparison"] = pd.DataFrame(comparison_rows(tables, summary["measure_label"]))
         if want_who:
             steps("who could respond")
-            who = _who_could_respond(calls, sensitive, policies, overrides, model_path)
+            who = _who_could_respond(calls, sensitive, policies, overrides, model_path, measure, max_hours)
             if who is not None:
                 tables["who_could_respond"] = who
+                tables["who_could_respond_top_types"] = pd.DataFrame(
+                    who.attrs.get("top_call_types") or [],
+                    columns=["policy", "rank", "agency", "call_type", "category", "calls", "hours", "calls_conservative",
+                             "responder"])
         engines.release(con)
         dispatch = None
         if dispatch_store is not None:
@@ -535,14 +559,15 @@ def _exclude(calls, service, measure, max_hours, categories, call_types, categor
     return t.filter(t._rr_excluded.isnull()).drop("_rr_excluded"), {"values": out, "before": before}
 
 
-def _who_could_respond(calls, sensitive, policies, overrides, model_path) -> pd.DataFrame | None:
+def _who_could_respond(calls, sensitive, policies, overrides, model_path, measure, max_hours) -> pd.DataFrame | None:
     """Each responder policy applied to the police calls (rightresponse.policy.compare_policies):
-    the share of calls and officer hours it would move away from officers, as a range."""
+    the share of calls and officer hours it would move away from officers, as a range, with
+    the officer time measured as the workload tables measure it."""
     from .policy import PolicyError, compare_policies
 
     try:
         cmp = compare_policies(calls, policies=list(policies) if policies else None, sensitive=sensitive,
-                               model_path=model_path, overrides=overrides)
+                               model_path=model_path, overrides=overrides, measure=measure, max_hours=max_hours)
     except PolicyError as exc:
         raise AssessError(str(exc)) from None
     if cmp.empty or not cmp.attrs.get("coverage", {}).get("calls"):
@@ -639,6 +664,17 @@ def _classification_methods(ct: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values("calls", ascending=False, ignore_index=True)
 
 
+def classification_coverage(cm: pd.DataFrame) -> dict:
+    """How many calls got a category, and how many the classifier left for a person to
+    review (method ``needs_review``: category empty, counted here, never dropped)."""
+    rev = cm[cm["method"] == "needs_review"]
+    calls = int(cm["calls"].sum())
+    review = int(rev["calls"].sum())
+    return {"calls": calls, "categorized_calls": calls - review - int(cm.loc[cm["method"] == "missing", "calls"].sum()),
+            "needs_review_calls": review, "needs_review_call_types": int(rev["call_types"].sum()),
+            "share_calls_needs_review": review / calls if calls else 0.0}
+
+
 def _measure_comparison(tables) -> pd.DataFrame:
     """Share of time by crime group under each measure: the choice of measure matters."""
     cg = tables["by_crime_group"]
@@ -682,6 +718,7 @@ def _summary(tables, wl, sample, ws, measure, service, max_hours, min_cell, path
         "sources": [Path(p).name for p in paths] if paths else [],
         "workspace": None if sample else str(ws.root),
         "coverage": cov,
+        "classification": classification_coverage(tables["classification_methods"]),
         "notes": wl.notes,
         # None when the source records no origin at all (every call "unknown")
         "officer_initiated_share_calls": (float(og.loc["officer", "calls"] / calls) if "officer" in og.index and calls

@@ -326,19 +326,22 @@ def assess(paths, workspace, out, min_cell, measure, adapter, decisions_url, as_
 @click.option("--agency", help="Agency whose crosswalk applies (default: the input's agency column, if any).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the result here (default: stdout).")
 @click.option("--overrides", type=click.Path(exists=True, dir_okay=False), help="A city's override CSV (always wins).")
-@click.option("--model", type=click.Path(dir_okay=False), help="Saved classifier: loaded if present, else trained once and saved here.")
+@click.option("--model", type=click.Path(dir_okay=False),
+              help="A call-type model file to use if it matches the training data (else the shipped model is copied there).")
 def classify(input_csv, agency, output, overrides, model):
     """Categorize call types: a CSV with a call_type column in, categories out.
 
     INPUT has a `call_type` column and optionally `agency` and `count`. The output
     adds `category` (one of the 22 Vera categories), `confidence` and `method`
-    (override, crosswalk, rule or model). An agency with no crosswalk is
-    classified by rules and the model alone.
+    (override, crosswalk, rule, model, or needs_review: the classifier was not
+    confident enough, the category is left empty for a person to decide). An
+    agency with no crosswalk is classified by rules and the model alone. The
+    model is built once into the user's cache on first use, then only loaded.
 
     \b
     Examples:
       rightresponse classify call_types.csv -o categorized.csv
-      rightresponse classify call_types.csv --agency dallas --model classifier.pkl
+      rightresponse classify call_types.csv --agency Unseen
     """
     import pandas as pd
 
@@ -379,7 +382,9 @@ def crosswalk():
 def crosswalk_export(workspace, output):
     """Write every call type with category, confidence, method and call count.
 
-    Sorted so that the most calls times the most uncertainty come first.
+    The call types the classifier left for review (method needs_review, empty
+    category, its guess in `detail`) come first, heaviest first; then the rest,
+    most calls times most uncertainty first.
 
     \b
     Example:
@@ -427,15 +432,23 @@ def crosswalk_import(file, workspace, all_rows):
 @click.option("--flag", "flags", multiple=True, help="A risk flag that is present (weapon, violence, ...); no_NAME if confirmed absent. Repeatable.")
 @click.option("--priority", help="Priority as the city writes it.")
 @click.option("--at", "at", help="When the call came in (ISO time, e.g. 2025-10-05T03:00:00; default now).")
-@click.option("--model", type=click.Path(dir_okay=False), help="Saved classifier (trained once and saved here if absent).")
+@click.option("--model", type=click.Path(dir_okay=False), help="A call-type model file (default: the shipped model).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def triage(policy, call_type, flags, priority, at, model, as_json):
     """Who should respond to this call, why, and which questions to ask.
+
+    The danger the call type states (ASSAULT IN PROG, SUBJ WITH GUN, DWI) is read first, and a
+    weapon, violence, a crime in progress or suicide risk with means always gets police. A
+    responder without police is recommended only once the screening questions are answered
+    no (--flag no_weapon ...); until then the answer is "screen first": who to send if you
+    cannot ask, and what it becomes once the screen is passed.
 
     \b
     Examples:
       rightresponse triage --policy denver-star --call-type "welfare check" --flag no_weapon --at 2025-10-05T14:00
       rightresponse triage -p eugene-cahoots -c "SUICIDAL PERSON" --flag weapon --json
+      rightresponse triage -p denver-star -c "welfare check" --flag no_weapon --flag no_violence \\
+          --flag no_crime_in_progress --flag no_suicide_risk_with_means --flag no_injury
     """
     from .policy import PolicyError, triage_args
 
@@ -477,7 +490,8 @@ def policy_list(as_json):
 @click.argument("name_or_file")
 @click.option("--json", "as_json", is_flag=True)
 def policy_show(name_or_file, as_json):
-    """Print a policy's rules in order, with reasons and questions."""
+    """Print a policy's rules in order, with reasons, questions, each rule's screen and the
+    safety floor that applies to every policy."""
     from .policy import PolicyError, load_policy
 
     try:
@@ -493,6 +507,9 @@ def policy_show(name_or_file, as_json):
 def policy_lint(name_or_file, as_json):
     """Check a policy: shadowed rules, uncovered categories, unknown responders, examples.
 
+    Also lists each rule the safety floor overrides (it sends no officer even when a danger is
+    yes), and runs every rule against the dangerous call types of the labelled sample cities
+    with every flag combination: any that would get a responder without police is an error.
     Exits non-zero when there are errors.
     """
     from .policy import PolicyError, lint_policy
@@ -663,7 +680,7 @@ def scenario_compare(a, b, replications, seed, workspace, out, min_cell, as_json
 @click.option("--workspace", "-w", type=click.Path(exists=True, file_okay=False),
               help="Offer the call types of this workspace's calls in the console, most frequent first.")
 @click.option("--agency", help="Agency whose crosswalk categorizes calls and lists the console's call types.")
-@click.option("--model", type=click.Path(dir_okay=False), help="Saved classifier (trained once and saved here if absent).")
+@click.option("--model", type=click.Path(dir_okay=False), help="A call-type model file (default: the shipped model, built once into the user cache).")
 @click.option("--overrides", type=click.Path(exists=True, dir_okay=False), help="A city's category override CSV.")
 @click.option("--store-narrative", is_flag=True, help="Also store free text (unlisted call types, narratives) in the log.")
 @click.option("--rate", default=2000.0, show_default=True, type=click.FloatRange(min=0), help="Requests per second per client (token bucket; 0: no limit).")

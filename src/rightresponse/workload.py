@@ -189,14 +189,31 @@ def prepare(calls, service: str | None = "police", max_hours: float = MAX_CALL_H
             continue
         final[f"excl_{name}"] = _exclusion(t, a, b, ms, max_ms, units=weighted)
         xcode = xcode + _exclusion_code(t, a, b, ms, max_ms, units=weighted).cast("int32") * (1 << (_XBITS * i))
-        # The same rule as the exclusion, as a boolean: much cheaper than testing the CASE.
-        ok = t[a].notnull() & t[b].notnull() & t.time_issue.isnull() & (ms >= 0) & (ms <= max_ms)
-        if weighted:
-            ok = ok & t.units_assigned.notnull() & (t.units_assigned >= 1)
-        val = ms * t.units_assigned.cast("float64") if weighted else ms
-        final[f"ms_{name}"] = ibis.ifelse(ok, val, ibis.null("float64"))
+        final[f"ms_{name}"] = _measured_ms(t, a, b, ms, max_ms, weighted)
         final[f"sec_{name}"] = final[f"ms_{name}"] / 1000.0
     return t.mutate(**final, xcode=xcode)
+
+
+def _measured_ms(t, start: str, end: str, ms, max_ms: float, weighted: bool):
+    """``ms`` (whole milliseconds, float64) where the call counts in the time measure, else NULL:
+    the rule of _exclusion as a boolean (much cheaper than testing the CASE)."""
+    ok = t[start].notnull() & t[end].notnull() & t.time_issue.isnull() & (ms >= 0) & (ms <= max_ms)
+    if weighted:
+        ok = ok & t.units_assigned.notnull() & (t.units_assigned >= 1)
+    val = ms * t.units_assigned.cast("float64") if weighted else ms
+    return ibis.ifelse(ok, val, ibis.null("float64"))
+
+
+def measure_ms(calls, measure: str = DEFAULT_MEASURE, max_hours: float = MAX_CALL_HOURS, portable: bool | None = None):
+    """A time measure of each call in whole milliseconds (float64), or NULL where the call is
+    left out of it (missing times, a time issue, negative, over ``max_hours``): the same number
+    the workload tables sum, for figures computed elsewhere (the policy history), so that an
+    officer hour means one thing in every table of the report."""
+    m = MEASURES[measure]
+    if portable is None:
+        portable = not _is_duckdb(calls)
+    ms = _millis(calls, m.start, m.end, portable)
+    return _measured_ms(calls, m.start, m.end, ms, float(max_hours) * 3_600_000.0, m.unit_weighted)
 
 
 def _durations():

@@ -778,6 +778,7 @@ def assessment_declarations(measure: str, measures, outcomes) -> dict[str, Decla
         (Cell("calls", "calls", public),) + tuple(Cell(f"n_{k}", f"n:{k}", public) for k in INTERVALS),
         tuple(Stat(f"{q}_{k}", (lambda r, k=k: [(f"n:{k}", public(r))])) for k in INTERVALS for q in ("median", "p90")))
     d["who_could_respond"] = _who_declared()
+    d["who_could_respond_top_types"] = _who_top_types_declared()
     d.update(_dispatch_declared())
     return d
 
@@ -897,6 +898,20 @@ def _who_declared() -> Declared:
         return out
 
     return Declared(tuple(cells), tuple(stats), implicit=implicit)
+
+
+def _who_top_types_declared() -> Declared:
+    """compare_policies' ``top_call_types``: per policy the call types (as routed, so the
+    initial type where recorded) that move the most calls; calls moved in each view are
+    counts, the officer hours rest on the optimistic count. Rank, category and responder are
+    labels."""
+
+    def moved(view):
+        return lambda r: cond(policy=r.get("policy"), view=view,
+                              routed_type=(_plain(r.get("agency")), _plain(r.get("call_type"))))
+
+    return Declared((Cell("calls", "calls", moved("optimistic")), Cell("calls_conservative", "calls", moved("conservative"))),
+                    (Stat("hours", lambda r: [("calls", moved("optimistic")(r))]),))
 
 
 # ---------------------------------------------------------------------------- the decision log

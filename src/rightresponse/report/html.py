@@ -720,7 +720,10 @@ def _section_who(r, p, s) -> str:
     frame = who.values.astype({c: "float64" for c in who.values.columns
                                if str(who.values[c].dtype) in ("Float64", "Int64")})
     frame.attrs = dict(who.attrs)
-    frag = who_could_respond_html(frame, heading=None, sample=bool(s.get("sample")))
+    top = p.get("who_could_respond_top_types")  # the call types behind each figure, as published
+    frame.attrs["top_call_types"] = [] if top is None else [
+        {k: (None if pd.isna(v) else v) for k, v in r.items()} for r in top.values.to_dict("records")]
+    frag = who_could_respond_html(frame, heading=None, sample=bool(s.get("sample")), min_cell=p.min_cell)
     return (_h2(0, "Who could respond", "who")
             + "<p>The same calls under the responder policies that ship with rightresponse. A policy a city "
               "writes itself can be compared the same way (<code>rightresponse policy diff</code>). n/a: withheld "
@@ -935,6 +938,13 @@ def _section_method(r, p, s) -> str:
     else:
         mdl = ("<p>No call type in this data was left to the statistical model: every one was decided by the "
                "agency's crosswalk (reviewed by a person) or by a keyword rule.</p>")
+    cl = s.get("classification") or {}
+    if cl.get("needs_review_calls"):
+        mdl = (f"<p>The classifier left {cl['needs_review_call_types']:,} call types "
+               f"({cl['needs_review_calls']:,} calls, {100 * cl['share_calls_needs_review']:.1f}%) for review: its "
+               "confidence was below the threshold at which, on cities it had not seen, its answers were more "
+               "often wrong than right. They are counted as Uncategorized, not guessed; "
+               "<code>rightresponse crosswalk export</code> lists them first, heaviest first.</p>") + mdl
     measures = "".join(f"<dt>{escape(m.label.capitalize())}{' (used here)' if m.name == s['measure'] else ''}</dt>"
                        f"<dd>{escape(m.doc.rstrip('.'))}.</dd>" for m in MEASURES.values())
     why_sample = ""
