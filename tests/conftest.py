@@ -19,6 +19,14 @@ CFS = DATA / "cfs"
 REQUIRE_REAL = os.environ.get("RIGHTRESPONSE_REQUIRE_REAL") == "1"
 
 
+def pytest_configure(config):
+    """The shipped call-type model is built once into this cache (pytest's own, so tests never
+    write to the user's home) and loaded by every test and every CLI subprocess after that."""
+    if "RIGHTRESPONSE_CACHE_DIR" not in os.environ:
+        cache = getattr(config, "cache", None)
+        os.environ["RIGHTRESPONSE_CACHE_DIR"] = str(cache.mkdir("rightresponse") if cache else REPO / ".pytest_cache")
+
+
 def skip_or_fail(reason: str):
     """Skip when a real component is absent, except in CI (.ci/run sets
     RIGHTRESPONSE_REQUIRE_REAL=1), where a silently skipped browser or database test

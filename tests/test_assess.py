@@ -158,8 +158,14 @@ def test_json_dict_contract(result):
     assert d["calls"] == result.summary["calls"]
     assert d["measure"] == "deployed"
     assert {"category", "calls", "share_calls", "hours", "share_time"} <= set(d["by_category"][0])
-    assert sum(x["calls"] for x in d["by_category"]) == d["calls"]
-    assert sum(x["hours"] for x in d["by_category"]) == pytest.approx(d["hours"])
+    # --json publishes what the report publishes: withheld figures are null, the others exact
+    exact = result["by_category"].set_index("category")
+    shown = [x for x in d["by_category"] if x["calls"] is not None]
+    withheld = {x["category"] for x in d["by_category"] if x["calls"] is None}
+    assert withheld == {"Officer Needs Help", "Statuses"}  # one call, and its complement in their crime group
+    assert all(x["calls"] == exact.at[x["category"], "calls"] for x in shown)
+    assert sum(x["calls"] for x in shown) + exact.loc[sorted(withheld), "calls"].sum() == d["calls"]
+    assert all(x["hours"] is None and x["share_calls"] is None for x in d["by_category"] if x["calls"] is None)
     assert d["sample"] == "decc"
     assert Path(d["report"]).exists()
 
@@ -175,7 +181,7 @@ def test_summary_text_fits_one_screen(result):
 def test_tables_written_as_csv_and_parquet(result):
     out = result.out
     absent = {n for n in PUBLIC_TABLES if n not in result.tables}
-    assert absent == {"dispatch_by_rule", "dispatch_by_category", "dispatch_alternative",
+    assert absent == {"dispatch_totals", "dispatch_by_rule", "dispatch_by_category", "dispatch_alternative",
                       "dispatch_override_reasons"}  # only with a decision log (--decisions)
     for name in PUBLIC_TABLES:
         if name in absent:
@@ -183,7 +189,9 @@ def test_tables_written_as_csv_and_parquet(result):
             continue
         pq = pd.read_parquet(out / "tables" / f"{name}.parquet")
         csv_df = pd.read_csv(out / "tables" / f"{name}.csv", dtype=str, keep_default_na=False)
-        assert len(pq) == len(csv_df) == len(result[name]), name
+        # every table as published; coverage by duration and reason only (see report.disclosure)
+        assert len(pq) == len(csv_df) == len(result.publish()[name]), name
+        assert len(pq) == len(result[name]) or name == "coverage", name
     summary = json.loads((out / "summary.json").read_text())
     assert summary["calls"] == result.summary["calls"]
 
@@ -216,3 +224,21 @@ def test_workspace_is_reused_and_agrees_with_paths(cfs, tmp_path, capsys):
         assess(workspace=ws, out=tmp_path / "c", measure="unit_weighted", write=False)
     with pytest.raises(AssessError, match="no calls with service='ems'"):
         assess(workspace=ws, out=tmp_path / "c", service="ems", write=False)
+
+
+def test_classification_coverage_counts_the_calls_left_for_review(result):
+    from rightresponse.assess import classification_coverage
+
+    cl = result.summary["classification"]
+    ct = result.tables["by_call_type"]
+    rev = ct[ct["method"] == "needs_review"]
+    missing = int(ct.loc[ct["method"].isna() | (ct["method"] == "missing"), "calls"].sum())
+    assert cl["calls"] == result.summary["calls"] == int(ct["calls"].sum())
+    assert cl["needs_review_calls"] == int(rev["calls"].sum()) and cl["needs_review_call_types"] == len(rev)
+    assert cl["categorized_calls"] + cl["needs_review_calls"] + missing == cl["calls"]
+    assert result.to_json_dict()["classification"] == cl
+    # the definition, on a table with abstentions: counted, never dropped
+    cm = pd.DataFrame({"method": ["crosswalk", "needs_review", "rule", "missing"], "call_types": [3, 2, 4, 1],
+                       "calls": [70, 8, 20, 2]})
+    assert classification_coverage(cm) == {"calls": 100, "categorized_calls": 90, "needs_review_calls": 8,
+                                           "needs_review_call_types": 2, "share_calls_needs_review": 0.08}

@@ -355,10 +355,12 @@ def test_unknown_layout_without_adapter_is_a_one_line_error(tmp_path):
         rr.ingest([p], workspace=tmp_path / "ws")
     msg = one_line_error(exc, p)
     assert "unknown layout (columns: EventNo, Type_, TypeText," in msg and "--adapter" in msg
-    # ... and the same file ingests when the adapter is named (missing columns are warned about)
-    f = ingest_one(p, tmp_path / "ws", adapter="new_orleans")
-    assert (f.rows_read, f.rows_quarantined, f.quarantine_reasons) == (5, 5, {"missing_call_id": 5})
-    assert "column 'NOPD_Item' named by adapter new_orleans is not in the file; treated as empty" in f.warnings
+    # ... and naming an adapter whose call-id column the file lacks is an error too: every row
+    # would be quarantined for want of an id, an "exit 0, 0 loaded" that looks like success
+    with pytest.raises(IngestError) as exc:
+        rr.ingest([p], workspace=tmp_path / "ws", adapter="new_orleans")
+    msg = one_line_error(exc, p)
+    assert "adapter new_orleans does not fit this file: it takes the call id from column NOPD_Item" in msg
 
 
 def test_unprintable_header_is_escaped_in_the_error(tmp_path):

@@ -60,7 +60,9 @@ CROSSWALK_CASES = {
 }
 
 # The same kind of hard values read by the keyword rules alone (no crosswalk, no model):
-# code prefixes, abbreviations, negated scopes and precedence.
+# code prefixes, abbreviations, negated scopes and precedence. (Values of the held-out
+# cities whose curated entries were written from those cities' own strings are left to the
+# learned lexicon: see test_calltype_model.)
 RULE_CASES = {
     "11V - Burg Motor Veh": "Property Crime",
     "AB IP/JH": "Violent Crime",
@@ -71,9 +73,7 @@ RULE_CASES = {
     "WEAPN-IP/JO-GUN,DEADLY WPN (NO THRT/ASLT/DIST)": "Other Crimes",
     "24Q7 ASSAULT (PAST): OTHER/CHILD ABUSE": "Domestic Violence",
     "TRNSPORT PRISONER MENTAL CASE": "Statuses",
-    "FLAM LIQ SPILL <5": "Complaints/Environmental Conditions",
     "LARCENY (PAST): OTHER/LTD ACC HWY": "Property Crime",
-    "9-1-1 ABANDON": "Call Related Issues",
     "104D_Alarm Burglary/Intrusion": "Alarms",
     "*Theft_Past": "Property Crime",
     "TRBL W/SUBJ-DV": "Domestic Violence",
@@ -156,11 +156,14 @@ def test_distinct_values_only_and_counts_summed(small_clf):
         classify_values(["A", "B"], counts=[1])
 
 
-def test_agency_without_crosswalk_uses_rules_and_model(small_clf):
+def test_agency_without_crosswalk_uses_rules_and_model_and_abstains_below_threshold(small_clf):
     out = classify_values(["BURGLARY RESIDENTIAL", "ZZ TOP CONCERT"], agency="springfield", classifier=small_clf)
-    assert out["method"].tolist() == ["rule", "model"]
+    assert out["method"].tolist() == ["rule", "needs_review"]
     assert out["category"].iloc[0] == "Property Crime"
-    assert 0.0 < out["confidence"].iloc[1] < 1.0
+    # no category, no roll-ups, but the guess and its confidence are kept for the reviewer
+    assert out["category"].iloc[1] is None and out["crime_group"].iloc[1] is None
+    assert out["detail"].iloc[1].startswith("guess: ")
+    assert 0.0 < out["confidence"].iloc[1] < small_clf.threshold_
 
 
 def test_classify_table_keeps_rows_and_adds_columns(small_clf):
@@ -213,19 +216,22 @@ def test_categorize_joins_in_the_engine_and_keeps_every_row(small_clf):
     assert demand == {"crime": 16, "health": 5}
 
 
-def test_review_table_orders_by_calls_times_uncertainty(small_clf):
+def test_review_table_lists_abstentions_first_heaviest_first_then_calls_times_uncertainty(small_clf):
     t, _ = _calls_table({
         ("baltimore", "RA POLICE", None): 10,         # unreviewed crosswalk row: 10 x 0.5 = 5
         ("baltimore", "COMMON ASSAULT", None): 50,     # reviewed: 0
-        ("springfield", "ZZ TOP CONCERT", None): 4,    # model guess: 4 x (1 - p)
+        ("springfield", "ZZ TOP CONCERT", None): 4,    # left for review
+        ("springfield", "QQ XYZZY PLUGH", None): 6,    # left for review, heavier
         ("springfield", "BURGLARY RESIDENTIAL", None): 3,  # rule: 3 x (1 - p)
     })
     rt = review_table(t, classifier=small_clf)
-    assert rt["value"].tolist() == ["RA POLICE", "ZZ TOP CONCERT", "BURGLARY RESIDENTIAL", "COMMON ASSAULT"]
-    assert rt["calls"].tolist() == [10, 4, 3, 50]
-    assert rt["field"].tolist() == ["description", "call_type", "call_type", "description"]
-    assert rt["method"].tolist() == ["crosswalk", "model", "rule", "crosswalk"]
-    assert rt["uncertain_calls"].iloc[0] == 5.0 and rt["uncertain_calls"].iloc[-1] == 0.0
+    assert rt["value"].tolist() == ["QQ XYZZY PLUGH", "ZZ TOP CONCERT", "RA POLICE", "BURGLARY RESIDENTIAL",
+                                    "COMMON ASSAULT"]
+    assert rt["calls"].tolist() == [6, 4, 10, 3, 50]
+    assert rt["field"].tolist() == ["call_type", "call_type", "description", "call_type", "description"]
+    assert rt["method"].tolist() == ["needs_review", "needs_review", "crosswalk", "rule", "crosswalk"]
+    assert rt["category"].iloc[:2].isna().all()
+    assert rt["uncertain_calls"].iloc[2] == 5.0 and rt["uncertain_calls"].iloc[-1] == 0.0
     # pandas input gives the same answer
     rt2 = review_table(t.to_pandas(), classifier=small_clf)
     assert rt2["value"].tolist() == rt["value"].tolist()
@@ -270,13 +276,25 @@ def test_model_alone_learns_from_examples():
     assert set(clf.explain(["PARKING PROBLEM"])["method"]) == {"model"}
 
 
-def test_default_classifier_is_built_once_and_reused_from_the_given_path(tmp_path):
+def test_default_classifier_is_built_once_into_the_cache_and_a_copy_is_reused_from_the_given_path(tmp_path):
+    import os
+
+    from rightresponse.taxonomy.store import cache_dir, fingerprint
+
+    fp = fingerprint()
+    clf = default_classifier()
+    cached = cache_dir() / "models" / f"calltype-{fp[:24]}.npz"
+    assert cached.exists() and str(cache_dir()) == os.environ["RIGHTRESPONSE_CACHE_DIR"]
+    assert clf.fingerprint_ == fp
+    assert CallTypeClassifier.load(cached, fingerprint=fp).threshold_ == clf.threshold_
     p = tmp_path / "model.pkl"
-    clf = default_classifier(p)
-    assert p.exists()
-    assert len(clf.classes_) == 22
+    p.write_bytes(b"not a model")  # a stale or foreign file is replaced, never executed
+    clf2 = default_classifier(p)
+    assert len(clf2.classes_) == 22 and p.read_bytes()[:2] == b"PK"
     again = default_classifier(p)
-    np.testing.assert_array_equal(clf.predict_proba(["ZZ TOP CONCERT"]), again.predict_proba(["ZZ TOP CONCERT"]))
+    np.testing.assert_array_equal(clf2.predict_proba(["ZZ TOP CONCERT"]), again.predict_proba(["ZZ TOP CONCERT"]))
     out = classify_values(["TRESPASSING AT CONSTRUCTION SITE", "ZZ TOP CONCERT"], model_path=p)
-    assert out["method"].tolist() == ["rule", "model"]
+    assert out["method"].tolist() == ["rule", "needs_review"]
     assert out["category"].iloc[0] == "Other Crimes"
+    with pytest.raises(ValueError, match="fitted on other training data"):
+        CallTypeClassifier.load(p, fingerprint="0" * 64)

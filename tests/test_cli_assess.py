@@ -242,9 +242,11 @@ def test_errors_are_one_line_exit_2(case, tmp_path):
 # ---------------------------------------------------------------- dispatch practice
 
 
+_NO = ["no_weapon", "no_violence", "no_crime_in_progress", "no_suicide_risk_with_means", "no_injury"]
 CASES = [  # (call type, flags, what the call-taker dispatched; None = as recommended, override reason)
-    ("welfare check", ["no_weapon", "no_violence"], None, None),
-    ("welfare check", ["no_weapon", "no_violence"], "police", "caller_request"),
+    ("welfare check", _NO, None, None),
+    ("welfare check", _NO, "police", "caller_request"),
+    ("welfare check", ["no_weapon", "no_violence"], None, None),  # screen not done: the co-responder team
     ("SUICIDAL PERSON", ["no_weapon"], None, None),
     ("SUICIDAL PERSON", ["weapon"], None, None),
     ("intoxicated person", ["no_weapon"], "police", "unit_unavailable"),
@@ -338,10 +340,23 @@ def test_dispatch_practice_section_from_a_real_decision_log(week, tmp_path):
     # with the default --min-cell 10 every count here (3 per case) is suppressed in the section and files
     proc = cli("--workspace", root / "ws", "--out", tmp_path / "sup", "--decisions", url)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "dispatch practice: 24 decisions" in proc.stdout
+    assert f"dispatch practice: {3 * len(CASES)} decisions" in proc.stdout
     rules = pd.read_csv(tmp_path / "sup" / "tables" / "dispatch_by_rule.csv", dtype=str, keep_default_na=False)
     small = rules[rules["decisions"] == "<10"]
     assert len(small) and (small["override_rate"] == "").all()
+    # the section's sentence obeys the same rule as its tables: no exact small count, no rate on one
+    assert 0 < overrides < 10 and 0 < handled < 10
+    sec = re.search(r'<section class="dispatch-practice">.*?</section>',
+                    (tmp_path / "sup" / "report.html").read_text(encoding="utf-8"), re.S).group(0)
+    sentence = re.search(r"<p>[^<]*decisions recorded by call-takers[^<]*</p>", sec).group(0)
+    assert f"{total:,} decisions recorded" in sentence
+    assert "overridden in &lt;10." in sentence and f"overridden in {overrides}" not in sentence
+    assert f"{handled} (" not in sentence and "%" not in sentence.split("overridden")[1]
+    # the decision-log summary renders the same section through the same rules on its own
+    from rightresponse.service.summary import summarize_decisions
+
+    alone = summarize_decisions(url).to_html(min_cell=10, heading_level=2)
+    assert re.search(r"<p>[^<]*decisions recorded by call-takers[^<]*</p>", alone).group(0) == sentence
 
 
 def test_dispatch_practice_from_postgresql(week):

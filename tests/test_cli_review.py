@@ -39,9 +39,10 @@ def test_classify_adds_category_confidence_method(tmp_path, model):
                                                 "--DV - ARGUMENTS, DISTURBANCE (NO ARREST)"]
     assert rows[0]["category"] == "Property Crime" and rows[0]["method"] == "crosswalk"  # Dallas crosswalk
     assert rows[2]["category"] == "Domestic Violence"
-    assert {r["method"] for r in rows[1:]} <= {"rule", "model"}  # no Dallas crosswalk entry
+    assert {r["method"] for r in rows[1:]} <= {"rule", "model", "needs_review"}  # no Dallas crosswalk entry
     names = set(load_taxonomy().names)
-    assert all(r["category"] in names and 0 < float(r["confidence"]) <= 1 for r in rows)
+    assert all((r["category"] in names or r["method"] == "needs_review") and 0 < float(r["confidence"]) <= 1
+               for r in rows)
     assert model.exists()  # saved for the next run
 
 
@@ -64,8 +65,11 @@ def test_crosswalk_review_loop(tmp_path, model):
     total = sum(int(r["calls"]) for r in rows)
     assert total == 3213  # every stored call is under exactly one reviewed call type
     assert f"{len(rows):,} call types ({total:,} calls) written to {out}" in proc.stdout
-    # sorted by calls x uncertainty
-    unc = [float(r["uncertain_calls"]) for r in rows]
+    # values left for review first, heaviest first; then by calls x uncertainty
+    review = [r for r in rows if r["method"] == "needs_review"]
+    assert rows[:len(review)] == review and all(r["category"] == "" for r in review)
+    assert [int(r["calls"]) for r in review] == sorted((int(r["calls"]) for r in review), reverse=True)
+    unc = [float(r["uncertain_calls"]) for r in rows[len(review):]]
     assert unc == sorted(unc, reverse=True)
     # change one category, import, and the next export reports it as an override
     target = rows[0]
@@ -96,10 +100,16 @@ def test_crosswalk_import_rejects_an_unknown_category_naming_row_and_column(tmp_
 
 
 def test_triage_json_contract_and_star_hours(model):
-    day = json.loads(rr("triage", "--policy", "denver-star", "--call-type", "welfare check", "--flag", "no_weapon",
+    no = [a for f in ("weapon", "violence", "crime_in_progress", "injury", "suicide_risk_with_means") for a in ("--flag", f"no_{f}")]
+    day = json.loads(rr("triage", "--policy", "denver-star", "--call-type", "welfare check", *no,
                         "--at", "2025-10-05T14:00:00", "--json", "--model", model).stdout)
-    assert set(day) == {"responder", "co_responder", "fallback", "rule", "reason", "questions", "policy_hash"}
-    assert day["responder"] == "crisis_team" and day["fallback"] == "police"
+    assert set(day) == {"responder", "co_responder", "fallback", "rule", "reason", "questions", "policy_hash",
+                         "status", "if_screened", "screen", "call_type_flags", "call_type_dangers", "floor"}
+    assert day["responder"] == "crisis_team" and day["fallback"] == "police" and day["status"] == "final"
+    unasked = json.loads(rr("triage", "--policy", "denver-star", "--call-type", "welfare check", "--flag", "no_weapon",
+                            "--at", "2025-10-05T14:00:00", "--json", "--model", model).stdout)
+    assert (unasked["responder"], unasked["status"]) == ("co_responder", "screen_first")
+    assert unasked["if_screened"]["responder"] == "crisis_team" and unasked["screen"][0] == "violence"
     night = json.loads(rr("triage", "-p", "denver-star", "-c", "welfare check", "--flag", "no_weapon",
                           "--at", "2025-10-05T03:00:00", "--json", "--model", model).stdout)
     assert night["responder"] == "police"

@@ -117,6 +117,9 @@ CALLS = [
     {"call_type": "SUICIDAL PERSON", "flags": ["weapon"], "at": "2025-10-05T11:00:00"},
     {"call_type": "noise complaint", "priority": "4", "at": "2025-10-06T23:30:00"},
     {"call_type": "guy yelling outside the store", "flags": ["no_violence", "intoxication"], "at": "2025-10-07T09:15:00"},
+    {"call_type": "MENTAL HEALTH CASE", "flags": ["no_weapon", "no_violence", "no_crime_in_progress", "no_injury",
+                                               "no_suicide_risk_with_means"], "at": "2025-10-07T09:15:00"},
+    {"call_type": "TRNSPORT PRISONER MENTAL CASE", "at": "2025-10-07T09:15:00"},
 ]
 
 
@@ -157,7 +160,8 @@ def test_http_triage_equals_cli_triage_json(server, call):
     proc = rr(*args, timeout=300)
     assert proc.returncode == 0, proc.stderr
     want = json.loads(proc.stdout)
-    assert set(want) == {"responder", "co_responder", "fallback", "rule", "reason", "questions", "policy_hash"}
+    assert set(want) == {"responder", "co_responder", "fallback", "rule", "reason", "questions", "policy_hash",
+                         "status", "if_screened", "screen", "call_type_flags", "call_type_dangers", "floor"}
     assert {k: got[k] for k in want} == want
 
 

@@ -5,6 +5,10 @@ the way a user starts it (``rightresponse serve``) on a free loopback port. The
 call-taker signs in, types part of a call type, picks it from the fuzzy list, answers the
 policy's questions with Y/N, reads the recommendation and records an override with a reason.
 The decision is then read back from the database with the sqlite3 module.
+
+Unknown is never no: no answer is preselected, the console says "Screen first" and keeps the
+civilian Accept disabled until every screening question is answered, and the recommendation
+changes as the answers come in.
 """
 
 from __future__ import annotations
@@ -126,20 +130,42 @@ def test_keyboard_only_triage_and_override(server, browser):
     expect(page.locator("#calltype")).to_have_attribute("aria-activedescendant", "ct-opt-0")
     kb.press("Enter")
     expect(page.locator("#calltype")).to_have_value("WELFARE CHECK")
-    expect(page.locator("#rec-responder")).to_have_text(re.compile("STAR van"))
+    # Nothing answered yet: screen first. The co-responder team is who to send if the
+    # call-taker cannot ask; the STAR van only once every screening answer is no.
+    expect(page.locator("#rec-screen")).to_be_visible()
+    expect(page.locator("#rec-screen")).to_contain_text("Screen first")
+    expect(page.locator("#rec-send-label")).to_have_text("If you cannot ask, send")
+    expect(page.locator("#rec-responder")).to_have_text(re.compile("co-responder team"))
+    expect(page.locator("#rec-then")).to_contain_text("Once every answer is no: STAR van")
+    expect(page.locator("#accept")).to_be_disabled()
+    expect(page.locator("#accept-who")).to_have_text(re.compile("STAR van"))
+    expect(page.locator("#accept-unscreened")).to_be_visible()
+    expect(page.locator("#accept-unscreened")).to_be_enabled()
+    expect(page.locator("#unscreened-who")).to_have_text(re.compile("co-responder team"))
     questions = page.locator("#questions fieldset")
     expect(questions).to_have_count(5)
+    expect(page.locator("#questions fieldset.screen")).to_have_count(5)
+    expect(page.locator("#questions input:checked")).to_have_count(0)  # no answer is preselected
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "console-screen-first.png"), full_page=True)
 
-    # Tab past priority and time into the first question; answer each with N.
+    # Tab past priority and time into the first question; answer each with N. Until the last
+    # answer the screen stays incomplete: the civilian Accept stays disabled.
     kb.press("Tab")
     kb.press("Tab")
     kb.press("Tab")
-    expect(page.locator("#q-weapon-unknown")).to_be_focused()
-    for flag in ("weapon", "violence", "crime_in_progress", "injury", "suicide_risk_with_means"):
-        expect(page.locator(f"#q-{flag}-unknown")).to_be_focused()
+    order = ("weapon", "violence", "crime_in_progress", "suicide_risk_with_means", "injury")
+    for i, flag in enumerate(order):
+        expect(page.locator(f"#q-{flag}-yes")).to_be_focused()
+        expect(page.locator("#accept")).to_be_disabled()
+        expect(page.locator("#script li.ask")).to_have_count(len(order) - i)
         kb.press("n")
         expect(page.locator(f"#q-{flag}-no")).to_be_checked()
+    expect(page.locator("#accept")).to_be_enabled()
     expect(page.locator("#accept")).to_be_focused()
+    expect(page.locator("#rec-screen")).to_be_hidden()
+    expect(page.locator("#accept-unscreened")).to_be_hidden()
+    expect(page.locator("#rec-send-label")).to_have_text("Send")
     expect(page.locator("#rec-responder")).to_have_text(re.compile("STAR van"))
     expect(page.locator("#rec-kind")).to_have_text("Civilian")
     expect(page.locator("#rec-rule")).to_have_text("star_call_types")
@@ -161,7 +187,6 @@ def test_keyboard_only_triage_and_override(server, browser):
     kb.type(NOTE)
     kb.press("Tab")
     expect(page.locator("#record-override")).to_be_focused()
-    ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "console-override.png"), full_page=True)
     kb.press("Enter")
     expect(page.locator("#status")).to_contain_text("Override recorded: Police patrol dispatched")
@@ -186,8 +211,7 @@ def test_keyboard_only_triage_and_override(server, browser):
     assert (r["dispatched"], r["accepted"], r["override_reason"], r["override_note"]) == ("police", 0, "safety_concern", NOTE)
     assert (r["eligible"], r["handled"]) == (1, 0)
     assert r["call_taker"] == TAKER and r["call_type"] == "WELFARE CHECK" and r["call_at"] == "2025-10-07 14:00"
-    assert json.loads(r["flags"]) == {f: False for f in ("weapon", "violence", "crime_in_progress", "injury",
-                                                          "suicide_risk_with_means")}
+    assert json.loads(r["flags"]) == {f: False for f in order}
     health = json.loads(page.request.get(srv.url + "/healthz").text())
     assert r["policy_hash"].startswith(health["policies"]["denver-star"])
 
@@ -202,6 +226,49 @@ def test_keyboard_only_triage_and_override(server, browser):
     text = log.read_text(errors="replace")
     assert "POST /v1/decisions 201" in text
     assert TAKER not in text and NOTE not in text and TOKEN not in text
+
+
+def test_a_yes_or_a_dangerous_call_type_never_lets_the_civilian_accept_through(server, browser):
+    """The recommendation changes as answers come in: a yes to a screening question sends the
+    co-responder team at once (no screen left); "not known" keeps the screen open; a call type
+    that states a danger never shows a civilian Accept, whatever is answered."""
+    srv, _, _ = server
+    expect = sync_api.expect
+    page = browser.new_page(viewport={"width": 1360, "height": 900})
+    page.goto(srv.url + "/")
+    expect(page.locator("#calltype-count")).to_contain_text("known call types")
+    page.locator("#at").fill("2025-10-07 14:00")
+    page.locator("#calltype").fill("WELFARE CHECK")
+    page.locator("#calltype").press("Enter")
+    expect(page.locator("#rec-screen")).to_be_visible()
+    expect(page.locator("#accept")).to_be_disabled()
+    # "Not known" is an answer, not a no: the screen stays open.
+    page.locator("#q-weapon-unknown + label").click()
+    expect(page.locator("#q-weapon-unknown")).to_be_checked()
+    expect(page.locator("#rec-screen")).to_be_visible()
+    expect(page.locator("#accept")).to_be_disabled()
+    for flag in ("violence", "crime_in_progress", "suicide_risk_with_means", "injury"):
+        page.locator(f"#q-{flag}-no + label").click()
+    expect(page.locator("#rec-screen")).to_be_visible()
+    expect(page.locator("#accept")).to_be_disabled()
+    expect(page.locator("#script li.ask")).to_have_count(1)  # weapon is still to ask
+    # A yes: the co-responder team, final; Accept now dispatches it (officers attend).
+    page.locator("#q-weapon-yes + label").click()
+    expect(page.locator("#rec-screen")).to_be_hidden()
+    expect(page.locator("#rec-rule")).to_have_text("star_screened_out")
+    expect(page.locator("#rec-kind")).to_have_text("Police")
+    expect(page.locator("#accept")).to_be_enabled()
+    expect(page.locator("#accept-who")).to_have_text(re.compile("co-responder team"))
+    # A call type that states a danger: police, whatever the answers say.
+    page.locator("#newcall").click()
+    page.locator("#at").fill("2025-10-07 14:00")
+    page.locator("#calltype").fill("DWI - DRUNK/INTOX DRIVER")
+    page.locator("#calltype").press("Enter")
+    expect(page.locator("#rec-rule")).to_have_text("danger")
+    expect(page.locator("#rec-kind")).to_have_text("Police")
+    expect(page.locator("#rec-screen")).to_be_hidden()
+    expect(page.locator("#accept-who")).to_have_text("Police patrol")
+    page.close()
 
 
 def test_console_loads_nothing_from_outside():

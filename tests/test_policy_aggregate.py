@@ -182,3 +182,23 @@ def test_report_says_sample_only_on_the_bundled_sample(decc, tmp_path):
     bundled = assess(out=tmp_path / "bundled", policies=["denver-star"])
     assert bundled.summary["sample"]
     assert SAMPLE_NOTE in _who_section(bundled.report_path.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("measure, max_hours", [("deployed", 24), ("on_scene", 24), ("deployed", 0.5)])
+def test_officer_hours_are_the_workload_tables_hours(decc_ws, tmp_path, measure, max_hours):
+    """One figure, one definition: the policy history's officer hours are the workload tables'
+    hours for the same police calls, under the same measure and the same max_hours exclusion."""
+    from rightresponse.assess import assess
+
+    res = assess(workspace=decc_ws, out=tmp_path / "out", policies=["status-quo", "denver-star"], write=False,
+                 measure=measure, max_hours=max_hours)
+    who = res.tables["who_could_respond"].set_index("policy")
+    cov = who.attrs["coverage"]
+    assert (cov["measure"], cov["max_hours"]) == (measure, max_hours)
+    # Both are exact sums of whole milliseconds; only the division into hours per group differs.
+    assert who.at["status-quo", "officer_hours"] == pytest.approx(res.summary["hours"], rel=1e-12)
+    assert cov["officer_hours"] == pytest.approx(res.summary["hours"], rel=1e-12)
+    measured = res.summary["coverage"][measure]["calls_measured"]
+    assert cov["calls_with_usable_times"] == measured
+    top = res.tables["who_could_respond_top_types"]
+    assert set(top.policy) <= {"denver-star"} and (top.calls > 0).all()

@@ -1,9 +1,10 @@
 """Policies applied to the real samples: shares of calls and officer hours moved, as a range.
 
 New Orleans is recomputed independently from the raw CSV (Python csv + zoneinfo, one triage
-per row) and must match the library's distinct-value pipeline exactly. DECC checks the
-per-call decisions against one triage per stored call; San Luis Obispo checks that
-narrative flags feed the conservative view, and that a sample without clear times says so.
+per row with the screen passed) and must match the library's distinct-value pipeline exactly.
+DECC checks the per-call decisions against one triage per stored call; San Luis Obispo checks
+that narrative flags feed the conservative view, and that a sample without clear times says
+so. On both, no call whose type is dangerous in itself counts as movable under any preset.
 """
 
 from __future__ import annotations
@@ -12,14 +13,17 @@ import csv
 from datetime import timedelta
 
 import ibis
+import pandas as pd
 import pytest
 
 import rightresponse as rr
 from rightresponse.policy import (apply_policy, compare_policies, diff_policies, list_presets, load_policy,
                                   make_call, policy_figures, prepare_history, triage, who_could_respond_html)
 from rightresponse.policy.classify import classify_call_types
-from rightresponse.policy.engine import Call
+from rightresponse.policy.engine import Call, screened_flags
 from rightresponse.policy.model import _taxonomy_vocab
+from rightresponse.schema import MAX_CALL_HOURS
+from rightresponse.taxonomy.narrative import load_call_type_flags, text_flags
 
 from conftest import CFS, need
 from conftest import nola_instant as _utc, nola_local as _local
@@ -52,6 +56,9 @@ def nola_raw():
         issue = bool((D and D < R) or (A and D and A < D) or (C and A and C < A)
                      or (C and (C < R or (D and C < D))) or (C and C - R > timedelta(hours=24)))
         text = r["DispositionText"].strip().upper()
+        # Officer time as the workload tables measure it: dispatched to closed, left out when a
+        # time is missing, the record has a time issue, or the call ran over MAX_CALL_HOURS.
+        long = bool(D and C and C - D > timedelta(hours=MAX_CALL_HOURS))
         out.append({
             "route": (r["InitialTypeText"].strip() or r["TypeText"].strip()), "final": r["TypeText"].strip(),
             # Data dictionary: code 3 is the most urgent (officer needs assistance), 0 the least.
@@ -59,7 +66,7 @@ def nola_raw():
             "origin": "officer_initiated" if r["SelfInitiated"].strip() == "Y" else "unknown",
             "dow": rec.weekday(), "minute": rec.hour * 60 + rec.minute,
             "arrest": "ARREST" in text, "report": "REPORT" in text,
-            "hours": None if issue or D is None or C is None else (C - D).total_seconds() / 3600.0,
+            "hours": None if issue or long or D is None or C is None else (C - D).total_seconds() / 3600.0,
         })
     return out
 
@@ -77,9 +84,10 @@ def test_nola_figures_match_an_independent_row_by_row_computation(nola, nola_raw
     danger_types = {r["route"] for r in nola_raw if r["adverse"]}
     police = {"police", "co_responder"}
     exp = {v: {"calls_moved": 0, "hours_moved": 0.0, "diverted_adverse": 0, "per": {}} for v in ("conservative", "optimistic")}
+    no = tuple(screened_flags().items())  # optimistic: the call-taker's screen passed
     for r in nola_raw:
         call = Call(call_type=r["route"], category=routes[r["route"]][0] or "", priority=r["priority"], origin=r["origin"],
-                    dow=r["dow"], minute=r["minute"])
+                    dow=r["dow"], minute=r["minute"], flags=no)
         opt = triage(pol, call).responder
         cons = opt
         if opt not in police and (r["route"] in danger_types or r["priority"] == 1):
@@ -178,15 +186,16 @@ def test_decc_decisions_match_one_triage_per_call(decc):
     pol = load_policy("denver-star")
     per = apply_policy(pol, prep).select("route_type", "route_category", "priority_rank", "origin", "minute_of_day", "dow",
                                          "responder_optimistic", "rule_optimistic").to_pandas()
+    no = tuple(screened_flags().items())
     for r in per.itertuples(index=False):
         rec = triage(pol, Call(call_type=r.route_type, category=r.route_category or "",
                                priority=None if r.priority_rank != r.priority_rank else int(r.priority_rank),
-                               origin=r.origin, dow=int(r.dow), minute=int(r.minute_of_day)))
+                               origin=r.origin, dow=int(r.dow), minute=int(r.minute_of_day), flags=no))
         assert (rec.responder, rec.rule) == (r.responder_optimistic, r.rule_optimistic)
     f = policy_figures(pol, prep)
     moved = f.moved.set_index("view")
     assert moved.at["optimistic", "calls_moved"] == (~per.responder_optimistic.isin(["police", "co_responder"])).sum() > 0
-    assert moved.at["conservative", "calls_moved"] < moved.at["optimistic", "calls_moved"]
+    assert moved.at["conservative", "calls_moved"] <= moved.at["optimistic", "calls_moved"]
     assert 0 < moved.at["optimistic", "share_hours_moved"] < 1
 
 
@@ -233,5 +242,42 @@ def test_slo_narrative_flags_feed_the_conservative_view(slo):
 
 
 def test_triage_of_the_most_common_slo_call_type():
-    rec = triage(load_policy("eugene-cahoots"), make_call("Welfare Check", at="2022-01-05T02:30"))
+    pol = load_policy("eugene-cahoots")
+    rec = triage(pol, make_call("Welfare Check", at="2022-01-05T02:30"))
+    assert (rec.responder, rec.status, rec.if_screened["responder"]) == ("police", "screen_first", "crisis_team")
+    rec = triage(pol, make_call("Welfare Check", at="2022-01-05T02:30", flags=screened_flags()))
     assert rec.responder == "crisis_team"
+
+
+def _dangerous_by_type(types) -> set:
+    fs = load_call_type_flags()
+    return {t for t in types if isinstance(t, str) and text_flags(t, fs)}
+
+
+@pytest.mark.parametrize("sample", ["nola", "decc"])
+def test_no_call_whose_type_is_dangerous_counts_as_movable(sample, request):
+    """Every preset, per call: a call moved away from police never has a call type that states
+    a danger; and the report's top call types are the per-call counts, recomputed."""
+    _, prep = request.getfixturevalue(sample)
+    cmp = compare_policies(prep)
+    top = pd.DataFrame(cmp.attrs["top_call_types"])
+    checked = 0
+    for name in list_presets():
+        pol = load_policy(name)
+        police = {r for r, x in pol.responders.items() if x.police}
+        per = apply_policy(pol, prep).select("agency", "route_type", "responder_optimistic", "responder_conservative",
+                                             "officer_hours").to_pandas()
+        danger = _dangerous_by_type(set(per.route_type))
+        for view in ("optimistic", "conservative"):
+            moved = per[~per[f"responder_{view}"].isin(police)]
+            assert not set(moved.route_type) & danger, (name, view, sorted(set(moved.route_type) & danger)[:5])
+        checked += int(per.route_type.isin(danger).sum())
+        moved = per[~per.responder_optimistic.isin(police)]
+        exp = moved.groupby(["agency", "route_type"]).size().sort_values(ascending=False, kind="mergesort")
+        got = top[top.policy == name]
+        assert len(got) == min(10, len(exp))
+        for r in got.itertuples():
+            assert r.calls == exp[(r.agency, r.call_type)]
+        if len(exp) > 10:
+            assert got.calls.min() >= exp.iloc[10]
+    assert checked == 7 * prep.coverage["calls_in_dangerous_call_types"] > 0

@@ -5,14 +5,43 @@ from __future__ import annotations
 import pytest
 
 from rightresponse.policy import lint_policy, list_presets, load_policy
+from rightresponse.policy.lint import labelled_call_types
 
 
 @pytest.mark.parametrize("name", list_presets())
 def test_every_preset_passes_lint_and_its_examples(name):
     report = lint_policy(name)
     assert report.ok, report.format()
-    assert not report.warnings, report.format()
-    assert load_policy(name).examples  # lint ran them: a failing example is an error
+    assert not report.warnings, report.format()  # in particular, the floor overrides no preset rule
+    pol = load_policy(name)
+    assert pol.examples  # lint ran them: a failing example is an error
+    # Reviewed call type by call type: real call types of at least six sample cities.
+    assert len({e.city for e in pol.examples if e.city}) >= 6
+    labelled = labelled_call_types()
+    known = set(zip(labelled["city"], labelled["call_type"]))
+    for e in pol.examples:
+        if e.city:
+            assert (e.city, e.call["call_type"]) in known, e
+
+
+def test_the_safety_check_covers_every_danger_flag(tmp_path):
+    """A rule that sends civilians *because* of a danger is an error as written, whichever danger."""
+    for flag in ("crime_in_progress", "suicide_risk_with_means"):
+        path = tmp_path / f"{flag}.yaml"
+        path.write_text(HEAD + f"""
+rules:
+  - id: to_team
+    when: {{category: Behavioral Health, any_flag: [{flag}]}}
+    responder: crisis_team
+    fallback: police
+    reason: x
+    questions: [weapon, violence, crime_in_progress, suicide_risk_with_means]
+default: {{responder: police, reason: z}}
+""", encoding="utf-8")
+        report = lint_policy(path)
+        msgs = [f.message for f in report.errors if f.check == "safety"]
+        assert msgs and msgs[0].startswith(f"adding {flag} moves a call from police (rule default) to crisis_team"), msgs
+        assert [(f.level, f.rule) for f in report.findings if f.check == "floor"] == [("warning", "to_team")]
 
 
 def test_status_quo_reports_every_category_as_covered_only_by_default():
@@ -56,7 +85,7 @@ default: {responder: police, reason: z}
     "questions": """
 rules:
   - id: danger
-    when: {any_flag: [weapon, violence]}
+    when: {any_flag: [weapon, violence, crime_in_progress, suicide_risk_with_means]}
     responder: police
     reason: x
   - id: team
@@ -64,7 +93,7 @@ rules:
     responder: crisis_team
     fallback: police
     reason: y
-    questions: [violence]
+    questions: [violence, crime_in_progress, suicide_risk_with_means]
 default: {responder: police, reason: z}
 """,
     "safety": """
@@ -74,7 +103,17 @@ rules:
     responder: crisis_team
     fallback: police
     reason: x
-    questions: [violence]
+    questions: [violence, crime_in_progress, suicide_risk_with_means]
+default: {responder: police, reason: z}
+""",
+    "dangerous_types": """
+rules:
+  - id: outreach
+    when: {call_type: ['BAILOUT', 'HOSPITAL GUARD']}
+    responder: community_responder
+    fallback: police
+    reason: y
+    questions: [weapon, violence, crime_in_progress, suicide_risk_with_means]
 default: {responder: police, reason: z}
 """,
     "fallback": """
@@ -93,10 +132,10 @@ rules:
     responder: crisis_team
     fallback: police
     reason: y
-    questions: [weapon, violence]
+    questions: [weapon, violence, crime_in_progress, suicide_risk_with_means]
 default: {responder: police, reason: z}
 examples:
-  - {call_type: welfare check, category: Assisting the Public, at: "12:00", expect: police}
+  - {call_type: welfare check, category: Assisting the Public, at: "12:00", screened: true, expect: police}
 """,
 }
 
@@ -117,6 +156,9 @@ def test_lint_finds_each_planted_defect(tmp_path, check):
         "questions": ("rule team", "does not ask about weapon", "rule danger"),
         "safety": ("rule armed_to_team", "adding weapon moves a call from police (rule default) to crisis_team"),
         "fallback": ("rule police_to_civilians", "falls back to crisis_team"),
+        "dangerous_types": ("rule outreach", "sends a responder without police to 2 dangerous call type(s)",
+                            "'BAILOUT' (baltimore: crime_in_progress) -> community_responder",
+                            "'HOSPITAL GUARD' (milwaukee: prisoner) -> community_responder"),
         "examples": ("rule team", "got responder 'crisis_team' (expected 'police')"),
     }[check]
     assert all(w in msg for w in expected), msg

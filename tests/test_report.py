@@ -92,9 +92,12 @@ def test_report_states_scope_measure_and_sample():
     assert "Sample data: not a city's true figures" in html
     assert f"{s['calls_all_services']:,} calls in the data" in html and f"{s['calls']:,} were police calls" in html
     assert "total deployed time" in html and "first unit dispatched to call cleared" in html
-    # the narrative's headline share is the table's figure
-    top = r["by_category"].iloc[0]
+    # the narrative's headline share is the published table's largest figure (Statuses is
+    # withheld: it protects Officer Needs Help, one call, in their crime group)
+    cat = r.publish()["by_category"].values
+    top = cat[cat["share_time"].notna()].sort_values("share_time", ascending=False).iloc[0]
     assert f"{escape(top['category'])} ({100 * top['share_time']:.1f}%)" in html
+    assert "Statuses and Officer Needs Help) hold together 29.2% of officer time" in html
     assert "Why this sample" in html
     for src in ("New York Times", "Detroit 2019", "NICJR", "risk-managed", "Baltimore"):
         assert src in html
@@ -130,7 +133,14 @@ def test_small_cells_are_suppressed_in_report_and_files(nola, nola_exact):
     pq = pd.read_parquet(nola.out / "tables" / "by_category.parquet")
     assert pq.loc[pq["category"].isin(small["category"]), "calls"].isna().all()
     assert pq.loc[pq["category"].isin(small["category"]), "suppressed"].all()
-    assert pq.loc[~pq["category"].isin(small["category"]), "calls"].notna().all()
+    # the other withheld rows are complements: blank (not "<10"), at least 10 calls, flagged
+    comp = written[(written["calls"] == "") & ~written["category"].isin(small["category"])]
+    assert len(comp) > 0
+    exact_calls = cat.set_index("category")["calls"]
+    assert (exact_calls[comp["category"]] >= 10).all()
+    assert pq.loc[pq["category"].isin(comp["category"]), "suppressed"].all()
+    shown = pq[pq["calls"].notna()]
+    assert dict(zip(shown["category"], shown["calls"])) == {c: exact_calls[c] for c in shown["category"]}
     # min_cell=0 writes exact figures
     exact = pd.read_csv(nola_exact.out / "tables" / "by_category.csv")
     assert dict(zip(exact["category"], exact["calls"])) == dict(zip(cat["category"], cat["calls"]))
@@ -160,3 +170,27 @@ def test_report_for_data_without_officer_time_or_origin(tmp_path):
     small = cat[cat["calls"] < 10]
     written = pd.read_csv(r.out / "tables" / "by_category.csv", dtype=str, keep_default_na=False)
     assert set(written.loc[written["category"].isin(small["category"]), "calls"]) == {"<10"}
+
+
+def test_who_could_respond_shows_anchors_and_the_call_types_behind_each_figure(nola):
+    """Each preset's range sits beside its published figures (with why the sample differs), and
+    the call types that move the most calls are listed, none with fewer than min_cell calls."""
+    html = nola.report_path.read_text(encoding="utf-8")
+    sec = html[html.index('<section class="rr-who-could-respond">'):]
+    sec = " ".join(sec[:sec.index("</section>")].split())
+    for text in ("published figures", "Why this sample differs", "NICJR: up to 49% of Seattle", "12.0% to 49.0%",
+                 "26.0% to 48.9%", "22.0% to 57.0%", "17.0%", "CAHOOTS answered about 17%",
+                 "What \"moved\" means", "no call whose type is dangerous in itself counts as movable",
+                 "measured as in the workload tables"):
+        assert text in sec, text
+    top = nola.tables["who_could_respond_top_types"]
+    shown = top[top.calls >= 10]
+    assert len(shown) and (top.groupby("policy").size() <= 10).all()
+    for r in shown.itertuples():
+        assert f"<b>{escape(r.call_type)}</b>" in sec
+    for r in top[top.calls < 10].itertuples():
+        assert f"<b>{escape(r.call_type)}</b> <small>" not in sec.split(f"{r.policy}: the")[-1].split("</details>")[0]
+    # The table written beside the report withholds the same small rows.
+    files = pd.read_csv(nola.out / "tables" / "who_could_respond_top_types.csv", dtype=str, keep_default_na=False)
+    small = files[files["calls"] == "<10"]
+    assert len(small) == int((top.calls < 10).sum()) and (small["hours"] == "").all()

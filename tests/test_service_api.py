@@ -22,7 +22,7 @@ with warnings.catch_warnings():  # starlette's note about its httpx-based test c
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient  # noqa: E402
 
-from rightresponse.policy import make_call, triage  # noqa: E402
+from rightresponse.policy import FLAGS, make_call, triage  # noqa: E402
 from rightresponse.policy.model import PRESETS_DIR, parse_policy  # noqa: E402
 from rightresponse.service.app import create_app  # noqa: E402
 from rightresponse.service.testing import cached_model  # noqa: E402
@@ -68,8 +68,12 @@ def rows(db: Path) -> list[dict]:
         con.close()
 
 
+NO = [f"no_{f}" for f in FLAGS]  # every screening question answered "no"
+
 CALLS = [
     {"call_type": "welfare check", "flags": ["weapon"], "priority": "2", "at": "2025-10-05T03:00:00"},
+    {"call_type": "welfare check", "flags": NO, "at": "2025-10-05T14:00:00"},
+    {"call_type": "DWI - DRUNK/INTOX DRIVER", "flags": NO, "at": "2025-10-05T14:00:00"},
     {"call_type": "welfare check", "flags": ["no_weapon"], "at": "2025-10-05T14:00:00"},
     {"call_type": "WELF CHK", "flags": {"injury": True}, "at": "12:00"},
     {"call_type": "armed robbery", "priority": 1, "at": "2025-10-05T12:00:00"},
@@ -90,7 +94,8 @@ def test_triage_returns_the_cli_json_contract(served, classifier, call):
     want = triage(pol, make_call(call["call_type"], priority=call.get("priority"), at=call.get("at"),
                                  flags=flags if isinstance(flags, dict) else list(flags or []))).to_dict()
     assert {k: got[k] for k in want} == want
-    assert set(want) == {"responder", "co_responder", "fallback", "rule", "reason", "questions", "policy_hash"}
+    assert set(want) == {"responder", "co_responder", "fallback", "rule", "reason", "questions", "policy_hash", "status",
+                         "if_screened", "screen", "call_type_flags", "call_type_dangers", "floor"}
     # Each question carries the flag it establishes, so a console can send the answer back.
     assert [q["text"] for q in got["ask"]] == got["questions"]
     for q in got["ask"]:
@@ -108,6 +113,17 @@ def test_triage_example_from_the_issue(served):
     assert (got["rule"], got["intended"], got["responder"]) == ("star_screened_out", "co_responder", "police")
     assert "off duty at 03:00" in got["reason"]
     assert got["policy_hash"] == fresh_policy("denver-star", None).hash
+
+
+def test_triage_screen_first_until_every_screening_question_is_no(served):
+    client, _ = served
+    got = client.post("/v1/triage", json={"call_type": "welfare check", "at": "2025-10-05T14:00:00"}).json()
+    assert (got["responder"], got["status"], got["if_screened"]["responder"]) == ("co_responder", "screen_first", "crisis_team")
+    assert got["screen"] == ["weapon", "violence", "crime_in_progress", "suicide_risk_with_means", "injury"]
+    assert [q["flag"] for q in got["ask"]][:5] == got["screen"]
+    got = client.post("/v1/triage", json={"call_type": "ARMED PERSON", "flags": NO, "at": "2025-10-05T14:00:00"}).json()
+    assert (got["responder"], got["status"], got["call_type_flags"]) == ("police", "final", ["weapon"])
+    assert got["call_type_dangers"] == ["weapon"] and "does not override it" in got["reason"]
 
 
 def test_triage_can_name_another_loaded_policy(served):
@@ -147,7 +163,7 @@ def test_triage_rejects_non_json(served):
 
 
 def decision(**kw):
-    body = {"call_type": "welfare check", "flags": ["no_weapon"], "at": "2025-10-05T14:00:00",
+    body = {"call_type": "welfare check", "flags": NO, "at": "2025-10-05T14:00:00",
             "dispatched": "crisis_team", "call_taker": "ct-0101"}
     body.update(kw)
     return body
@@ -177,9 +193,9 @@ def test_writes_are_refused_when_no_token_is_configured(tmp_path, classifier, mo
 def test_an_acknowledged_decision_is_in_the_database(served):
     client, db = served
     before = len(rows(db))
-    rec = client.post("/v1/triage", json={"call_type": "welfare check", "flags": ["no_weapon"],
+    rec = client.post("/v1/triage", json={"call_type": "welfare check", "flags": NO,
                                           "at": "2025-10-05T14:00:00"}).json()
-    assert rec["responder"] == "crisis_team"
+    assert (rec["responder"], rec["status"]) == ("crisis_team", "final")
     did = str(uuid.uuid4())
     r = client.post("/v1/decisions", headers=AUTH, json=decision(
         id=did, dispatched="police", override_reason="safety_concern", override_note="caller mentioned a dog",
@@ -196,7 +212,7 @@ def test_an_acknowledged_decision_is_in_the_database(served):
     assert row["override_note"] == "caller mentioned a dog"
     assert (row["eligible"], row["handled"]) == (1, 0)
     assert row["call_taker"] == "ct-0101"
-    assert json.loads(row["flags"]) == {"weapon": False}
+    assert json.loads(row["flags"]) == {f: False for f in FLAGS}
     assert row["recommended_at"].startswith("2025-10-05 12:00:05")  # stored in UTC
     assert row["call_type"] == "welfare check" and row["call_type_known"] == 1  # a listed call type
 
@@ -204,8 +220,9 @@ def test_an_acknowledged_decision_is_in_the_database(served):
 def test_free_text_and_narratives_are_not_stored_unless_configured(served):
     client, db = served
     did = str(uuid.uuid4())
+    # a call type the classifier is sure of (a vaguer one is left for review, with no category)
     r = client.post("/v1/decisions", headers=AUTH, json=decision(
-        id=did, call_type="guy yelling outside 1200 Elm St", dispatched="police",
+        id=did, call_type="loud party outside 1200 Elm St", dispatched="police",
         narrative="Caller Jane Roe says her neighbour is yelling", at="2025-10-05T14:00:00"))
     assert r.status_code == 201, r.text
     assert r.json()["narrative_stored"] is False
@@ -259,11 +276,12 @@ def test_override_rules(served):
 def test_summary_matches_an_independent_count(tmp_path, classifier):
     app = create_app(policies=["denver-star"], db_url=f"sqlite:///{tmp_path / 's.db'}", classifier=classifier,
                      api_token=TOKEN, warm=False, reload_interval=0, agency="detroit")
-    plan = [("welfare check", [], "14:00", None), ("welfare check", [], "14:00", "police"),
-            ("welfare check", ["weapon"], "14:00", None), ("trespassing", [], "10:00", None),
-            ("trespassing", [], "10:00", "police"), ("trespassing", [], "03:00", None),
+    plan = [("welfare check", NO, "14:00", None), ("welfare check", NO, "14:00", "police"),
+            ("welfare check", ["weapon"], "14:00", None), ("trespassing", NO, "10:00", None),
+            ("trespassing", NO, "10:00", "police"), ("trespassing", NO, "03:00", None),
             ("armed robbery", [], "12:00", None), ("armed robbery", [], "12:00", "co_responder"),
-            ("welfare check", ["injury"], "12:00", None), ("intoxicated person", [], "11:00", None)]
+            ("welfare check", ["injury"], "12:00", None), ("intoxicated person", NO, "11:00", None),
+            ("intoxicated person", [], "11:00", None)]  # screen not done: the co-responder team goes
     expected = []
     with TestClient(app) as c:
         for ct, flags, at, override in plan:

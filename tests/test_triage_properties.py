@@ -47,12 +47,14 @@ def test_every_call_gets_exactly_one_recommendation(name):
         rec = triage(pol, call)
         assert rec.responder in RESPONDERS and rec.rule in ids and rec.policy_hash == pol.hash
         assert rec.co_responder is None or (rec.co_responder in RESPONDERS and rec.co_responder != rec.responder)
-        # The winner is the first rule, in file order, whose conditions hold.
+        # The winner is the first rule, in file order, whose conditions hold, with the flags
+        # answered yes and those the call type states.
         cg = cp.cat_group.get(call.category or None)
-        texts = cp.texts(call.call_type)
+        texts, type_bits, _ = cp.typed(call.call_type)
+        present = call.present | type_bits
         hits = [r.id for r, cs in cp.rules if not cs or any(
             c.ok_category(call.category or None, cg) and c.ok_text(texts) and c.ok_priority(call.priority)
-            and c.ok_origin(call.origin) and c.ok_time(call.dow, call.minute) and c.ok_flags(call.present) for c in cs)]
+            and c.ok_origin(call.origin) and c.ok_time(call.dow, call.minute) and c.ok_flags(present) for c in cs)]
         assert hits and hits[0] == rec.rule and hits[-1] == "default"
         # Off duty or busy: never sent; the fallback chain always ends with someone.
         if rec.responder not in call.unavailable and call.minute is not None:
@@ -63,7 +65,7 @@ def test_every_call_gets_exactly_one_recommendation(name):
 
 
 @pytest.mark.parametrize("name", list_presets())
-def test_weapon_or_violence_never_moves_a_call_from_police_to_civilians(name):
+def test_a_danger_never_moves_a_call_from_police_to_civilians(name):
     pol = load_policy(name)
     police = {r for r, x in pol.responders.items() if x.police}
     assert police == {"police", "co_responder"}
@@ -73,7 +75,7 @@ def test_weapon_or_violence_never_moves_a_call_from_police_to_civilians(name):
     def check(call):
         before = triage(pol, call)
         if before.responder in police:
-            for flag in ("weapon", "violence"):
+            for flag in ("weapon", "violence", "crime_in_progress", "suicide_risk_with_means"):
                 after = triage(pol, call.with_flag(flag, True))
                 assert after.responder in police, (flag, call, before, after)
 

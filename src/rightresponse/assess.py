@@ -21,8 +21,8 @@ import pandas as pd
 
 from . import __version__
 from .schema import MAX_CALL_HOURS, QUARANTINE_REASONS
-from .workload import (DEFAULT_MEASURE, INTERVALS, MEASURES, ORIGIN_GROUPS, WorkloadError, compute, coverage_summary,
-                       scope_table)
+from .workload import (DEFAULT_MEASURE, INTERVALS, MEASURES, ORIGIN_GROUPS, OUTCOME_ORDER, UNCATEGORIZED, WorkloadError,
+                       compute, coverage_summary, scope_table)
 
 
 class AssessError(ValueError):
@@ -35,7 +35,8 @@ PUBLIC_TABLES = (
     "by_category", "by_crime_group", "by_demand_type", "by_origin_group", "by_origin", "by_category_origin",
     "by_priority", "response_times", "hour_of_week", "by_district", "by_beat", "outcomes", "by_call_type",
     "lorenz", "measure_comparison", "comparison", "coverage", "time_issues", "scope", "files", "quarantine",
-    "classification_methods", "who_could_respond", "dispatch_by_rule", "dispatch_by_category",
+    "classification_methods", "who_could_respond", "who_could_respond_top_types", "dispatch_totals", "dispatch_by_rule",
+    "dispatch_by_category",
     "dispatch_alternative", "dispatch_override_reasons",
 )
 DEFAULT_OUT = "rr-report"
@@ -44,7 +45,8 @@ DEFAULT_OUT = "rr-report"
 @dataclass
 class AssessResult:
     """Everything the assessment produced. ``tables`` are exact (unsuppressed) DataFrames for
-    analysis in Python; the files written beside the report apply small-cell suppression."""
+    analysis in Python; everything written or printed (report, tables, ``summary.json``,
+    ``--json``, the terminal summary) is what :meth:`publish` lets out."""
 
     tables: dict[str, pd.DataFrame]
     summary: dict
@@ -53,9 +55,23 @@ class AssessResult:
     analyst_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
     dispatch: object | None = None  # rightresponse.service.DecisionSummary, when a decision log was given
+    _published: dict = field(default_factory=dict, repr=False)  # min_cell -> Publication (a pure function of both)
 
     def __getitem__(self, name: str) -> pd.DataFrame:
         return self.tables[name]
+
+    def publish(self, min_cell: int | None = None):
+        """The tables as published at ``min_cell`` (default: the run's), after disclosure
+        control (rightresponse.report.disclosure): small counts hidden, complements hidden
+        so that none can be worked out, and every figure resting on a hidden count withheld."""
+        mc = self.summary["min_cell"] if min_cell is None else int(min_cell)
+        if mc not in self._published:
+            self._published[mc] = publication(self.tables, self.summary, mc)
+        return self._published[mc]
+
+    def public_summary(self, min_cell: int | None = None) -> dict:
+        """``summary`` with every figure that rests on counts taken from the published tables."""
+        return public_summary(self.summary, self.publish(min_cell))
 
     def write(self, out, min_cell: int | None = None) -> "AssessResult":
         """Write the report and tables to ``out`` (e.g. again, with another ``min_cell``),
@@ -67,8 +83,9 @@ class AssessResult:
         return res
 
     def to_json_dict(self) -> dict:
-        s = self.summary
-        cat = self.tables["by_category"]
+        """What ``--json`` prints: published figures (a withheld figure is null)."""
+        pub = self.publish()
+        s = self.public_summary()
         return {
             "calls": s["calls"],
             "measure": s["measure"],
@@ -82,23 +99,26 @@ class AssessResult:
             "officer_initiated_share_calls": s["officer_initiated_share_calls"],
             "officer_initiated_share_time": s["officer_initiated_share_time"],
             "coverage": s["coverage"],
+            "classification": s["classification"],
             "min_cell": s["min_cell"],
-            "by_category": [
-                {"category": r.category, "calls": int(r.calls), "share_calls": _f(r.share_calls),
-                 "hours": _f(r.hours), "share_time": _f(r.share_time)}
-                for r in cat.itertuples()
-            ],
-            "by_crime_group": _records(self.tables["by_crime_group"], "crime_group"),
-            "by_demand_type": _records(self.tables["by_demand_type"], "demand_type"),
-            "who_could_respond": _who_records(self.tables.get("who_could_respond")),
+            "excluded": s.get("excluded"),
+            "low_confidence": s.get("low_confidence"),
+            "by_category": _records(pub["by_category"], "category"),
+            "by_crime_group": _records(pub["by_crime_group"], "crime_group"),
+            "by_demand_type": _records(pub["by_demand_type"], "demand_type"),
+            "who_could_respond": _who_records(pub.get("who_could_respond")),
             "dispatch_practice": s.get("dispatch"),
             "report": str(self.report_path) if self.report_path else None,
             "files": self.files,
         }
 
     def summary_text(self) -> str:
-        """One screen for the terminal."""
-        s = self.summary
+        """One screen for the terminal (published figures)."""
+        from .report.disclosure import count_text
+
+        s = self.public_summary()
+        pub = self.publish()
+        mc = s["min_cell"]
         lines = [
             f"rightresponse assessment: {s['calls']:,} {s['service'] or 'all'} calls"
             + (f" (of {s['calls_all_services']:,} in the data)" if s["calls_all_services"] != s["calls"] else "")
@@ -106,6 +126,14 @@ class AssessResult:
         ]
         if s["sample"]:
             lines.append("SAMPLE DATA: these figures are not any city's true workload.")
+        for x in (s.get("excluded") or {}).get("values", []):
+            lines.append(f"left out (--exclude-{x['kind'].replace('_', '-')}): {x['value']}: "
+                         + (f"{x['calls']:,} calls, {x['hours']:,.0f} h" if x["calls"] is not None
+                            else f"{x['calls_text']} calls"))
+        lc = s.get("low_confidence")
+        if lc:
+            lines.append(f"CHECK CATEGORIES: {100 * lc['share_calls']:.1f}% of calls are in call types categorized "
+                         f"with confidence below {lc['threshold']:g} (see the report's first notice)")
         cov = s["coverage"][s["measure"]]
         if cov["calls_measured"]:
             lines.append(
@@ -114,37 +142,48 @@ class AssessResult:
             )
         else:
             lines.append(f"time measure: {s['measure_label']}: no call has the timestamps it needs; calls only")
+        cl = s["classification"]
+        if cl["needs_review_calls"] is None:
+            lines.append(f"left for review: fewer than {mc} calls or withheld, under '{UNCATEGORIZED}' (crosswalk export)")
+        elif cl["needs_review_calls"]:
+            lines.append(f"left for review: {cl['needs_review_call_types']:,} call types, {cl['needs_review_calls']:,} calls "
+                         f"({100 * cl['share_calls_needs_review']:.1f}%), under '{UNCATEGORIZED}' (crosswalk export)")
         lines.append("")
         lines.append(f"{'category':<36} {'calls':>8} {'% calls':>8} {'hours':>9} {'% time':>7}")
-        cat = self.tables["by_category"]
-        mc = s["min_cell"]
-        for r in cat.head(12).itertuples():
-            if mc > 1 and 0 < r.calls < mc:
-                lines.append(f"{r.category[:36]:<36} {'<' + str(mc):>8}")
+        cat = pub["by_category"]
+        for i in range(min(len(cat), 12)):
+            name = str(cat.value(i, "category"))
+            calls = cat.value(i, "calls")
+            if calls is None:
+                lines.append(f"{name[:36]:<36} {count_text(cat.values['calls'].iat[i], mc, True):>8}"
+                             + ("" if cat.text(i, "calls") else "   (withheld: protects a small count)"))
                 continue
-            st = "–" if _f(r.share_time) is None else f"{100 * r.share_time:.1f}%"
-            lines.append(f"{r.category[:36]:<36} {r.calls:>8,} {100 * r.share_calls:>7.1f}% {r.hours:>9,.0f} {st:>7}")
+            lines.append(f"{name[:36]:<36} {int(calls):>8,} {_shown(cat, i, 'share_calls', _pct_text):>8} "
+                         f"{_shown(cat, i, 'hours', lambda h: f'{h:,.0f}'):>9} {_shown(cat, i, 'share_time', _pct_text):>7}")
         if len(cat) > 12:
             lines.append(f"... {len(cat) - 12} more categories in by_category")
         lines.append("")
         oi = s["officer_initiated_share_calls"]
         lines.append(f"officer-initiated: {100 * oi:.1f}% of calls" if oi is not None
-                     else "officer-initiated: not recorded by the source")
+                     else "officer-initiated: not recorded by the source" if s.get("origin_recorded") is False
+                     else "officer-initiated: withheld (small count)")
         if s.get("top80_call_types") is not None:
             lines.append(f"{s['top80_call_types']} of {s['call_types']} call types account for 80% of officer time")
-        who = self.tables.get("who_could_respond")
+        who = pub.get("who_could_respond")
         if who is not None and len(who):
-            best = who.sort_values("share_hours_moved_high", ascending=False).iloc[0]
-            if best["share_hours_moved_high"] > 0:
-                lines.append(f"who could respond: {best['policy']} moves "
-                             f"{_range_text(best['share_calls_moved_low'], best['share_calls_moved_high'])} of calls "
+            w = who.values
+            best = w[w["share_hours_moved_high"].notna()].sort_values("share_hours_moved_high", ascending=False)
+            if len(best) and best.iloc[0]["share_hours_moved_high"] > 0 and pd.notna(best.iloc[0]["share_calls_moved_low"]):
+                b = best.iloc[0]
+                lines.append(f"who could respond: {b['policy']} moves "
+                             f"{_range_text(b['share_calls_moved_low'], b['share_calls_moved_high'])} of calls "
                              f"from police (most of {len(who)} policies)")
         d = s.get("dispatch")
         if d:
             alt = ("" if d["share_eligible_handled"] is None
                    else f"; alternative team handled {100 * d['share_eligible_handled']:.1f}% of eligible calls")
             rate = "–" if d["override_rate"] is None else f"{100 * d['override_rate']:.1f}%"
-            lines.append(f"dispatch practice: {d['decisions']:,} decisions, {rate} overridden{alt}")
+            lines.append(f"dispatch practice: {count_text(d['decisions'], mc)} decisions, {rate} overridden{alt}")
         if self.report_path:
             lines.append(f"report: {self.report_path}")
         if self.out:
@@ -152,22 +191,125 @@ class AssessResult:
         return "\n".join(lines)
 
 
+def publication(tables: dict, summary: dict, min_cell: int):
+    """The assessment's tables after disclosure control, with the comparison panel computed
+    from the published shares only."""
+    from .report.compare import comparison_rows
+    from .report.disclosure import exact, publish_assessment
+
+    totals = {"calls": summary["calls"],
+              **{f"timed:{m}": summary["coverage"][m]["calls_measured"] for m in MEASURES}}
+    pub = publish_assessment(tables, totals, min_cell, summary["measure"], list(MEASURES), OUTCOME_ORDER)
+    if "comparison" in tables:
+        shown = {k: pub[k].values for k in ("by_category", "by_crime_group", "by_demand_type") if k in pub}
+        pub.tables["comparison"] = exact("comparison", pd.DataFrame(comparison_rows(shown, summary["measure_label"])),
+                                         min_cell)
+    return pub
+
+
+def public_summary(summary: dict, pub) -> dict:
+    """The summary with each figure that rests on counts read from the published tables."""
+    s = dict(summary)
+    og = pub["by_origin_group"]
+    groups = {og.values["origin_group"].iat[i]: i for i in range(len(og))}
+    s["origin_groups"] = {ORIGIN_GROUPS.get(k, k): _int(og.value(i, "calls")) for k, i in groups.items()}
+    if summary["officer_initiated_share_calls"] is None:
+        s["origin_recorded"] = False
+    elif "officer" in groups:
+        s["officer_initiated_share_calls"] = _f(og.value(groups["officer"], "share_calls"))
+        s["officer_initiated_share_time"] = _f(og.value(groups["officer"], "share_time"))
+    cat = pub["by_category"]  # in order of time, largest first: withheld, the top is not named
+    s["top_category_by_time"] = cat.value(0, "category") if len(cat) and cat.value(0, "hours") is not None else None
+    s["excluded"] = _public_excluded(summary.get("excluded"), pub.min_cell)
+    s["classification"] = _public_classification(summary["classification"], pub["classification_methods"])
+    from .report.html import low_confidence
+
+    lc = low_confidence(pub)
+    s["low_confidence"] = None if lc is None else {
+        "threshold": lc["threshold"], "share_calls": lc["share_calls"], "more_call_types": lc["more"],
+        "call_types": [{"call_type": r.call_type, "category": r.category, "method": r.method,
+                        "confidence": _f(r.confidence), "calls": _int(r.calls)} for r in lc["call_types"].itertuples()]}
+    d = pub.get("dispatch_totals")
+    if d is not None and len(d):
+        s["dispatch"] = {
+            "decisions": _int(d.value(0, "decisions")), "overrides": _int(d.value(0, "overrides")),
+            "override_rate": _f(d.value(0, "override_rate")), "eligible": _int(d.value(0, "eligible")),
+            "handled": _int(d.value(0, "handled")), "share_eligible_handled": _f(d.value(0, "alternative_share")),
+            "first": summary.get("dispatch", {}).get("first"), "last": summary.get("dispatch", {}).get("last"),
+        }
+    return s
+
+
+def _public_classification(cl: dict, cm) -> dict:
+    """The calls left for review as the classification table publishes them: withheld (None)
+    where its ``needs_review`` row is, and the categorized calls with it (the total minus them
+    would give the count back)."""
+    methods = list(cm.values["method"])
+    if "needs_review" not in methods:
+        return dict(cl)
+    i = methods.index("needs_review")
+    calls = cm.value(i, "calls")
+    if calls is not None:
+        return dict(cl)
+    return {**cl, "categorized_calls": None, "needs_review_calls": None,
+            "needs_review_call_types": None, "share_calls_needs_review": None}
+
+
+def _public_excluded(ex: dict | None, mc: int) -> dict | None:
+    """What --exclude-* left out, as published: a value with fewer than ``mc`` calls reads
+    "<mc" with its hours and shares withheld, and then the totals with them are withheld too
+    (with minus without would give the small count back)."""
+    if not ex:
+        return ex
+    vals, small_any = [], False
+    for x in ex["values"]:
+        small = mc > 1 and 0 < x["calls"] < mc
+        small_any |= small
+        vals.append({**x, "calls": None if small else x["calls"], "calls_text": f"<{mc}" if small else None,
+                     "hours": None if small else x["hours"],
+                     "share_calls_before": None if small else x["share_calls_before"],
+                     "share_time_before": None if small else x["share_time_before"]})
+    total = sum(x["calls"] for x in ex["values"])
+    hide = small_any or (mc > 1 and 0 < total < mc)
+    before = {"calls": None, "hours": None} if hide else ex["before"]
+    return {"values": vals, "before": before}
+
+
+def _int(x):
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else int(x)
+
+
+def _pct_text(x) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def _shown(d, i: int, col: str, fmt) -> str:
+    """A published cell for the terminal: "<N" or "·" when withheld, "–" when there is no figure."""
+    t = d.text(i, col)
+    if t is not None:
+        return t or "·"
+    v = d.value(i, col)
+    return "–" if v is None else fmt(v)
+
+
 def _f(x):
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
 
 
-def _records(df: pd.DataFrame, key: str) -> list[dict]:
-    return [{key: getattr(r, key), "calls": int(r.calls), "share_calls": _f(r.share_calls), "hours": _f(r.hours),
-             "share_time": _f(r.share_time)} for r in df.itertuples()]
+def _records(d, key: str) -> list[dict]:
+    """Rows of a published table for --json: a withheld figure is null."""
+    return [{key: d.value(i, key), "calls": _int(d.value(i, "calls")), "share_calls": _f(d.value(i, "share_calls")),
+             "hours": _f(d.value(i, "hours")), "share_time": _f(d.value(i, "share_time"))} for i in range(len(d))]
 
 
-def _who_records(df):
-    if df is None or not len(df):
+def _who_records(d):
+    if d is None or not len(d):
         return []
-    return [{"policy": r.policy, "calls": int(r.calls),
-             "share_calls_moved": [_f(r.share_calls_moved_low), _f(r.share_calls_moved_high)],
-             "share_hours_moved": [_f(r.share_hours_moved_low), _f(r.share_hours_moved_high)],
-             "misroute_risk": [_f(r.misroute_risk_low), _f(r.misroute_risk_high)]} for r in df.itertuples()]
+    return [{"policy": d.value(i, "policy"), "calls": _int(d.value(i, "calls")),
+             "share_calls_moved": [_f(d.value(i, "share_calls_moved_low")), _f(d.value(i, "share_calls_moved_high"))],
+             "share_hours_moved": [_f(d.value(i, "share_hours_moved_low")), _f(d.value(i, "share_hours_moved_high"))],
+             "misroute_risk": [_f(d.value(i, "misroute_risk_low")), _f(d.value(i, "misroute_risk_high"))]}
+            for i in range(len(d))]
 
 
 def _range_text(lo, hi) -> str:
@@ -204,7 +346,7 @@ def assess(paths=None, workspace=None, out=DEFAULT_OUT, min_cell: int = 10, meas
            progress: bool = False, service: str | None = "police", max_hours: float = MAX_CALL_HOURS,
            overrides=None, model_path=None, write: bool = True, adapter: str | None = None,
            decisions=None, policies=None, engine: str = "duckdb", spark=None,
-           memory_limit: str | None = None) -> AssessResult:
+           memory_limit: str | None = None, exclude_categories=(), exclude_call_types=()) -> AssessResult:
     """Assess calls for service: tables plus DIR/report.html.
 
     * no ``paths`` and no ``workspace``: the bundled real sample (DECC exports);
@@ -215,9 +357,8 @@ def assess(paths=None, workspace=None, out=DEFAULT_OUT, min_cell: int = 10, meas
     discipline's time to measure (police by default; None for all). ``min_cell``: counts
     below it are shown as "<min_cell" in the report and the written tables. ``overrides``:
     the city's own call-type -> category decisions (see rightresponse.taxonomy);
-    ``model_path``: where the call-type classifier is saved and reused between runs
-    (default: ``<workspace>/models/classifier.pkl`` for a workspace you name, so repeated
-    assessments do not retrain it; none for a temporary workspace). ``adapter``: force an
+    ``model_path``: a call-type model file to use (default: the shipped model, built once
+    into the user's cache; assess never trains one). ``adapter``: force an
     ingest adapter for ``paths`` instead of detecting the layout. ``decisions``: a triage
     decision log (SQLAlchemy URL such as ``sqlite:///decisions.db``, or a SQLite file path),
     read only, for the "Dispatch practice" section. ``policies``: responder policies
@@ -228,6 +369,12 @@ def assess(paths=None, workspace=None, out=DEFAULT_OUT, min_cell: int = 10, meas
     one or a new one, see rightresponse.engine.spark_session). The tables are the same on
     both engines to floating-point tolerance. ``memory_limit`` (DuckDB, e.g. "2GB"): bound the
     analysis's memory (beyond it DuckDB spills to disk); default DuckDB's, 80% of the machine.
+    ``exclude_categories`` / ``exclude_call_types``: leave calls of these categories (Vera
+    names) or call types (as recorded, any case) out of every figure, for work that is not a
+    service to the public (off-duty details, administrative statuses); the report and the
+    summary state what was left out and the figures before (``summary["excluded"]``).
+    ``overrides`` defaults to the workspace's own decisions (``crosswalk import``) when a
+    workspace is named.
     """
     from . import engine as engines
     from .ingest.pipeline import IngestError, ingest
@@ -250,9 +397,13 @@ def assess(paths=None, workspace=None, out=DEFAULT_OUT, min_cell: int = 10, meas
     if workspace is None:
         tmp = tempfile.mkdtemp(prefix="rightresponse-assess-")
         workspace = Path(tmp) / "ws"
-    elif model_path is None:
-        model_path = Path(workspace) / "models" / "classifier.pkl"
+    elif overrides is None:
+        from .taxonomy.review import workspace_overrides
+
+        overrides = workspace_overrides(workspace)  # what `crosswalk import` decided
     ws = Workspace(workspace)
+    exclude_categories = _valid_categories(exclude_categories)
+    exclude_call_types = tuple(str(x).strip() for x in (exclude_call_types or ()) if str(x).strip())
     want_who = policies is None or len(policies) > 0
     # ingest, 5 or 6 engine passes (see workload.compute), data quality, policies, decisions, report
     steps = _Steps(progress, (1 if paths else 0) + 6 + 1 + (1 if want_who else 0)
@@ -261,13 +412,16 @@ def assess(paths=None, workspace=None, out=DEFAULT_OUT, min_cell: int = 10, meas
     try:
         if decisions is not None:
             dispatch_store = _open_decisions(decisions)  # fail before the long work
+        ingested = None
         if paths:
             steps("ingest")
             try:
-                ingest(list(paths), ws.root, adapter=adapter, progress=progress)
+                ingested = ingest(list(paths), ws.root, adapter=adapter, progress=progress)
             except IngestError as exc:
                 raise AssessError(str(exc)) from None
         if not ws.has("calls"):
+            if ingested is not None:
+                raise AssessError(nothing_loaded(ingested))
             raise AssessError(f"{ws.root}: no calls in this workspace; ingest exports first or pass PATHs")
         try:
             con = engines.connect(engine, session=spark, memory_limit=memory_limit)
@@ -275,6 +429,10 @@ def assess(paths=None, workspace=None, out=DEFAULT_OUT, min_cell: int = 10, meas
             raise AssessError(str(exc)) from None
         calls = engines.open_table(ws.root, "calls", con)
         sensitive = engines.open_table(ws.root, "sensitive", con) if ws.has("sensitive") else None
+        excluded = None
+        if exclude_categories or exclude_call_types:
+            calls, excluded = _exclude(calls, service, measure, max_hours, exclude_categories, exclude_call_types,
+                                       lambda t: _categorize(t, overrides, model_path))
         present = scope_table(calls)
         if service and service not in set(present["service"]):
             have = ", ".join(f"{r.service} ({r.calls:,})" for r in present.itertuples())
@@ -290,18 +448,24 @@ def assess(paths=None, workspace=None, out=DEFAULT_OUT, min_cell: int = 10, meas
             raise AssessError(str(exc)) from None
         steps("data quality")
         tables = dict(wl.tables)
-        tables.update(_quality_tables(ws, con))
+        tables.update(_quality_tables(ws, con, ingested))
         tables["classification_methods"] = _classification_methods(tables["by_call_type"])
         tables["measure_comparison"] = _measure_comparison(tables)
         summary = _summary(tables, wl, sample, ws, measure, service, max_hours, min_cell, paths)
+        summary["excluded"] = excluded
+        summary["ingested_this_run"] = [Path(f.path).name for f in ingested.files] if ingested else []
         from .report.compare import comparison_rows
 
         tables["comparison"] = pd.DataFrame(comparison_rows(tables, summary["measure_label"]))
         if want_who:
             steps("who could respond")
-            who = _who_could_respond(calls, sensitive, policies, overrides, model_path)
+            who = _who_could_respond(calls, sensitive, policies, overrides, model_path, measure, max_hours)
             if who is not None:
                 tables["who_could_respond"] = who
+                tables["who_could_respond_top_types"] = pd.DataFrame(
+                    who.attrs.get("top_call_types") or [],
+                    columns=["policy", "rank", "agency", "call_type", "category", "calls", "hours", "calls_conservative",
+                             "responder"])
         engines.release(con)
         dispatch = None
         if dispatch_store is not None:
@@ -320,14 +484,90 @@ def assess(paths=None, workspace=None, out=DEFAULT_OUT, min_cell: int = 10, meas
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _who_could_respond(calls, sensitive, policies, overrides, model_path) -> pd.DataFrame | None:
+def nothing_loaded(summary) -> str:
+    """Why an ingest stored no call, file by file: all duplicates of calls stored before,
+    every row quarantined (and the commonest reason), or no adapter matched."""
+    why = []
+    for f in summary.files:
+        name = Path(f.path).name
+        if not f.rows_read:
+            why.append(f"{name}: no data rows")
+        elif f.rows_duplicate and not f.rows_loaded:
+            why.append(f"{name}: all {f.rows_duplicate:,} of its calls were loaded before (duplicates)"
+                       + (f", {f.rows_quarantined:,} rows quarantined" if f.rows_quarantined else ""))
+        elif f.rows_quarantined == f.rows_read:
+            top = max(f.quarantine_reasons.items(), key=lambda kv: kv[1]) if f.quarantine_reasons else ("?", 0)
+            why.append(f"{name}: every row quarantined ({top[0]}: {top[1]:,}; adapter {f.adapter})")
+        else:
+            why.append(f"{name}: {f.rows_quarantined:,} quarantined, {f.rows_duplicate:,} duplicates")
+    why += list(summary.skipped)
+    return "no call was loaded: " + "; ".join(why or ["no file matched an adapter"])
+
+
+def _valid_categories(names) -> tuple[str, ...]:
+    """Category names as the taxonomy spells them (any case); an unknown one is an error."""
+    if not names:
+        return ()
+    from .taxonomy import load_taxonomy
+
+    tax = load_taxonomy()
+    known = {c.lower(): c for c in tax.names}
+    out = []
+    for n in names:
+        c = known.get(str(n).strip().lower())
+        if c is None:
+            raise AssessError(f"--exclude-category: unknown category {n!r}; categories: {', '.join(sorted(known.values()))}")
+        out.append(c)
+    return tuple(dict.fromkeys(out))
+
+
+def _exclude(calls, service, measure, max_hours, categories, call_types, categorize):
+    """``calls`` without the excluded categories and call types (of the service in scope), and
+    what was left out: per category or call type its calls and hours under ``measure``, and
+    the figures before the exclusion."""
+    import ibis
+
+    from .workload import prepare
+
+    t = categorize(calls) if categories else calls
+    norm = t.call_type.strip().upper()
+    branches = []
+    if call_types:
+        branches.append((norm.isin([c.upper() for c in call_types]).fill_null(False), "call_type:" + norm))
+    if categories:
+        branches.append((t.category.isin(list(categories)).fill_null(False), "category:" + t.category))
+    in_scope = (t.service == service) if service else ibis.literal(True)
+    why = ibis.cases(*branches, else_=ibis.null("string"))
+    t = t.mutate(_rr_excluded=ibis.ifelse(in_scope.fill_null(False), why, ibis.null("string")))
+    p = prepare(t, service=service, max_hours=max_hours)
+    agg = (p.group_by("_rr_excluded").agg(calls=p.count(), ms=p[f"ms_{measure}"].sum()).to_pandas())
+    agg["ms"] = agg["ms"].fillna(0.0)
+    before = {"calls": int(agg["calls"].sum()), "hours": float(agg["ms"].sum()) / 3_600_000.0}
+    rows = {k: (int(n), float(ms)) for k, n, ms in zip(agg["_rr_excluded"], agg["calls"], agg["ms"])
+            if isinstance(k, str)}
+    out = []
+    for kind, values in (("call_type", call_types), ("category", categories)):
+        for v in values:
+            key = f"{kind}:{v.upper() if kind == 'call_type' else v}"
+            r = rows.get(key)
+            if r is None and kind == "call_type":
+                raise AssessError(f"--exclude-call-type: no {service or ''} call of type {v!r} in the data".replace("  ", " "))
+            n, h = (r[0], r[1] / 3_600_000.0) if r is not None else (0, 0.0)
+            out.append({"kind": kind, "value": v, "calls": n, "hours": h,
+                        "share_calls_before": n / before["calls"] if before["calls"] else None,
+                        "share_time_before": h / before["hours"] if before["hours"] else None})
+    return t.filter(t._rr_excluded.isnull()).drop("_rr_excluded"), {"values": out, "before": before}
+
+
+def _who_could_respond(calls, sensitive, policies, overrides, model_path, measure, max_hours) -> pd.DataFrame | None:
     """Each responder policy applied to the police calls (rightresponse.policy.compare_policies):
-    the share of calls and officer hours it would move away from officers, as a range."""
+    the share of calls and officer hours it would move away from officers, as a range, with
+    the officer time measured as the workload tables measure it."""
     from .policy import PolicyError, compare_policies
 
     try:
         cmp = compare_policies(calls, policies=list(policies) if policies else None, sensitive=sensitive,
-                               model_path=model_path, overrides=overrides)
+                               model_path=model_path, overrides=overrides, measure=measure, max_hours=max_hours)
     except PolicyError as exc:
         raise AssessError(str(exc)) from None
     if cmp.empty or not cmp.attrs.get("coverage", {}).get("calls"):
@@ -374,10 +614,7 @@ def _dispatch_practice(store, tables, summary):
         ds = summarize_decisions(store)
     except Exception as exc:
         raise AssessError(f"cannot read the decision log: {type(exc).__name__}: {exc}") from None
-    tables["dispatch_by_rule"] = ds.by_rule
-    tables["dispatch_by_category"] = ds.by_category
-    tables["dispatch_alternative"] = ds.alternative
-    tables["dispatch_override_reasons"] = ds.by_reason
+    tables.update(ds.tables())
     summary["dispatch"] = {
         "decisions": ds.total, "overrides": ds.overrides, "override_rate": _f(ds.override_rate),
         "eligible": ds.eligible, "handled": ds.handled, "share_eligible_handled": _f(ds.alternative_share),
@@ -386,18 +623,27 @@ def _dispatch_practice(store, tables, summary):
     return ds
 
 
-def _quality_tables(ws, con) -> dict[str, pd.DataFrame]:
+def _quality_tables(ws, con, ingested=None) -> dict[str, pd.DataFrame]:
+    """Files (each with the counts of its latest ingest, whether that ingest was this run,
+    and the calls the workspace holds from it, whichever run stored them) and quarantine."""
     from .engine import open_table
 
     m = ws.manifest()
+    this_run = {f.sha256 for f in ingested.files} if ingested is not None else set()
+    calls = open_table(ws.root, "calls", con)
+    held = calls.group_by("source_file").agg(calls=calls.count()).to_pandas()
+    held = dict(zip(held["source_file"], held["calls"].astype("int64")))
     files = pd.DataFrame([
         {"file": Path(f["path"]).name, "adapter": f.get("adapter"), "agency": f.get("agency"),
+         "this_run": f.get("sha256") in this_run,
+         "first_ingested": str(f.get("first_ingested_at", f.get("ingested_at", "")))[:10],
          "rows_read": f.get("rows_read", 0), "rows_loaded": f.get("rows_loaded", 0),
          "rows_quarantined": f.get("rows_quarantined", 0), "rows_duplicate": f.get("rows_duplicate", 0),
-         "calls_loaded": f.get("calls_loaded", 0), "sha256": f.get("sha256", "")[:16]}
+         "calls_loaded": f.get("calls_loaded", 0), "calls_held": int(held.get(Path(f["path"]).name, 0)),
+         "sha256": f.get("sha256", "")[:16]}
         for f in m.get("files", [])
-    ], columns=["file", "adapter", "agency", "rows_read", "rows_loaded", "rows_quarantined", "rows_duplicate",
-                "calls_loaded", "sha256"])
+    ], columns=["file", "adapter", "agency", "this_run", "first_ingested", "rows_read", "rows_loaded",
+                "rows_quarantined", "rows_duplicate", "calls_loaded", "calls_held", "sha256"])
     if ws.has("quarantine"):
         q = open_table(ws.root, "quarantine", con)
         quar = (q.group_by(["source_file", "reason", "column_name"]).agg(rows=q.count())
@@ -416,6 +662,17 @@ def _classification_methods(ct: pd.DataFrame) -> pd.DataFrame:
     out["mean_confidence"] = out.pop("w") / out["calls"]  # call-weighted
     out["share_calls"] = out["calls"] / out["calls"].sum()
     return out.sort_values("calls", ascending=False, ignore_index=True)
+
+
+def classification_coverage(cm: pd.DataFrame) -> dict:
+    """How many calls got a category, and how many the classifier left for a person to
+    review (method ``needs_review``: category empty, counted here, never dropped)."""
+    rev = cm[cm["method"] == "needs_review"]
+    calls = int(cm["calls"].sum())
+    review = int(rev["calls"].sum())
+    return {"calls": calls, "categorized_calls": calls - review - int(cm.loc[cm["method"] == "missing", "calls"].sum()),
+            "needs_review_calls": review, "needs_review_call_types": int(rev["call_types"].sum()),
+            "share_calls_needs_review": review / calls if calls else 0.0}
 
 
 def _measure_comparison(tables) -> pd.DataFrame:
@@ -454,12 +711,14 @@ def _summary(tables, wl, sample, ws, measure, service, max_hours, min_cell, path
         "hours": float(cat["hours"].sum()),
         "period": {"start": str(pd.Timestamp(start).date()) if pd.notna(start) else None,
                    "end": str(pd.Timestamp(end).date()) if pd.notna(end) else None,
-                   "days": int((pd.Timestamp(end) - pd.Timestamp(start)).days) + 1 if pd.notna(start) else 0},
+                   "days": int((pd.Timestamp(end) - pd.Timestamp(start)).days) + 1 if pd.notna(start) else 0,
+                   "weeks_with_calls": int(ins["weeks_with_calls"].max()) if len(ins) else 0},
         "agencies": agencies,
         "sample": sample,
         "sources": [Path(p).name for p in paths] if paths else [],
         "workspace": None if sample else str(ws.root),
         "coverage": cov,
+        "classification": classification_coverage(tables["classification_methods"]),
         "notes": wl.notes,
         # None when the source records no origin at all (every call "unknown")
         "officer_initiated_share_calls": (float(og.loc["officer", "calls"] / calls) if "officer" in og.index and calls
@@ -479,19 +738,18 @@ def _summary(tables, wl, sample, ws, measure, service, max_hours, min_cell, path
 def _write(result: AssessResult, out: Path, min_cell: int) -> None:
     from .private import make_private, private_dir
     from .report import write_report
-    from .report.suppress import for_files
 
     out.mkdir(parents=True, exist_ok=True)
     tdir = out / "tables"
     tdir.mkdir(exist_ok=True)
     written = []
+    pub = result.publish(min_cell)
     for name in PUBLIC_TABLES:
-        df = result.tables.get(name)
-        if df is None:
+        d = pub.get(name)
+        if d is None:
             continue
-        pq, csv = for_files(name, df, min_cell)
-        csv.to_csv(tdir / f"{name}.csv", index=False)
-        _to_parquet(pq, tdir / f"{name}.parquet")
+        d.csv_frame().to_csv(tdir / f"{name}.csv", index=False)
+        _to_parquet(d.parquet_frame(), tdir / f"{name}.parquet")
         written += [str(tdir / f"{name}.csv"), str(tdir / f"{name}.parquet")]
     if result.analyst_tables:
         # Block addresses: readable by the analyst's account only (0600 files in a 0700 folder).
@@ -504,7 +762,8 @@ def _write(result: AssessResult, out: Path, min_cell: int) -> None:
             _to_parquet(df, adir / f"{name}.parquet")
             written += [str(adir / f"{name}.csv"), str(adir / f"{name}.parquet")]
         make_private(adir)
-    (out / "summary.json").write_text(json.dumps(_jsonable(result.summary), indent=2), encoding="utf-8")
+    (out / "summary.json").write_text(json.dumps(_jsonable(result.public_summary(min_cell)), indent=2),
+                                      encoding="utf-8")
     written.append(str(out / "summary.json"))
     result.out = out
     result.files = written
@@ -515,7 +774,8 @@ def _to_parquet(df: pd.DataFrame, path: Path) -> None:
     df = df.copy()
     for c in df.columns:  # mixed object columns (e.g. published figures as text) become strings
         if df[c].dtype == object:
-            df[c] = df[c].map(lambda v: None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v))
+            df[c] = df[c].map(lambda v: None if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
+                              else str(v))
     df.to_parquet(path, index=False)
 
 

@@ -105,8 +105,35 @@ def _format_summary(summary) -> str:
     )
     for skipped in getattr(summary, "skipped", []):
         lines.append(f"skipped {skipped}")
-    lines.append(f"\n{summary.calls_loaded:,} calls stored in {summary.workspace}")
+    held = workspace_calls(summary.workspace)
+    if not summary.calls_loaded and summary.rows_duplicate:
+        again = (f"; the {summary.rows_quarantined:,} quarantined rows were quarantined again"
+                 if summary.rows_quarantined else "")
+        lines.append(f"\nnothing new: {held:,} calls already in the workspace {summary.workspace}{again}")
+    elif not summary.calls_loaded:
+        lines.append(f"\nno call stored: every row was quarantined or a duplicate; {held:,} calls in the workspace "
+                     f"{summary.workspace}")
+    else:
+        lines.append(f"\n{summary.calls_loaded:,} calls stored in {summary.workspace}"
+                     + (f" ({held:,} in the workspace now)" if held != summary.calls_loaded else ""))
     return "\n".join(lines)
+
+
+def workspace_calls(workspace) -> int:
+    """Calls the workspace holds (all runs), for the messages after an ingest."""
+    from .ingest.workspace import Workspace
+
+    ws = Workspace(workspace)
+    if not ws.has("calls"):
+        return 0
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        return int(con.execute("SELECT count(*) FROM read_parquet(?, hive_partitioning=true)",
+                               [ws.glob("calls")]).fetchone()[0])
+    finally:
+        con.close()
 
 
 @main.command()
@@ -241,7 +268,17 @@ def inspect(path, rows, out):
               help="Engine for the workload tables, classification join and policies (ingest stays on DuckDB). "
                    "spark: the active Spark session, else $RIGHTRESPONSE_SPARK_MASTER (a master URL or "
                    "sc://host:15002 for Spark Connect), else Spark local. Same tables and --json on both.")
-def assess(paths, workspace, out, min_cell, measure, adapter, decisions_url, as_json, engine):
+@click.option("--overrides", type=click.Path(exists=True, dir_okay=False),
+              help="The city's own call-type decisions (a CSV with agency, field, value, category, e.g. an edited "
+                   "`crosswalk export`); they always win. Default: the workspace's (`crosswalk import`).")
+@click.option("--exclude-category", "exclude_categories", multiple=True, metavar="CATEGORY",
+              help="Leave this category out of every figure (e.g. Statuses). Repeatable; the report says what was "
+                   "left out and the figures with it.")
+@click.option("--exclude-call-type", "exclude_call_types", multiple=True, metavar="CALL_TYPE",
+              help="Leave this call type (as recorded, any case) out of every figure (e.g. \"OFF DUTY DETAIL\"). "
+                   "Repeatable.")
+def assess(paths, workspace, out, min_cell, measure, adapter, decisions_url, as_json, engine, overrides,
+           exclude_categories, exclude_call_types):
     """Assess calls for service: where officer time goes, as a report a council can read.
 
     Runs ingest, classify and the workload measures, then writes OUT/report.html (one
@@ -262,6 +299,9 @@ def assess(paths, workspace, out, min_cell, measure, adapter, decisions_url, as_
       rightresponse assess --workspace ws --out nola --min-cell 0 --json
       rightresponse assess --workspace ws --decisions sqlite:///decisions.db
       rightresponse assess --workspace ws --engine spark --json  # needs pyspark and Java 17
+      rightresponse assess --exclude-call-type "OFF DUTY DETAIL"   # leave non-service work out
+      rightresponse crosswalk export --workspace ws -o review.csv  # then edit categories, and:
+      rightresponse assess --workspace ws --overrides review.csv
     """
     from .assess import AssessError, assess as run
 
@@ -272,7 +312,8 @@ def assess(paths, workspace, out, min_cell, measure, adapter, decisions_url, as_
         _fail(f"no such file or directory: {missing[0]}")
     try:
         res = run(paths=list(paths) or None, workspace=workspace, out=out, min_cell=min_cell, measure=measure,
-                  adapter=adapter, decisions=decisions_url, progress=sys.stderr.isatty(), engine=engine)
+                  adapter=adapter, decisions=decisions_url, progress=sys.stderr.isatty(), engine=engine,
+                  overrides=overrides, exclude_categories=exclude_categories, exclude_call_types=exclude_call_types)
     except AssessError as exc:
         if decisions_url:  # never echo the decision log's password
             from .service.store import redact_text
@@ -293,19 +334,22 @@ def assess(paths, workspace, out, min_cell, measure, adapter, decisions_url, as_
 @click.option("--agency", help="Agency whose crosswalk applies (default: the input's agency column, if any).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the result here (default: stdout).")
 @click.option("--overrides", type=click.Path(exists=True, dir_okay=False), help="A city's override CSV (always wins).")
-@click.option("--model", type=click.Path(dir_okay=False), help="Saved classifier: loaded if present, else trained once and saved here.")
+@click.option("--model", type=click.Path(dir_okay=False),
+              help="A call-type model file to use if it matches the training data (else the shipped model is copied there).")
 def classify(input_csv, agency, output, overrides, model):
     """Categorize call types: a CSV with a call_type column in, categories out.
 
     INPUT has a `call_type` column and optionally `agency` and `count`. The output
     adds `category` (one of the 22 Vera categories), `confidence` and `method`
-    (override, crosswalk, rule or model). An agency with no crosswalk is
-    classified by rules and the model alone.
+    (override, crosswalk, rule, model, or needs_review: the classifier was not
+    confident enough, the category is left empty for a person to decide). An
+    agency with no crosswalk is classified by rules and the model alone. The
+    model is built once into the user's cache on first use, then only loaded.
 
     \b
     Examples:
       rightresponse classify call_types.csv -o categorized.csv
-      rightresponse classify call_types.csv --agency dallas --model classifier.pkl
+      rightresponse classify call_types.csv --agency Unseen
     """
     import pandas as pd
 
@@ -346,7 +390,9 @@ def crosswalk():
 def crosswalk_export(workspace, output):
     """Write every call type with category, confidence, method and call count.
 
-    Sorted so that the most calls times the most uncertainty come first.
+    The call types the classifier left for review (method needs_review, empty
+    category, its guess in `detail`) come first, heaviest first; then the rest,
+    most calls times most uncertainty first.
 
     \b
     Example:
@@ -394,15 +440,23 @@ def crosswalk_import(file, workspace, all_rows):
 @click.option("--flag", "flags", multiple=True, help="A risk flag that is present (weapon, violence, ...); no_NAME if confirmed absent. Repeatable.")
 @click.option("--priority", help="Priority as the city writes it.")
 @click.option("--at", "at", help="When the call came in (ISO time, e.g. 2025-10-05T03:00:00; default now).")
-@click.option("--model", type=click.Path(dir_okay=False), help="Saved classifier (trained once and saved here if absent).")
+@click.option("--model", type=click.Path(dir_okay=False), help="A call-type model file (default: the shipped model).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def triage(policy, call_type, flags, priority, at, model, as_json):
     """Who should respond to this call, why, and which questions to ask.
+
+    The danger the call type states (ASSAULT IN PROG, SUBJ WITH GUN, DWI) is read first, and a
+    weapon, violence, a crime in progress or suicide risk with means always gets police. A
+    responder without police is recommended only once the screening questions are answered
+    no (--flag no_weapon ...); until then the answer is "screen first": who to send if you
+    cannot ask, and what it becomes once the screen is passed.
 
     \b
     Examples:
       rightresponse triage --policy denver-star --call-type "welfare check" --flag no_weapon --at 2025-10-05T14:00
       rightresponse triage -p eugene-cahoots -c "SUICIDAL PERSON" --flag weapon --json
+      rightresponse triage -p denver-star -c "welfare check" --flag no_weapon --flag no_violence \\
+          --flag no_crime_in_progress --flag no_suicide_risk_with_means --flag no_injury
     """
     from .policy import PolicyError, triage_args
 
@@ -444,7 +498,8 @@ def policy_list(as_json):
 @click.argument("name_or_file")
 @click.option("--json", "as_json", is_flag=True)
 def policy_show(name_or_file, as_json):
-    """Print a policy's rules in order, with reasons and questions."""
+    """Print a policy's rules in order, with reasons, questions, each rule's screen and the
+    safety floor that applies to every policy."""
     from .policy import PolicyError, load_policy
 
     try:
@@ -460,6 +515,9 @@ def policy_show(name_or_file, as_json):
 def policy_lint(name_or_file, as_json):
     """Check a policy: shadowed rules, uncovered categories, unknown responders, examples.
 
+    Also lists each rule the safety floor overrides (it sends no officer even when a danger is
+    yes), and runs every rule against the dangerous call types of the labelled sample cities
+    with every flag combination: any that would get a responder without police is an error.
     Exits non-zero when there are errors.
     """
     from .policy import PolicyError, lint_policy
@@ -503,8 +561,11 @@ def _scenario_workspace_help():
 @click.option("--seed", type=int, help="Random seed (default: the scenario's).")
 @click.option("--workspace", "-w", type=click.Path(file_okay=False), help=_scenario_workspace_help())
 @click.option("--report", type=click.Path(dir_okay=False), help="Also write the result as an HTML section here.")
+@click.option("--min-cell", default=10, show_default=True, type=click.IntRange(min=0),
+              help="Counts of calls below this (a team that gets a handful) are shown as '<N', and the figures "
+                   "resting on them withheld (0: exact figures).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def simulate(scenario, replications, seed, workspace, report, as_json):
+def simulate(scenario, replications, seed, workspace, report, min_cell, as_json):
     """Simulate a scenario: officer hours freed, team use, waits, response times, cost.
 
     SCENARIO is a YAML file or the name of a shipped example (`rightresponse scenario list`).
@@ -522,8 +583,8 @@ def simulate(scenario, replications, seed, workspace, report, as_json):
     except (ScenarioError, DataError, FileNotFoundError) as exc:
         _fail(str(exc))
     if report:
-        Path(report).write_text(res.html(), encoding="utf-8")
-    click.echo(json.dumps(res.to_dict(), default=str) if as_json else res.summary_text())
+        Path(report).write_text(res.html(min_cell=min_cell), encoding="utf-8")
+    click.echo(json.dumps(res.to_dict(min_cell), default=str) if as_json else res.summary_text(min_cell))
 
 
 @main.command()
@@ -585,8 +646,10 @@ def scenario_list():
 @click.option("--workspace", "-w", type=click.Path(file_okay=False), help=_scenario_workspace_help())
 @click.option("--out", "-o", type=click.Path(file_okay=False), default="scenario-comparison", show_default=True,
               help="Directory for comparison.html and comparison.csv.")
+@click.option("--min-cell", default=10, show_default=True, type=click.IntRange(min=0),
+              help="Counts of calls below this are shown as '<N', and the figures resting on them withheld.")
 @click.option("--json", "as_json", is_flag=True)
-def scenario_compare(a, b, replications, seed, workspace, out, as_json):
+def scenario_compare(a, b, replications, seed, workspace, out, min_cell, as_json):
     """Baseline A and pilot B side by side: cost, hours freed, team size, response times.
 
     \b
@@ -597,13 +660,13 @@ def scenario_compare(a, b, replications, seed, workspace, out, as_json):
 
     try:
         cmp = compare_scenarios(a, b, replications=replications, seed=seed, workspace=workspace,
-                                progress=not as_json and sys.stderr.isatty())
+                                progress=not as_json and sys.stderr.isatty(), min_cell=min_cell)
     except (ScenarioError, DataError, FileNotFoundError) as exc:
         _fail(str(exc))
     outdir = Path(out)
     outdir.mkdir(parents=True, exist_ok=True)
     cmp.to_csv(outdir / "comparison.csv")
-    (outdir / "comparison.html").write_text(cmp.html(), encoding="utf-8")
+    (outdir / "comparison.html").write_text(cmp.page(), encoding="utf-8")
     if as_json:
         click.echo(json.dumps(cmp.to_dict(), default=str))
     else:
@@ -625,7 +688,7 @@ def scenario_compare(a, b, replications, seed, workspace, out, as_json):
 @click.option("--workspace", "-w", type=click.Path(exists=True, file_okay=False),
               help="Offer the call types of this workspace's calls in the console, most frequent first.")
 @click.option("--agency", help="Agency whose crosswalk categorizes calls and lists the console's call types.")
-@click.option("--model", type=click.Path(dir_okay=False), help="Saved classifier (trained once and saved here if absent).")
+@click.option("--model", type=click.Path(dir_okay=False), help="A call-type model file (default: the shipped model, built once into the user cache).")
 @click.option("--overrides", type=click.Path(exists=True, dir_okay=False), help="A city's category override CSV.")
 @click.option("--store-narrative", is_flag=True, help="Also store free text (unlisted call types, narratives) in the log.")
 @click.option("--rate", default=2000.0, show_default=True, type=click.FloatRange(min=0), help="Requests per second per client (token bucket; 0: no limit).")

@@ -189,14 +189,31 @@ def prepare(calls, service: str | None = "police", max_hours: float = MAX_CALL_H
             continue
         final[f"excl_{name}"] = _exclusion(t, a, b, ms, max_ms, units=weighted)
         xcode = xcode + _exclusion_code(t, a, b, ms, max_ms, units=weighted).cast("int32") * (1 << (_XBITS * i))
-        # The same rule as the exclusion, as a boolean: much cheaper than testing the CASE.
-        ok = t[a].notnull() & t[b].notnull() & t.time_issue.isnull() & (ms >= 0) & (ms <= max_ms)
-        if weighted:
-            ok = ok & t.units_assigned.notnull() & (t.units_assigned >= 1)
-        val = ms * t.units_assigned.cast("float64") if weighted else ms
-        final[f"ms_{name}"] = ibis.ifelse(ok, val, ibis.null("float64"))
+        final[f"ms_{name}"] = _measured_ms(t, a, b, ms, max_ms, weighted)
         final[f"sec_{name}"] = final[f"ms_{name}"] / 1000.0
     return t.mutate(**final, xcode=xcode)
+
+
+def _measured_ms(t, start: str, end: str, ms, max_ms: float, weighted: bool):
+    """``ms`` (whole milliseconds, float64) where the call counts in the time measure, else NULL:
+    the rule of _exclusion as a boolean (much cheaper than testing the CASE)."""
+    ok = t[start].notnull() & t[end].notnull() & t.time_issue.isnull() & (ms >= 0) & (ms <= max_ms)
+    if weighted:
+        ok = ok & t.units_assigned.notnull() & (t.units_assigned >= 1)
+    val = ms * t.units_assigned.cast("float64") if weighted else ms
+    return ibis.ifelse(ok, val, ibis.null("float64"))
+
+
+def measure_ms(calls, measure: str = DEFAULT_MEASURE, max_hours: float = MAX_CALL_HOURS, portable: bool | None = None):
+    """A time measure of each call in whole milliseconds (float64), or NULL where the call is
+    left out of it (missing times, a time issue, negative, over ``max_hours``): the same number
+    the workload tables sum, for figures computed elsewhere (the policy history), so that an
+    officer hour means one thing in every table of the report."""
+    m = MEASURES[measure]
+    if portable is None:
+        portable = not _is_duckdb(calls)
+    ms = _millis(calls, m.start, m.end, portable)
+    return _measured_ms(calls, m.start, m.end, ms, float(max_hours) * 3_600_000.0, m.unit_weighted)
 
 
 def _durations():
@@ -274,6 +291,7 @@ def expressions(t) -> dict:
         col = pub[f"sec_{k}"]
         rt[f"n_{k}"] = col.count()
         rt[f"q_{k}"] = col.quantile([0.5, 0.9])  # one state for both quantiles (seconds)
+        rt[f"max_{k}"] = col.max()  # all zero: the source does not record the two times apart
     # origin_group and the exclusion reasons are functions of origin, time_issue and the
     # packed xcode: grouping on those is cheaper; compute() decodes them on the cube rows.
     keys = [k for k in CUBE_KEYS if k in t.columns and k != "origin_group"] + ["xcode"]
@@ -405,12 +423,17 @@ def _as_view(t):
 
 def scope_table(calls) -> pd.DataFrame:
     """Calls per service (every service, before filtering) with the first and last received
-    time and how many calls record a unit count: one pass."""
+    time, the number of calendar weeks (Monday to Sunday, local time) with at least one call,
+    and how many calls record a unit count: one pass. A sample with gaps (Seattle's spans
+    14 years in 61 weeks) is described by the weeks it has, not by its first and last day."""
     units = calls.units_assigned.count() if "units_assigned" in calls.columns else calls.count() * 0
-    return (calls.group_by("service")
-            .agg(calls=calls.count(), first_received=calls.received_local.min(),
-                 last_received=calls.received_local.max(), units=units)
-            .order_by([ibis.desc("calls"), "service"]).to_pandas())
+    df = (calls.group_by("service")
+          .agg(calls=calls.count(), first_received=calls.received_local.min(),
+               last_received=calls.received_local.max(), weeks_with_calls=calls.received_local.truncate("W").nunique(),
+               units=units)
+          .order_by([ibis.desc("calls"), "service"]).to_pandas())
+    df["weeks_with_calls"] = df["weeks_with_calls"].astype("int64")
+    return df
 
 
 def _release(t) -> None:
@@ -525,9 +548,16 @@ def _response_times(by: pd.DataFrame) -> pd.DataFrame:
     for k in INTERVALS:
         q = df.pop(f"q_{k}")
         pair = [(v[0], v[1]) if hasattr(v, "__len__") and len(v) == 2 else (None, None) for v in q]
-        df[f"median_{k}"] = pd.array([None if a is None else a / 60.0 for a, _ in pair], dtype="Float64").astype("float64")
-        df[f"p90_{k}"] = pd.array([None if b is None else b / 60.0 for _, b in pair], dtype="Float64").astype("float64")
         df[f"n_{k}"] = df[f"n_{k}"].fillna(0).astype("int64")
+        # Every measured duration exactly zero: the two timestamps are one field of the source
+        # (Seattle's "911 Incident Response" layout fills received from the arrival time), so
+        # the interval is zero by construction, not a measurement. Flagged, and no median.
+        zero = (df[f"n_{k}"] > 0) & (pd.to_numeric(df.pop(f"max_{k}"), errors="coerce").fillna(0) == 0)
+        med = [None if a is None or z else a / 60.0 for (a, _), z in zip(pair, zero)]
+        p90 = [None if b is None or z else b / 60.0 for (_, b), z in zip(pair, zero)]
+        df[f"median_{k}"] = pd.array(med, dtype="Float64").astype("float64")
+        df[f"p90_{k}"] = pd.array(p90, dtype="Float64").astype("float64")
+        df[f"zero_{k}"] = zero.astype(bool)
     df["calls"] = df["calls"].astype("int64")
     return df
 

@@ -177,6 +177,16 @@ def resolve_inputs(paths, adapter: str | None = None,
                     except OSError as exc:
                         raise IngestError(f"{shown}: cannot read ({exc.strerror or exc})") from None
                     ad = forced or detect_adapter(cols, ads)
+                    if forced is not None and not _fits(forced, cols):
+                        # Every row would be quarantined for want of a call id: a wrong adapter, not data.
+                        need = ", ".join(_columns_named(forced.fields.get("call_id")))
+                        if named:
+                            raise IngestError(
+                                f"{shown}: adapter {forced.name} does not fit this file: it takes the call id from "
+                                f"column {need}, which the file does not have (columns: "
+                                f"{', '.join(_printable(c) for c in cols[:12])}{' ...' if len(cols) > 12 else ''})")
+                        skipped.append(f"{shown}: adapter {forced.name} does not fit it (no column {need})")
+                        continue
                     if ad is None:
                         if not named:
                             skipped.append(f"{shown}: no adapter matches its columns")  # e.g. a code lookup table
@@ -188,6 +198,9 @@ def resolve_inputs(paths, adapter: str | None = None,
                         )
                     out.append((m, ad, tmpdir, shown))
             if len(out) == found:
+                if forced:
+                    raise IngestError(f"{p}: none of its {len(skipped) - skipped_before} file(s) fits adapter "
+                                      f"{forced.name} (" + "; ".join(skipped[skipped_before:][:3]) + ")")
                 raise IngestError(f"{p}: none of its {len(skipped) - skipped_before} file(s) matches a known layout; "
                                   f"pass --adapter NAME")
     except BaseException:
@@ -195,6 +208,32 @@ def resolve_inputs(paths, adapter: str | None = None,
             shutil.rmtree(tmpdir, ignore_errors=True)
         raise
     return out
+
+
+def _columns_named(spec) -> list[str]:
+    """The source columns an adapter field reads (a column, a {column: ...}, the {names} of a
+    sql expression, or those of the parts of a concat or coalesce)."""
+    if spec is None:
+        return []
+    if isinstance(spec, str):
+        return [spec]
+    if isinstance(spec, list):
+        return [c for x in spec for c in _columns_named(x)]
+    if isinstance(spec, dict):
+        out = _columns_named(spec.get("column"))
+        for k in ("concat", "coalesce"):
+            out += _columns_named(spec.get(k))
+        if isinstance(spec.get("sql"), str):
+            out += re.findall(r"\{([^{}]+)\}", spec["sql"])
+        return out
+    return []
+
+
+def _fits(ad: Adapter, columns) -> bool:
+    """A forced adapter fits a file when the file has a column its call id is read from."""
+    need = _columns_named(ad.fields.get("call_id"))
+    have = {str(c).strip().lower() for c in columns}
+    return not need or any(c.strip().lower() in have for c in need)
 
 
 # DuckDB's own default is 80% of RAM. Ingest spills to the run's staging folder beyond this

@@ -12,13 +12,23 @@ Policies are YAML (see docs/policies.md and presets/*.yaml); `lint_policy` prove
 of a policy over every kind of call; `diff_policies` compares two.
 """
 
-from .diff import PolicyDiff, diff_policies
 from .engine import Call, Recommendation, make_call, triage, triage_args
-from .history import (PolicyFigures, PreparedHistory, apply_policy, compare_policies, policy_figures,
-                      prepare_history, who_could_respond_html)
-from .lint import LintReport, lint_policy
 from .model import (FLAGS, RESPONDERS, Finding, Policy, PolicyError, catalogue, flag_info, list_presets,
                     load_policy, preset_summaries)
+
+# History, diff and lint need the engine (Ibis, pyarrow) and are imported on first use, so
+# that `rightresponse triage` (one call, on the command line) does not pay 0.25 s for them.
+_LAZY = {"PolicyDiff": "diff", "diff_policies": "diff", "LintReport": "lint", "lint_policy": "lint",
+         **{n: "history" for n in ("PolicyFigures", "PreparedHistory", "apply_policy", "compare_policies",
+                                   "policy_figures", "prepare_history", "who_could_respond_html")}}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "Call", "Finding", "FLAGS", "LintReport", "Policy", "PolicyDiff", "PolicyError", "PolicyFigures",

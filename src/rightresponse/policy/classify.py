@@ -1,9 +1,10 @@
 """The bridge to the taxonomy: call-type text -> category, for triage and for history.
 
-The taxonomy's classifier is trained from the crosswalks shipped in the package; training
-takes seconds, so the shipped one is trained at most once per process (a functools cache of
-immutable package data) and only when a value is not already decided by an override or an
-agency crosswalk. Pass ``classifier=`` or ``model_path=`` to use another or a saved one.
+The taxonomy's classifier is the shipped model, built once into the user's cache and then
+only loaded (``taxonomy.store``); it is loaded at most once per process and only when a
+value is not already decided by an override or an agency crosswalk. A value it leaves for
+review comes back with no category, which every policy treats as unknown. Pass
+``classifier=`` or ``model_path=`` to use another or a saved one.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ def _shipped_classifier(taxonomy_path: str | None):
 
 
 class LazyClassifier:
-    """Stands in for the taxonomy classifier; trains (or loads) it on first use only."""
+    """Stands in for the taxonomy classifier; loads it on first use only."""
 
     def __init__(self, model_path=None, taxonomy_path: str | None = None):
         self.model_path = model_path

@@ -4,10 +4,25 @@
 call type's category comes from the taxonomy classifier before matching; it is memoized on
 the policy object (or passed in as ``Call.category``), never in a module-level cache.
 
-Unknown answers: a flag nobody has asked about counts as absent for the recommendation
-(the policy as written), and every unanswered flag whose "yes" would change the answer is
-returned as a question for the call-taker, so the recommendation is never silently
-optimistic.
+Three steps make routing safe by construction, for every policy, presets and a city's own
+files alike (no rule can opt out):
+
+1. **Danger read from the call type.** A call type that states a weapon, violence, a crime in
+   progress, impaired driving, a prisoner, an officer in need or a suicide attempt
+   (taxonomy/data/call_type_flags.yaml) sets the matching flag before the rules run. A "no"
+   from the call-taker does not clear what the call type itself says.
+2. **The safety floor.** When weapon, violence, crime in progress or suicide risk with means is
+   present, an answer without police (a civilian team, a phone counsellor, fire/EMS alone, no
+   dispatch) becomes police (with fire/EMS when the rule wanted them): only police, the police
+   co-responder, or fire/EMS with police are left.
+3. **Unknown is never no.** A responder without police is recommended only once every
+   screening question of the rule (the four dangers and the rule's own flag questions) is
+   answered no. Until then ``responder`` is who to send if the call-taker cannot ask (the
+   policy's ``unscreened`` responder; fire/EMS go with it), ``status`` is "screen_first",
+   ``if_screened`` says what the answer becomes once the screen is passed and ``screen``
+   lists the questions left, gravest first.
+
+Other unanswered flags whose "yes" would change who is sent are returned as questions too.
 """
 
 from __future__ import annotations
@@ -15,9 +30,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from typing import NamedTuple
 
 from ..schema import ORIGINS
-from .model import FLAG_BIT, FLAGS, RESPONDERS, Clause, Policy, Rule, _taxonomy_vocab, flag_info, load_policy
+from .model import (DANGER_BITS, FLAG_BIT, FLAGS, RESPONDERS, SCREEN_ORDER, Clause, Policy, Rule, _taxonomy_vocab,
+                    flag_info, load_policy)
 
 
 # ---------------------------------------------------------------------------- the call
@@ -91,6 +108,13 @@ def _parse_flags(flags) -> dict:
     return out
 
 
+def screened_flags(flags=None) -> dict:
+    """``flags`` (any form make_call takes) with every flag not given answered "no": a call
+    whose screen the call-taker completed."""
+    given = _parse_flags(flags)
+    return {f: given.get(f, False) for f in FLAGS}
+
+
 def _parse_at(at) -> tuple[int | None, int | None]:
     """(weekday, minute of day) from a datetime, a time, 'HH:MM' or an ISO date-time.
 
@@ -139,6 +163,20 @@ def make_call(call_type=None, category=None, priority=None, origin=None, at=None
     dow, minute = _parse_at(at)
     return Call(call_type=None if call_type is None else str(call_type), category=category, priority=priority,
                 origin=origin, dow=dow, minute=minute, flags=tuple(_parse_flags(flags).items()), unavailable=unavailable)
+
+
+def call_type_dangers(text: str) -> tuple[int, tuple[str, ...]]:
+    """(policy flag bits, danger names) a call type states by itself, read from the text as
+    written (taxonomy/data/call_type_flags.yaml; each danger names the policy flag it sets)."""
+    from ..taxonomy.narrative import load_call_type_flags, text_flags
+
+    fs = load_call_type_flags()
+    kinds = text_flags(text, fs)
+    sets = {f.name: f.sets for f in fs.flags}
+    bits = 0
+    for k in kinds:
+        bits |= FLAG_BIT[sets[k]]
+    return bits, kinds
 
 
 # ---------------------------------------------------------------------------- compiled rules
@@ -233,23 +271,41 @@ class CompiledPolicy:
         # are the rules to re-test when asking "would a yes change the answer?".
         self.gain = {bit: tuple(k for k, (_, cs) in enumerate(self.rules) if any((c.req | c.anym) & bit for c in cs))
                      for bit in FLAG_BIT.values()}
+        self.police = frozenset(r for r, v in policy.responders.items() if v.police)
+        self.medical = frozenset(r for r, v in policy.responders.items() if v.kind == "medical")
+        # Per rule: the screening flags as bits, and who goes until they are answered.
+        self.screen_bits = tuple(sum(FLAG_BIT[f] for f in r.screen_flags) for r, _ in self.rules)
+        self.unscreened = tuple(r.unscreened or policy.unscreened for r, _ in self.rules)
+        info = flag_info()
+        self.question_text = tuple({**{f: info[f].question for f in FLAGS}, **{q.flag: q.text for q in r.questions if q.flag}}
+                                   for r, _ in self.rules)
+        self.own_order = tuple(tuple(q.flag for q in r.questions if q.flag) for r, _ in self.rules)
+        self.free_text = tuple(tuple(q.text for q in r.questions if q.flag is None) for r, _ in self.rules)
         self._texts: dict = {}
         self._categories: dict = {}
         self._tax_opts: dict | None = None
 
-    # -- call-type text and category, memoized per policy object
+    # -- call-type text, the dangers it states, and category, memoized per policy object
 
-    def texts(self, call_type) -> tuple[str, ...]:
+    def typed(self, call_type) -> tuple[tuple[str, ...], int, tuple[str, ...]]:
+        """(texts to match patterns on, flag bits the call type sets, call-type danger names).
+
+        The texts are the call type as written and as normalized by the taxonomy; the dangers
+        are read from the call type as written (taxonomy/data/call_type_flags.yaml).
+        """
         if call_type is None:
-            return ()
+            return (), 0, ()
         t = self._texts.get(call_type)
         if t is None:
             from ..taxonomy.normalize import clean, normalize
 
             raw = clean(call_type)
             norm = normalize(call_type)
-            t = self._texts[call_type] = (raw,) if norm == raw else (raw, norm)
+            t = self._texts[call_type] = ((raw,) if norm == raw else (raw, norm), *call_type_dangers(raw))
         return t
+
+    def texts(self, call_type) -> tuple[str, ...]:
+        return self.typed(call_type)[0]
 
     def classify(self, call_type) -> tuple[str | None, float | None]:
         """(category, confidence) of a free-text call type, via the taxonomy classifier."""
@@ -268,16 +324,19 @@ class CompiledPolicy:
         self._tax_opts = taxonomy_options(classifier, model_path, overrides, self.policy.taxonomy)
         self._categories.clear()
 
-    def classify_many(self, values, agency: str | None = None) -> None:
+    def classify_many(self, values) -> None:
         todo = [v for v in dict.fromkeys(values) if v is not None and v not in self._categories]
-        if not todo:
-            return
+        if todo:
+            self._categories.update(self.categories(todo))
+
+    def categories(self, values, agency: str | None = None) -> dict:
+        """{value: (category, confidence)} by this policy's taxonomy, with an agency's crosswalk if
+        given; not memoized (the memo is keyed by value alone, so it holds only agency-free answers)."""
         from .classify import classify_call_types, taxonomy_options
 
         if self._tax_opts is None:
             self._tax_opts = taxonomy_options(taxonomy_path=self.policy.taxonomy)
-        for v, (cat, conf) in classify_call_types(todo, agency=agency, **self._tax_opts).items():
-            self._categories[v] = (cat, conf)
+        return classify_call_types(list(values), agency=agency, **self._tax_opts)
 
     def remember(self, call_type, category, confidence=None) -> None:
         """Seed the cache with a category decided elsewhere (e.g. a city's crosswalk)."""
@@ -319,12 +378,13 @@ class CompiledPolicy:
             return False
         return minute is None or self.responders[rid].hours.on(dow, minute)
 
-    def resolve(self, rule: Rule, dow, minute, unavailable=frozenset()):
-        """(responder, co_responder, fallback, notes) after hours and availability."""
+    def chain(self, rid: str, fallback: str | None, dow, minute, unavailable=frozenset()):
+        """(responder, next fallback, notes): ``rid``, or down its fallback chain while it is off
+        duty or busy (``fallback`` first, then each responder's own)."""
         notes = []
-        r = rule.responder
+        r = rid
         seen = {r}
-        step = rule.fallback or self.responders[r].fallback
+        step = fallback or self.responders[r].fallback
         while not self.available(r, dow, minute, unavailable):
             why = "busy" if r in unavailable else f"off duty at {_hhmm(minute)} (hours {self.responders[r].hours})"
             if step is None or step in seen:
@@ -334,6 +394,11 @@ class CompiledPolicy:
             r = step
             seen.add(r)
             step = self.responders[r].fallback
+        return r, (step if step is not None and step != r else None), notes
+
+    def resolve(self, rule: Rule, dow, minute, unavailable=frozenset()):
+        """(responder, co_responder, fallback, notes) after hours and availability."""
+        r, fb, notes = self.chain(rule.responder, rule.fallback, dow, minute, unavailable)
         co = rule.co_responder
         if co is not None and not self.available(co, dow, minute, unavailable):
             notes.append(f"co-responder {co} is " + ("busy" if co in unavailable else f"off duty at {_hhmm(minute)}")
@@ -341,8 +406,49 @@ class CompiledPolicy:
             co = None
         if co == r:
             co = None
-        fb = step if step is not None and step != r else None
         return r, co, fb, notes
+
+    # -- the safety floor and the screen
+
+    def with_police(self, resp: str, co: str | None) -> bool:
+        """The answer keeps an officer on the call in a form the floor accepts: police or the
+        police co-responder leading, or fire/EMS with police."""
+        return resp in self.police or (co is not None and co in self.police and resp in self.medical)
+
+    def floored(self, resp: str, co: str | None) -> tuple[str, str | None]:
+        """What the floor sends instead of an answer without police: police, with fire/EMS when
+        the rule wanted them."""
+        medical = resp in self.medical or (co is not None and co in self.medical)
+        return "police", ("fire_ems" if medical else None)
+
+    def decide(self, cat, texts, pri, org, dow, minute, present, unavailable=frozenset()):
+        """The answer with every screening question answered: (rule index, responder,
+        co-responder, fallback, notes, floored). ``present`` already holds the call type's flags."""
+        k = self.match_index(cat, texts, pri, org, dow, minute, present)
+        resp, co, fb, notes = self.resolve(self.rules[k][0], dow, minute, unavailable)
+        if present & DANGER_BITS and not self.with_police(resp, co):
+            resp, co = self.floored(resp, co)
+            return k, resp, co, None, notes, True
+        return k, resp, co, fb, notes, False
+
+    def questions(self, k: int, screen: tuple[str, ...], changing: int) -> tuple[str, ...]:
+        """The questions to ask, in order: the screen (gravest first), then the other flags whose
+        "yes" would change the answer (the rule's own order first), then the rule's own
+        questions without a flag. Texts are the rule's own wording where it gives one."""
+        if not screen and not changing and not self.free_text[k]:
+            return ()
+        text = self.question_text[k]
+        order = list(screen) + [f for f in self.own_order[k] if changing & FLAG_BIT[f] and f not in screen]
+        order += [f for f in FLAGS if changing & FLAG_BIT[f] and f not in order]
+        return tuple(text[f] for f in order) + self.free_text[k]
+
+    def unscreened_answer(self, k: int, resp: str, dow, minute, unavailable=frozenset()):
+        """(responder, co-responder, fallback, notes) while rule ``k``'s screen is incomplete:
+        the unscreened responder, with fire/EMS leading when the rule sends fire/EMS."""
+        u, fb, notes = self.chain(self.unscreened[k], None, dow, minute, unavailable)
+        if resp in self.medical:
+            return resp, u, None, notes
+        return u, None, fb, notes
 
 
 def _hhmm(minute) -> str:
@@ -351,8 +457,11 @@ def _hhmm(minute) -> str:
 
 # ---------------------------------------------------------------------------- triage
 
-@dataclass(frozen=True)
-class Recommendation:
+class Recommendation(NamedTuple):
+    """One triage answer (immutable). A named tuple rather than a frozen dataclass: it is built
+    on every triage, and the dataclass's field-by-field frozen __init__ cost about 1 us of the
+    11 us a call took (benchmarks/triage.py, CPU time: 88,000 -> 98,000 calls/s)."""
+
     responder: str
     co_responder: str | None
     fallback: str | None
@@ -362,14 +471,22 @@ class Recommendation:
     policy_hash: str
     policy: str
     category: str | None
-    intended: str  # the rule's responder before hours and availability
+    intended: str  # the rule's responder before hours and availability (police when the floor applies)
     notes: tuple[str, ...] = ()
+    status: str = "final"  # "screen_first": the responder is who to send if the call-taker cannot ask
+    if_screened: dict | None = None  # the answer once every screening question is answered no
+    screen: tuple[str, ...] = ()  # screening flags still unanswered, gravest first
+    call_type_flags: tuple[str, ...] = ()  # policy flags the call type itself sets
+    call_type_dangers: tuple[str, ...] = ()  # what the call type states (impaired_driving, prisoner, ...)
+    floor: dict | None = None  # {rule, would_send, flags} when the safety floor overrode the rule
 
     def to_dict(self) -> dict:
-        """The CLI's --json contract."""
+        """The CLI's --json contract (the API adds policy, category, intended, notes and ask)."""
         return {"responder": self.responder, "co_responder": self.co_responder, "fallback": self.fallback,
                 "rule": self.rule, "reason": self.reason, "questions": list(self.questions),
-                "policy_hash": self.policy_hash}
+                "policy_hash": self.policy_hash, "status": self.status, "if_screened": self.if_screened,
+                "screen": list(self.screen), "call_type_flags": list(self.call_type_flags),
+                "call_type_dangers": list(self.call_type_dangers), "floor": self.floor}
 
     def explain(self) -> dict:
         return {**self.to_dict(), "policy": self.policy, "category": self.category, "intended": self.intended,
@@ -377,16 +494,30 @@ class Recommendation:
 
     def format(self) -> str:
         send = self.responder + (f" + {self.co_responder}" if self.co_responder else "")
-        lines = [f"send: {send}", f"why:  {self.reason}  [rule {self.rule}]"]
+        if self.status == "screen_first":
+            s = self.if_screened
+            then = s["responder"] + (f" + {s['co_responder']}" if s.get("co_responder") else "")
+            lines = [f"SCREEN FIRST: ask {', '.join(self.screen)}",
+                     f"send now (cannot ask): {send}", f"once every answer is no: {then}"]
+        else:
+            lines = [f"send: {send}"]
+        lines.append(f"why:  {self.reason}  [rule {self.rule}]")
         if self.fallback:
             lines.append(f"if busy: {self.fallback}")
         if self.category:
             lines.append(f"category: {self.category}")
+        if self.call_type_dangers:
+            lines.append(f"call type states: {', '.join(self.call_type_dangers)}")
         if self.questions:
             lines.append("ask:")
             lines += [f"  - {q}" for q in self.questions]
         lines.append(f"policy: {self.policy} {self.policy_hash[:12]}")
         return "\n".join(lines)
+
+
+# The flags set in each combination of bits, gravest first: a table, since every triage names them.
+_NAMES = tuple(tuple(f for f in SCREEN_ORDER if bits & FLAG_BIT[f]) for bits in range(1 << len(FLAGS)))
+_BITS = tuple(FLAG_BIT[f] for f in FLAGS)
 
 
 def triage(policy: Policy, call: Call) -> Recommendation:
@@ -396,38 +527,64 @@ def triage(policy: Policy, call: Call) -> Recommendation:
     if cat is None and call.call_type is not None:
         cat = cp.classify(call.call_type)[0]
     cat = cat or None
-    texts = cp.texts(call.call_type)
-    args = (cat, texts, call.priority, call.origin, call.dow, call.minute, call.present)
-    k = cp.match_index(*args)
+    texts, tbits, kinds = cp.typed(call.call_type)
+    present = call.present | tbits
+    known = call.known | tbits
+    dow, minute, unavailable = call.dow, call.minute, call.unavailable
+    args = (cat, texts, call.priority, call.origin, dow, minute, present)
+    k, resp, co, fb, notes, floored = cp.decide(*args, unavailable)
     rule = cp.rules[k][0]
-    resp, co, fb, notes = cp.resolve(rule, call.dow, call.minute, call.unavailable)
+    overruled = tbits & ~call.present & call.known
+    if overruled:
+        notes.append(f"the call type says {', '.join(_NAMES[overruled])}: a 'no' answer does not override it")
 
-    # Unanswered questions whose "yes" would change who is sent.
-    changing = []
-    unknown = ~call.known
-    for f in FLAGS:
-        bit = FLAG_BIT[f]
+    # Unknown is never no: without police, the rule's screen must be complete.
+    screen_bits = 0 if floored or cp.with_police(resp, co) else cp.screen_bits[k] & ~known
+    base = (resp, co)  # the answer the questions below are weighed against: the screened one
+    after = None
+    if screen_bits:
+        after = {"responder": resp, "co_responder": co, "fallback": fb}
+        resp, co, fb, u_notes = cp.unscreened_answer(k, resp, dow, minute, unavailable)
+        notes += u_notes
+
+    # Unanswered questions outside the screen whose "yes" would change who is sent. (A danger
+    # flag that leaves the rule unchanged cannot: the answer has police already, or the flag
+    # is in the screen.)
+    changing = 0
+    unknown = ~known & ~screen_bits
+    for bit in _BITS:
         if unknown & bit:
             j = cp.match_with_flag(k, bit, *args)
             if j != k:
-                a_resp, a_co, _, _ = cp.resolve(cp.rules[j][0], call.dow, call.minute, call.unavailable)
-                if (a_resp, a_co) != (resp, co):
-                    changing.append(f)
-    questions = []
-    if changing:
-        info = flag_info()
-        own = {q.flag: q.text for q in rule.questions if q.flag}
-        order = [q.flag for q in rule.questions if q.flag in changing] + [f for f in changing if f not in own]
-        questions = [own.get(f) or info[f].question for f in order]
-    questions += [q.text for q in rule.questions if q.flag is None]
+                a_resp, a_co, _, _ = cp.resolve(cp.rules[j][0], dow, minute, unavailable)
+                if (present | bit) & DANGER_BITS and not cp.with_police(a_resp, a_co):
+                    a_resp, a_co = cp.floored(a_resp, a_co)
+                if (a_resp, a_co) != base:
+                    changing |= bit
+    screen = _NAMES[screen_bits]
+    questions = cp.questions(k, screen, changing)
 
     reason = rule.reason
+    floor = None
+    if floored:
+        would = cp.resolve(rule, dow, minute, unavailable)[0]
+        flags = _NAMES[present & DANGER_BITS]
+        floor = {"rule": rule.id, "would_send": would, "flags": list(flags)}
+        reason = (f"Safety floor: {', '.join(flags)}{' (stated by the call type)' if tbits & DANGER_BITS else ''}; "
+                  f"rule {rule.id} would send {would}, but no policy sends a responder without police into danger.")
+    elif screen_bits:
+        then = after["responder"] + (f" with {after['co_responder']}" if after["co_responder"] else "")
+        reason = (f"Screen first: ask about {', '.join(screen)}. If you cannot ask, send {resp}"
+                  + (f" with {co}" if co else "") + f". Once every answer is no: {then}. {rule.reason}")
+    elif tbits & DANGER_BITS:
+        reason += f" (the call type states {', '.join(kinds)})"
     if notes:
         reason = reason + " (" + "; ".join(notes) + ")"
-    if call.minute is None and not policy.responders[resp].hours.always:
+    if minute is None and not policy.responders[resp].hours.always:
         reason += f" (time not given: assumes {resp} is on duty, hours {policy.responders[resp].hours})"
-    return Recommendation(resp, co, fb, rule.id, reason, tuple(questions), policy.hash, policy.id, cat,
-                          rule.responder, tuple(notes))
+    return Recommendation(resp, co, fb, rule.id, reason, questions, policy.hash, policy.id, cat,
+                          "police" if floored else rule.responder, tuple(notes),
+                          "screen_first" if screen_bits else "final", after, screen, _NAMES[tbits], kinds, floor)
 
 
 def triage_args(policy, call_type: str, flags=(), priority=None, at=None, origin=None, category=None,

@@ -3,11 +3,16 @@
 Historical CAD data rarely records the risk flags a call-taker would ask about, so every
 figure is a range:
 
-- **optimistic**: the policy as written, with no flags (nobody said "weapon");
+- **optimistic**: the policy as written, with the call-taker's screen passed (every question
+  answered "no");
 - **conservative**: a call type that ever showed a weapon or violence indicator (narrative
   flags, where the data has narratives) or ever ended in an arrest or a violent-crime report
-  is treated as if the weapon and violence flags were set, which under any policy that passes
-  lint means an officer attends; so does every call at the agency's most urgent priority (rank 1).
+  is treated as if the weapon and violence flags were set, so an officer attends; so does
+  every call at the agency's most urgent priority (rank 1).
+
+In both views the engine reads the danger a call type states by itself (ASSAULT IN PROG,
+SUBJ WITH GUN, DWI, TRANSPORT PRISONER) and applies the safety floor, exactly as triage does,
+so no call whose type is dangerous in itself ever counts as movable.
 
 Decisions depend only on a handful of values (call type, category, priority, origin, the
 time window), so the policy is evaluated once per distinct combination in Python. Figures
@@ -15,8 +20,9 @@ never touch single calls: one GROUP BY in the engine counts calls and sums offic
 distinct combination (plus hour of week and outcome), and every policy's figures are
 re-aggregations of that small table, weighted by its counts. Nothing per call is
 materialized unless a per-call answer is asked for (``apply_policy``), so memory stays flat
-as the data grows. Officer hours are total deployed time (dispatched to cleared) of police
-calls with usable times (``time_issue IS NULL``).
+as the data grows. Officer hours are the workload tables' time measure (``measure``, default
+total deployed time, dispatched to cleared), with the same exclusions (missing times, time
+issues, negative durations, calls longer than ``max_hours``): workload.measure_ms.
 
 The call type used for routing is the *initial* type where the data has one (what the
 call-taker knew), else the final type; "violent-crime report" uses the final type's category.
@@ -29,15 +35,16 @@ import uuid
 from dataclasses import dataclass, replace
 
 import ibis
-import ibis.expr.datatypes as dt
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..schema import MAX_CALL_HOURS
+from ..workload import DEFAULT_MEASURE, MEASURES, measure_ms
 from .classify import taxonomy_options
-from .engine import CompiledPolicy
-from .model import FLAG_BIT, RESPONDERS, Policy, _taxonomy_vocab, list_presets, load_policy
+from .engine import CompiledPolicy, call_type_dangers
+from .model import DANGER_BITS, FLAG_BIT, RESPONDERS, Policy, _taxonomy_vocab, list_presets, load_policy
 
 VIEWS = ("conservative", "optimistic")
 ADVERSE_GROUP = "violent crime"  # crime_group of the taxonomy whose reports count as misroutes
@@ -171,40 +178,24 @@ def _route(t, opts: dict, route_on: str):
     return t.mutate(adverse=adverse.fill_null(False))
 
 
-@ibis.udf.scalar.builtin(name="epoch_ms")
-def _epoch_ms(x: dt.Timestamp(timezone="UTC")) -> dt.int64:  # noqa: ARG001
-    """DuckDB's epoch_ms() of a TIMESTAMPTZ: whole milliseconds, no calendar arithmetic."""
+def _officer_ms(t, measure: str = DEFAULT_MEASURE, max_hours: float = MAX_CALL_HOURS):
+    """Officer time of each call in whole milliseconds, or NULL where the call is left out of
+    the time measure: workload.measure_ms, so these hours are the workload tables' hours."""
+    return measure_ms(t, measure, max_hours)
 
 
-def _officer_hours(t):
-    """Deployed hours (dispatched to cleared) of a call with usable times, else NULL.
-
-    A millisecond difference (CAD exports carry milliseconds at most). On DuckDB the portable
-    form goes through the ICU calendar and costs about 2 s per 10M calls; the difference of
-    epoch milliseconds is the same integer for such timestamps, at a fraction of the cost.
-    """
-    return _officer_ms(t).cast("float64") / 1000.0 / 3600.0
-
-
-def _officer_ms(t):
-    """Deployed milliseconds (int64) of a call with usable times, else NULL: sums of these
-    are exact on any engine, whatever order they add in."""
-    ok_time = t.time_issue.isnull() & t.dispatched.notnull() & t.cleared.notnull()
-    if t.get_backend().name == "duckdb":
-        ms = _epoch_ms(t.cleared) - _epoch_ms(t.dispatched)
-    else:
-        ms = t.cleared.delta(t.dispatched, unit="millisecond").cast("int64")
-    return ibis.ifelse(ok_time, ms, ibis.null("int64"))
+def _officer_hours(t, measure: str = DEFAULT_MEASURE, max_hours: float = MAX_CALL_HOURS):
+    return _officer_ms(t, measure, max_hours) / 3_600_000.0
 
 
 def _minute_of_day(t):
     return (t.received_local.hour() * 60 + t.received_local.minute()).cast("int32")
 
 
-def _group_calls(base, cuts=None):
+def _group_calls(base, cuts=None, measure: str = DEFAULT_MEASURE, max_hours: float = MAX_CALL_HOURS):
     """Calls, calls with usable times and officer hours per distinct TYPE_KEYS x priority x
     origin x outcome x weekday x hour (x time window between ``cuts``): one pass, no joins."""
-    t = base.mutate(_oh=_officer_ms(base), dow=base.received_local.day_of_week.index().cast("int8"),
+    t = base.mutate(_oh=_officer_ms(base, measure, max_hours), dow=base.received_local.day_of_week.index().cast("int8"),
                     hour=base.received_local.hour().cast("int8"))
     dims = [c for c in TYPE_KEYS if c in base.columns] + ["priority_rank", "origin", "outcome", "dow", "hour"]
     if cuts is not None:
@@ -214,13 +205,13 @@ def _group_calls(base, cuts=None):
             win = win + (m >= c).cast("int16")
         t = t.mutate(window=ibis.ifelse(m.isnull(), -1, win).cast("int16"))
         dims.append("window")
-    # Hours from an integer sum of milliseconds: the same on every engine, whatever order it adds in.
+    # Hours from a sum of whole milliseconds: exact, so the same on every engine in any order.
     return t.group_by(dims).agg(calls=t.count(), timed=t._oh.notnull().cast("int64").sum(),
-                                hours=t._oh.sum().cast("float64") / 3_600_000.0)
+                                hours=t._oh.sum() / 3_600_000.0)
 
 
 def prepare_history(calls, sensitive=None, route_on: str = "initial", *, classifier=None, model_path=None,
-                    overrides=None) -> PreparedHistory:
+                    overrides=None, measure: str = DEFAULT_MEASURE, max_hours: float = MAX_CALL_HOURS) -> PreparedHistory:
     """Police calls with everything a policy decision needs; ``calls`` is a workspace or Ibis table.
 
     ``sensitive`` (the workspace's sensitive table) adds narrative flags; narratives are read
@@ -252,7 +243,9 @@ def prepare_history(calls, sensitive=None, route_on: str = "initial", *, classif
         return ibis.memtable(tab.sort_by([(c, "ascending") for c in tab.column_names if c not in
                                           ("calls", "timed", "hours")]))
 
-    groups = _route(materialize(_group_calls(base)), opts, route_on)
+    if MEASURES[measure].unit_weighted and "units_assigned" not in base.columns:
+        raise ValueError("unit-weighted time needs the number of units per call, and this data has none")
+    groups = _route(materialize(_group_calls(base, None, measure, max_hours)), opts, route_on)
 
     # Per call type: danger indicators (arrests, violent-crime reports) and the totals.
     g = groups
@@ -281,7 +274,7 @@ def prepare_history(calls, sensitive=None, route_on: str = "initial", *, classif
 
     def per_call():
         t = _route(base, opts, route_on)
-        t = t.mutate(officer_hours=_officer_hours(t), minute_of_day=_minute_of_day(t),
+        t = t.mutate(officer_hours=_officer_hours(t, measure, max_hours), minute_of_day=_minute_of_day(t),
                      dow=t.received_local.day_of_week.index().cast("int8"),
                      hour=t.received_local.hour().cast("int8"), urgent=(t.priority_rank == 1).fill_null(False))
         t = t.select("agency", "call_id", "route_type", "route_category", "final_category", "priority_rank",
@@ -292,7 +285,7 @@ def prepare_history(calls, sensitive=None, route_on: str = "initial", *, classif
         return j.mutate(danger_type=j._flag.fill_null(False)).drop("_a", "_r", "_flag")
 
     def window_groups(cuts):
-        return _route(materialize(_group_calls(base, list(cuts))), opts, route_on)
+        return _route(materialize(_group_calls(base, list(cuts), measure, max_hours)), opts, route_on)
 
     timed = int(per_type["timed"].sum())
     in_danger = _in_keys(per_type["agency"], per_type["route_type"], set(zip(flagged["agency"], flagged["route_type"])))
@@ -303,8 +296,19 @@ def prepare_history(calls, sensitive=None, route_on: str = "initial", *, classif
         "calls_in_danger_types": int(per_type["calls"][in_danger].sum()),
         "urgent_calls": int(per_type["urgent_calls"].sum()),
         "danger_types": len(flagged), "narrative_flags": has_narr, "route_on": route_on,
+        "calls_in_dangerous_call_types": _calls_in_dangerous_types(per_type),
+        "measure": measure, "measure_label": MEASURES[measure].label, "max_hours": float(max_hours),
     }
     return PreparedHistory(route_on, coverage, flagged, groups, per_call, window_groups)
+
+
+def _calls_in_dangerous_types(per_type: pd.DataFrame) -> int:
+    """Calls whose routing type states a danger by itself: the calls no policy can move,
+    whatever its rules say."""
+    from ..taxonomy.normalize import clean
+
+    hit = [isinstance(rt, str) and bool(call_type_dangers(clean(rt))[0] & DANGER_BITS) for rt in per_type["route_type"]]
+    return int(per_type["calls"][np.array(hit, dtype=bool)].sum()) if len(per_type) else 0
 
 
 NARRATIVE_BATCH = 100_000  # rows per batch read from the engine
@@ -427,7 +431,10 @@ def _keyed(policy: Policy, t):
 
 
 def _decide(policy: Policy, keys: pd.DataFrame, cuts: list[int]) -> pd.DataFrame:
-    """Both views' decision for each distinct key (a few hundred rows, not one per call)."""
+    """Both views' decision for each distinct key (a few hundred rows, not one per call), by
+    the engine's own decision (CompiledPolicy.decide): the danger the call type states, the
+    rules, and the safety floor. Optimistic: the screen passed; conservative: weapon and
+    violence set for the call types history marks as dangerous."""
     cp: CompiledPolicy = policy.compiled
     keys = keys[KEY_COLS].drop_duplicates(ignore_index=True)
     out = []
@@ -438,17 +445,12 @@ def _decide(policy: Policy, keys: pd.DataFrame, cuts: list[int]) -> pd.DataFrame
         org = None if org == _NULL else org
         minute = None if a == -1 else cuts[int(a)]
         dow = None if d == -1 else int(d)
-        texts = cp.texts(rt)
-        rule = cp.match(cat, texts, pri, org, dow, minute, 0)
-        resp, co, _, _ = cp.resolve(rule, dow, minute)
-        c_rule, c_resp, c_co = rule.id, resp, co
-        if danger and not policy.responders[resp].police:
-            r2 = cp.match(cat, texts, pri, org, dow, minute, WEAPON_OR_VIOLENCE)
-            c_resp, c_co, _, _ = cp.resolve(r2, dow, minute)
-            c_rule = r2.id
-            if not policy.responders[c_resp].police:  # only a policy that fails lint's safety check
-                c_rule, c_resp, c_co = "(kept with police)", "police", None
-        out.append((rule.id, resp, co, c_rule, c_resp, c_co))
+        texts, tbits, _ = cp.typed(rt)
+        k, resp, co, _, _, _ = cp.decide(cat, texts, pri, org, dow, minute, tbits)
+        c_k, c_resp, c_co = k, resp, co
+        if danger and resp not in cp.police:
+            c_k, c_resp, c_co, _, _, _ = cp.decide(cat, texts, pri, org, dow, minute, tbits | WEAPON_OR_VIOLENCE)
+        out.append((cp.rules[k][0].id, resp, co, cp.rules[c_k][0].id, c_resp, c_co))
     return pd.concat([keys, pd.DataFrame(out, columns=DECISION_COLS)], axis=1)
 
 
@@ -572,14 +574,45 @@ def policy_figures(policy, prep) -> PolicyFigures:
     return PolicyFigures(policy.id, policy.title, policy.hash, summary, moved, bc, bh, ct, dict(prep.coverage))
 
 
-def compare_policies(calls, policies=None, sensitive=None, route_on: str = "initial", **taxonomy) -> pd.DataFrame:
+TOP_TYPES = 10
+
+
+def _top_moved(cube: pd.DataFrame, police: set, n: int = TOP_TYPES) -> pd.DataFrame:
+    """The ``n`` call types that move the most calls away from police (optimistic view): calls
+    and officer hours moved, calls moved in the conservative view, and the responder most of
+    them go to. ``calls`` is named so that published copies suppress small rows whole."""
+    cols = ["rank", "agency", "call_type", "category", "calls", "hours", "calls_conservative", "responder"]
+    opt = cube[~cube["responder_optimistic"].isin(police)]
+    if opt.empty:
+        return pd.DataFrame(columns=cols)
+    keys = ["agency", "route_type"]
+    top = opt.groupby(keys, dropna=False).agg(calls=("calls", "sum"), hours=("hours", "sum"),
+                                              category=("route_category", "first")).reset_index()
+    by_resp = opt.groupby(keys + ["responder_optimistic"], dropna=False)["calls"].sum().reset_index()
+    by_resp = by_resp.sort_values(["calls", "responder_optimistic"], ascending=[False, True], kind="mergesort")
+    main = by_resp.drop_duplicates(keys).rename(columns={"responder_optimistic": "responder"})[keys + ["responder"]]
+    cons = cube[~cube["responder_conservative"].isin(police)].groupby(keys, dropna=False)["calls"].sum()
+    top = top.merge(main, on=keys, how="left")
+    top["calls_conservative"] = [int(cons.get((a, r), 0)) for a, r in zip(top["agency"], top["route_type"])]
+    top = top.sort_values(["calls", "route_type"], ascending=[False, True], kind="mergesort").head(n)
+    top = top.rename(columns={"route_type": "call_type"}).reset_index(drop=True)
+    top["calls"] = top["calls"].astype("int64")
+    top["category"] = top["category"].astype(object).where(top["category"].notna(), None)
+    top["rank"] = range(1, len(top) + 1)
+    return top[cols]
+
+
+def compare_policies(calls, policies=None, sensitive=None, route_on: str = "initial", **options) -> pd.DataFrame:
     """One row per policy: share of calls and officer hours moved away from police, as a
-    conservative-optimistic range, with the misroute risk. ``calls``: workspace, Ibis table or
-    PreparedHistory; ``policies``: names, files or Policy objects (default: every preset)."""
-    prep = calls if isinstance(calls, PreparedHistory) else prepare_history(calls, sensitive, route_on, **taxonomy)
+    conservative-optimistic range, with the misroute risk and the policy's published anchors.
+    ``calls``: workspace, Ibis table or PreparedHistory; ``policies``: names, files or Policy
+    objects (default: every preset); ``options``: prepare_history's (taxonomy, ``measure``,
+    ``max_hours``). ``attrs``: ``coverage``; ``top_call_types``, per policy the call types that
+    move the most calls (records); ``anchors``, per policy its published figures."""
+    prep = calls if isinstance(calls, PreparedHistory) else prepare_history(calls, sensitive, route_on, **options)
     pols = [load_policy(p) for p in (policies or list_presets())]
     prep.cube(sorted({c for pol in pols for c in _time_cuts(pol)[0]}))  # one engine pass serves every policy
-    rows = []
+    rows, tops = [], []
     for pol in pols:
         # Only the totals policy_figures would compute (by category, hour and call type are
         # not part of the comparison).
@@ -593,8 +626,12 @@ def compare_policies(calls, policies=None, sensitive=None, route_on: str = "init
             row[f"{col}_low"] = m.loc["conservative", col]
             row[f"{col}_high"] = m.loc["optimistic", col]
         rows.append(row)
+        tops += [{"policy": pol.id, **r} for r in _top_moved(cube, police).to_dict("records")]
     out = pd.DataFrame(rows)
+    # attrs hold JSON-ready values only (pandas writes them into Parquet metadata).
     out.attrs["coverage"] = dict(prep.coverage)
+    out.attrs["top_call_types"] = tops
+    out.attrs["anchors"] = {pol.id: [dict(a) for a in pol.anchors] for pol in pols}
     return out
 
 
@@ -620,14 +657,67 @@ def _bar(lo, hi, width: int = 160) -> str:
             f'<rect x="{x0:.1f}" y="2" width="{max(x1 - x0, 0.0):.1f}" height="8" fill="#90cdf4"/></svg>')
 
 
+def _anchor_html(anchors: list[dict]) -> str:
+    """The published figures beside a policy's range, each with what it measured and, in one
+    line, why the sample's figure differs."""
+    if not anchors:
+        return "<small>none published for this model</small>"
+    out = []
+    for a in anchors:
+        lo, hi = a.get("low"), a.get("high")
+        share = "" if lo is None or hi is None else f"<b>{_range(lo, hi)}</b> "
+        out.append(f"<p class=\"rr-anchor\">{share}{html.escape(str(a['figure']))}"
+                   + (f" <small>({html.escape(str(a['measures']))})</small>" if a.get("measures") else "")
+                   + f"<br><small>Source: {html.escape(str(a['source']))}.</small>"
+                   + (f"<br><small><b>Why this sample differs:</b> {html.escape(str(a['differs']))}</small>"
+                      if a.get("differs") else "") + "</p>")
+    return "".join(out)
+
+
+def _top_types_html(rows: list[dict], min_cell: int) -> str:
+    """Per policy, the call types that move the most calls (what "moved" means, concretely).
+    A call type that moves fewer than ``min_cell`` calls is not listed, so no small count can
+    be read off, or worked back from the policy's total."""
+    if not rows:
+        return ""
+    by_policy: dict[str, list[dict]] = {}
+    for r in rows:
+        by_policy.setdefault(r["policy"], [])
+        if r.get("calls") is not None and int(r["calls"]) >= min_cell:  # None: withheld by the report's disclosure
+            by_policy[r["policy"]].append(r)
+    parts = []
+    for pol, items in by_policy.items():
+        if not items:
+            parts.append(f"<p><small>{html.escape(pol)}: no call type moves {min_cell} calls or more.</small></p>")
+            continue
+        lis = []
+        for r in items:
+            hours = "" if r.get("hours") is None or r["hours"] != r["hours"] else f", {r['hours']:,.0f} officer h"
+            cons = r.get("calls_conservative")
+            cons_txt = ("withheld" if cons is None else f"{int(cons):,}" if int(cons) == 0 or int(cons) >= min_cell
+                        else f"&lt;{min_cell}")
+            lis.append(f"<li><b>{html.escape(str(r['call_type']))}</b> <small>({html.escape(str(r['agency']))}"
+                       f"{', ' + html.escape(str(r['category'])) if r.get('category') else ''})</small>: "
+                       f"{int(r['calls']):,} calls{hours} (conservative view: {cons_txt}) &rarr; "
+                       f"{html.escape(str(r['responder']))}</li>")
+        parts.append(f"<details><summary>{html.escape(pol)}: the {len(items)} call types that move the most calls"
+                     f"</summary><ol>{''.join(lis)}</ol></details>")
+    return ("<h4>What \"moved\" means: the call types behind each figure</h4>"
+            f"<p><small>Up to {TOP_TYPES} per policy, optimistic view (the screen passed); call types moving fewer "
+            f"than {min_cell} calls are not listed.</small></p>" + "".join(parts))
+
+
 def who_could_respond_html(comparison: pd.DataFrame, heading: str | None = "Who could respond",
-                           level: int = 2, sample: bool = False) -> str:
+                           level: int = 2, sample: bool = False, min_cell: int = 10) -> str:
     """The report's "Who could respond" section: an HTML fragment, inline SVG, no external assets.
 
-    Shows only per-policy aggregates (never call types with few calls, addresses or narratives).
-    ``sample``: the calls are sample data (e.g. the bundled sample), which the note then says.
+    Shows per-policy aggregates, each policy's published figures (``attrs["anchors"]``) and the
+    call types that move the most calls (``attrs["top_call_types"]``, counts under ``min_cell``
+    withheld); never addresses or narratives. ``sample``: the calls are sample data (e.g. the
+    bundled sample), which the note then says.
     """
     cov = comparison.attrs.get("coverage", {})
+    anchors = comparison.attrs.get("anchors", {})
     rows = []
     for r in comparison.itertuples(index=False):
         rows.append(
@@ -637,6 +727,7 @@ def who_could_respond_html(comparison: pd.DataFrame, heading: str | None = "Who 
             f"<td>{_range(r.share_hours_moved_low, r.share_hours_moved_high)}<br>{_bar(r.share_hours_moved_low, r.share_hours_moved_high)}</td>"
             f"<td>{_range(r.misroute_risk_low, r.misroute_risk_high)}</td>"
             f"<td>{_range(r.share_calls_changed_low, r.share_calls_changed_high)}</td>"
+            f"<td>{_anchor_html(anchors.get(r.policy, []))}</td>"
             "</tr>")
     head = f"<h{level}>{html.escape(heading)}</h{level}>" if heading else ""
     n, timed = cov.get("calls", 0), cov.get("calls_with_usable_times", 0)
@@ -645,19 +736,31 @@ def who_could_respond_html(comparison: pd.DataFrame, heading: str | None = "Who 
     sample_note = " Sample data are not a city's true figures." if sample else ""
     route = ("the initial call type where recorded (what the call-taker knew), else the final type"
              if cov.get("route_on", "initial") == "initial" else "the final call type")
+    danger = int(cov.get("calls_in_dangerous_call_types", 0))
+    danger_txt = (f"&lt;{min_cell}" if 0 < danger < min_cell else f"{danger:,}")
+    measure = cov.get("measure_label", "total deployed time")
+    max_h = cov.get("max_hours")
     return f"""<section class="rr-who-could-respond">{head}
 <p>What share of police calls and officer time each responder policy would send to someone other than an
 officer, applied to {n:,} historical police calls. Each figure is a range: the <b>conservative</b> end keeps with
 an officer every call type that ever showed a weapon or violence indicator or ended in an arrest or a
 violent-crime report, and every call at the most urgent priority; the <b>optimistic</b> end applies the policy as
-written, with no risk flags (historical data rarely records them). Routing uses {route}.</p>
+written with the call-taker's screening questions answered "no" (historical data rarely records them). Routing
+uses {route}.</p>
+<p>In both views no call whose type is dangerous in itself counts as movable: {danger_txt} calls have a call type
+that states a weapon, violence, a crime in progress, impaired driving, a prisoner or an officer in need, and the
+safety floor keeps an officer on every one of them under every policy.</p>
 <table class="rr-table">
 <thead><tr><th>policy</th><th>calls moved from police</th><th>officer hours moved</th>
 <th>misroute risk<br><small>diverted calls that ended in an arrest or violent-crime report</small></th>
-<th>calls whose response changes<br><small>incl. co-responders</small></th></tr></thead>
+<th>calls whose response changes<br><small>incl. co-responders</small></th>
+<th>published figures<br><small>and why this sample differs</small></th></tr></thead>
 <tbody>
 {chr(10).join(rows)}
 </tbody></table>
-<p><small>Officer hours are total deployed time (first unit dispatched to call cleared) of the {timed:,} calls with
-usable times. The conservative misroute risk is zero by construction. {narr}{sample_note}</small></p>
+{_top_types_html(comparison.attrs.get("top_call_types", []), min_cell)}
+<p><small>Officer hours are {html.escape(str(measure))} of the {timed:,} calls with usable times, measured as in the
+workload tables{f" (calls over {max_h:g} h left out)" if max_h else ""}. The conservative misroute risk is zero by
+construction. {narr}{sample_note} A published figure measures a whole city over a year or more, by its own method;
+this sample is a few weeks or months of one agency's police calls, so the two are not expected to agree.</small></p>
 </section>"""

@@ -4,8 +4,15 @@ The call space is finite once each field is cut into the pieces the policy can t
 taxonomy categories, the call-type patterns the rules name (plus "none of them"), priority
 ranges, origins, the times of day at which any rule or responder's hours change, and all
 128 combinations of the 7 risk flags. For each piece lint knows which rule wins, so it can
-say exactly which rules are never reached, whether a "yes" to weapon or violence can ever
-take a call away from police, and which unasked questions could change the answer.
+say exactly which rules are never reached, whether a "yes" to a danger can ever take a call
+away from police as the policy is written, which rules the engine's safety floor overrides,
+and which unasked questions could change the answer.
+
+The floor keeps an officer on every call whose danger flags are set; what could still escape
+it is a dangerous call type the call-type flags do not recognise. So lint also runs every
+rule against the dangerous call types of the hand-labelled sample set
+(data/call_types_labelled.csv), with every flag combination, priority, origin and time, and
+fails on any that would get a responder without police.
 
 Call-type patterns are treated as labels: lint assumes a call type matches one pattern at
 a time, so it never reports a rule as shadowed unless earlier rules name the very same
@@ -14,16 +21,40 @@ pattern (or no pattern at all). Property tests with real strings cover the rest.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from ..schema import ORIGINS
 from .engine import CompiledPolicy, make_call, triage
-from .model import FLAG_BIT, FLAGS, RESPONDERS, Finding, Policy, _taxonomy_vocab, load_policy
+from .model import (DANGER_BITS, DANGER_FLAGS, DATA_DIR, FLAG_BIT, FLAGS, RESPONDERS, Finding, Policy,
+                    _taxonomy_vocab, load_policy)
 
 N_COMBOS = 1 << len(FLAGS)
 _COMBOS = np.arange(N_COMBOS)
+_DANGER_COMBO = (_COMBOS & DANGER_BITS) != 0
+LABELLED = DATA_DIR / "call_types_labelled.csv"
+# The labelled set's columns: the dangers a call type can state (call_type_flags.yaml's flags).
+LABEL_FLAGS = ("weapon", "violence", "crime_in_progress", "impaired_driving", "prisoner", "officer_needs_help",
+               "suicide_with_means")
+
+
+@functools.lru_cache(maxsize=1)
+def _labelled() -> pd.DataFrame:
+    df = pd.read_csv(LABELLED, dtype={"city": str, "call_type": str, "reasoning": str}, keep_default_na=False)
+    df[list(LABEL_FLAGS)] = df[list(LABEL_FLAGS)].astype("int8")
+    return df
+
+
+def labelled_call_types(dangerous_only: bool = False) -> pd.DataFrame:
+    """The hand-labelled call types of the sample cities: city, call_type, one 0/1 column per
+    danger the type states, and the labeller's reasoning (a copy; package data)."""
+    df = _labelled()
+    if dangerous_only:
+        df = df[df[list(LABEL_FLAGS)].any(axis=1)]
+    return df.reset_index(drop=True).copy()
 
 
 @dataclass
@@ -70,7 +101,9 @@ def lint_policy(name_or_file, run_examples: bool = True) -> LintReport:
     if policy is None:
         return report
     report.findings += _static_checks(policy)
-    report.findings += CallSpace(policy).analyse()
+    space = CallSpace(policy)
+    report.findings += space.analyse()
+    report.findings += space.dangerous_types()
     if run_examples:
         report.findings += check_examples(policy)
     return report
@@ -171,6 +204,18 @@ class CallSpace:
                 self.eff_resp[k, t] = self.rid[resp]
                 self.eff_key[k, t] = self.rid[resp] * 8 + (0 if co is None else self.rid[co] + 1)
         self.is_police = np.array([self.p.responders[r].police for r in RESPONDERS])
+        # The engine's safety floor per (rule, time): whether the answer already keeps an officer
+        # on the call, and what the floor sends when a danger flag is set and it does not.
+        self.floor_ok = np.zeros((n_rules, n_t), dtype=bool)
+        self.floor_resp = np.zeros((n_rules, n_t), dtype=np.int16)
+        self.floor_key = np.zeros((n_rules, n_t), dtype=np.int16)
+        for k, (rule, _) in enumerate(self.cp.rules):
+            for t, (d, m) in enumerate(self.times):
+                resp, co, _, _ = self.cp.resolve(rule, d, m)
+                self.floor_ok[k, t] = self.cp.with_police(resp, co)
+                fr, fco = self.cp.floored(resp, co)
+                self.floor_resp[k, t] = self.rid[fr]
+                self.floor_key[k, t] = self.rid[fr] * 8 + (0 if fco is None else self.rid[fco] + 1)
         self.shape = (len(self.patterns), len(self.prios), len(self.origins), n_t, N_COMBOS)
 
     def describe(self, cat, idx) -> str:
@@ -215,6 +260,16 @@ class CallSpace:
             assigned[new] = k
         return assigned, nonempty, won, shadow
 
+    def final(self, assigned, t_idx):
+        """(responder, key, police?) per cell as the engine answers with every screening question
+        answered: the rule's answer, or the safety floor's where a danger flag is set and the
+        rule's answer sends no officer. Also the cells where the floor overrides the rule."""
+        ok = self.floor_ok[assigned, t_idx]
+        over = ~ok & _DANGER_COMBO
+        resp = np.where(over, self.floor_resp[assigned, t_idx], self.eff_resp[assigned, t_idx])
+        key = np.where(over, self.floor_key[assigned, t_idx], self.eff_key[assigned, t_idx])
+        return resp, key, self.is_police[resp] | ok, over
+
     def analyse(self) -> list[Finding]:
         p, f = self.p, self.p.path
         out: list[Finding] = []
@@ -225,6 +280,8 @@ class CallSpace:
         shadowers: list[set] = [set() for _ in range(n)]
         safety: dict = {}
         missing: dict = {}
+        overridden: dict = {}
+        escaped = None
         t_idx = np.arange(len(self.times))[None, None, None, :, None]
         asked = [{q.flag for q in r.questions if q.flag} for r in rules]
         for cat in self.cats:
@@ -234,10 +291,9 @@ class CallSpace:
                 ever_nonempty[k] |= nonempty[k]
                 ever_won[k] |= won[k]
                 shadowers[k] |= shadow[k]
-            resp = self.eff_resp[assigned, t_idx]
-            key = self.eff_key[assigned, t_idx]
-            police = self.is_police[resp]
-            for flag in ("weapon", "violence"):
+            # As written: a yes to a danger must never take a call away from police.
+            police = self.is_police[self.eff_resp[assigned, t_idx]]
+            for flag in DANGER_FLAGS:
                 bit = FLAG_BIT[flag]
                 wo = _COMBOS[(_COMBOS & bit) == 0]
                 bad = police[..., wo] & ~police[..., wo | bit]
@@ -247,6 +303,19 @@ class CallSpace:
                     before = int(assigned[cell])
                     after = int(assigned[cell[:4] + (cell[4] | bit,)])
                     safety[flag] = (cat, cell, before, after)
+            # As the engine answers: the floor's overrides, and (never) a danger cell without police.
+            resp, key, final_police, over = self.final(assigned, t_idx)
+            if over.any():
+                for k in np.unique(assigned[over]).tolist():
+                    hit = over & (assigned == k)
+                    flags_seen = overridden.setdefault(k, [set(), None])
+                    for fl in np.unique(np.argwhere(hit)[:, 4]).tolist():
+                        flags_seen[0] |= {d for d in DANGER_FLAGS if fl & FLAG_BIT[d]}
+                    if flags_seen[1] is None:
+                        flags_seen[1] = (cat, tuple(int(x) for x in np.argwhere(hit)[0]))
+            bad = _DANGER_COMBO & ~final_police
+            if bad.any() and escaped is None:
+                escaped = (cat, tuple(int(x) for x in np.argwhere(bad)[0]))
             for flag in FLAGS:
                 bit = FLAG_BIT[flag]
                 wo = _COMBOS[(_COMBOS & bit) == 0]
@@ -257,8 +326,8 @@ class CallSpace:
                     if p.responders[r.responder].kind != "police" and flag not in asked[k] and (k, flag) not in missing:
                         cell_i = tuple(int(x) for x in np.argwhere(changed & (a0 == k))[0])
                         cell = cell_i[:4] + (int(wo[cell_i[4]]),)
-                        alt = int(assigned[cell[:4] + (cell[4] | bit,)])
-                        missing[(k, flag)] = (cat, cell, alt)
+                        yes = cell[:4] + (cell[4] | bit,)
+                        missing[(k, flag)] = (cat, cell, int(assigned[yes]), int(key[yes]), bool(over[yes]))
 
         for k, r in enumerate(rules):
             if r.default:
@@ -273,12 +342,26 @@ class CallSpace:
             out.append(Finding("error", f, ra.id, (
                 f"adding {flag} moves a call from {rb.responder} (rule {rb.id}) to {ra.responder}, which sends no officer: "
                 f"{self.describe(cat, cell)}"), "safety"))
-        for (k, flag), (cat, cell, alt) in sorted(missing.items()):
+        for k, (flags_seen, (cat, cell)) in sorted(overridden.items()):
+            r = rules[k]
+            out.append(Finding("warning", f, r.id, (
+                f"the safety floor overrides this rule: it sends {r.responder}"
+                f"{' + ' + r.co_responder if r.co_responder else ''} even when "
+                f"{' or '.join(d for d in DANGER_FLAGS if d in flags_seen)} is yes (e.g. {self.describe(cat, cell)}); "
+                "the engine sends police instead. Put a rule for these flags before it, or add "
+                f"{{flags: {{{', '.join(d + ': false' for d in DANGER_FLAGS if d in flags_seen)}}}}} to its conditions"),
+                "floor"))
+        if escaped is not None:  # the floor is built into the engine: this would be a bug in it
+            cat, cell = escaped
+            out.append(Finding("error", f, None, f"a call with a danger flag gets no officer: {self.describe(cat, cell)}",
+                               "floor"))
+        for (k, flag), (cat, cell, alt, alt_key, floored) in sorted(missing.items()):
             r, ra = rules[k], rules[alt]
+            sent = RESPONDERS[alt_key // 8] + (f" + {RESPONDERS[alt_key % 8 - 1]}" if alt_key % 8 else "")
+            by = "the safety floor" if floored else f"rule {ra.id}"
             out.append(Finding("error", f, r.id, (
-                f"sends {r.responder} but does not ask about {flag}; a yes would send "
-                f"{ra.responder}{' + ' + ra.co_responder if ra.co_responder else ''} (rule {ra.id}), e.g. {self.describe(cat, cell)}"),
-                "questions"))
+                f"sends {r.responder} but does not ask about {flag}; a yes would send {sent} ({by}), "
+                f"e.g. {self.describe(cat, cell)}"), "questions"))
         named = set()
         for r, ms in self.clause_masks:
             if r.default:
@@ -296,6 +379,64 @@ class CallSpace:
         return out
 
 
+    def assign_text(self, cat, texts) -> np.ndarray:
+        """The winning rule per (priority, origin, time, flags) for one real call type: its
+        category and its texts (every pattern it matches, not one label at a time)."""
+        cg = self.cat_group.get(cat)
+        shape = self.shape[1:]
+        assigned = np.full(shape, -1, dtype=np.int16)
+        for k, (rule, ms) in enumerate(self.clause_masks):
+            if not ms:
+                region = np.ones(shape, dtype=bool)
+            else:
+                region = np.zeros(shape, dtype=bool)
+                for c, _mt, mp, mo, mti, mf in ms:
+                    if not c.ok_category(cat, cg) or not c.ok_text(texts):
+                        continue
+                    region |= mp[:, None, None, None] & mo[None, :, None, None] & mti[None, None, :, None] & mf[None, None, None, :]
+            assigned[region & (assigned < 0)] = k
+        return assigned
+
+    def dangerous_types(self) -> list[Finding]:
+        """Every rule against every dangerous call type of the labelled sample set, with every
+        flag combination, priority, origin and time: an error per rule that would send a
+        responder without police to one of them (the call type's danger went unrecognised)."""
+        p, f = self.p, self.p.path
+        danger = labelled_call_types(dangerous_only=True)
+        cp = self.cp
+        try:  # each city's call types with its own crosswalk, and with the classifier alone
+            local = {(city, v): c for city, g in danger.groupby("city")
+                     for v, (c, _) in cp.categories(g["call_type"], agency=city).items()}
+            plain = {v: c for v, (c, _) in cp.categories(danger["call_type"].unique()).items()}
+        except Exception as exc:  # classification is the taxonomy's job; say so rather than crash
+            return [Finding("error", f, None, f"dangerous call types: cannot classify: {exc}", "dangerous_types")]
+        t_idx = np.arange(len(self.times))[None, None, :, None]
+        rules = [r for r, _ in cp.rules]
+        escapes: dict[int, list] = {}
+        for row in danger.itertuples(index=False):
+            texts, tbits, _ = cp.typed(row.call_type)
+            combos = (_COMBOS & tbits) == tbits  # the call type's own flags are always set
+            for cat in dict.fromkeys((local[(row.city, row.call_type)], plain[row.call_type])):
+                assigned = self.assign_text(cat, texts)
+                resp, _, final_police, _ = self.final(assigned[None], t_idx[None])
+                bad = ~final_police[0] & combos
+                if bad.any():
+                    cell = tuple(int(x) for x in np.argwhere(bad)[0])
+                    labels = [c for c in LABEL_FLAGS if getattr(row, c)]
+                    escapes.setdefault(int(assigned[cell]), []).append(
+                        (row.city, row.call_type, labels, cat, cell, RESPONDERS[int(resp[0][cell])]))
+                    break
+        out = []
+        for k, items in sorted(escapes.items()):
+            shown = "; ".join(f"{ct!r} ({city}: {', '.join(lab)}) -> {sent}" for city, ct, lab, _, _, sent in items[:3])
+            more = f" and {len(items) - 3} more" if len(items) > 3 else ""
+            out.append(Finding("error", f, rules[k].id, (
+                f"sends a responder without police to {len(items)} dangerous call type(s) of the labelled sample set "
+                f"that the call-type flags do not recognise: {shown}{more}. Narrow the rule's patterns or categories, "
+                "or teach taxonomy/data/call_type_flags.yaml the wording"), "dangerous_types"))
+        return out
+
+
 # ---------------------------------------------------------------------------- examples
 
 def check_examples(p: Policy) -> list[Finding]:
@@ -307,7 +448,8 @@ def check_examples(p: Policy) -> list[Finding]:
         return [Finding("error", p.path, None, f"examples: cannot classify call types: {exc}", "examples")]
     for e in p.examples:
         rec = triage(p, make_call(**e.call))
-        got = {"responder": rec.responder, "co_responder": rec.co_responder, "fallback": rec.fallback, "rule": rec.rule}
+        got = {"responder": rec.responder, "co_responder": rec.co_responder, "fallback": rec.fallback, "rule": rec.rule,
+               "status": rec.status}
         wrong = {k: v for k, v in e.expect.items() if got[k] != v}
         if wrong:
             desc = ", ".join(f"{k} {got[k]!r} (expected {v!r})" for k, v in wrong.items())

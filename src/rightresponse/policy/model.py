@@ -5,6 +5,13 @@ who responds, and a default rule is required so every call gets exactly one answ
 Everything a city might argue about (which call types, which flags, which hours) lives in
 YAML, so the policy can be read, reviewed, diffed and versioned like any other document.
 Validation collects every problem, each naming the file and the rule, before failing.
+
+Two things are not the policy's to decide (engine.py applies them to every policy, and no
+rule can opt out): the **safety floor** (a weapon, violence, a crime in progress or suicide
+risk with means, answered yes or stated by the call type itself, always gets police, the
+police co-responder, or fire/EMS with police) and the **screen** (a responder without police
+is sent only once the rule's screening questions are answered "no"; until then the policy's
+``unscreened`` responder goes).
 """
 
 from __future__ import annotations
@@ -33,6 +40,17 @@ KINDS = ("police", "civilian", "medical", "remote")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # datetime.weekday() order
 FLAG_BIT = {f: 1 << i for i, f in enumerate(FLAGS)}
 ALL_MINUTES = (1 << 1440) - 1
+# The safety floor: a yes to any of these (or a call type that states one) never gets a
+# responder without police, under any policy.
+DANGER_FLAGS = ("weapon", "violence", "crime_in_progress", "suicide_risk_with_means")
+DANGER_BITS = sum(FLAG_BIT[f] for f in DANGER_FLAGS)
+# The order screening questions are asked in: the dangers first, the gravest first.
+SCREEN_ORDER = DANGER_FLAGS + tuple(f for f in FLAGS if f not in DANGER_FLAGS)
+FLOOR_TEXT = ("Safety floor (every policy, no rule can opt out): a yes to weapon, violence, crime in progress "
+              "or suicide risk with means, or a call type that states one of them (a weapon, violence, a crime "
+              "in progress, impaired driving, a prisoner, an officer in need), always gets police, the police "
+              "co-responder, or fire/EMS with police. A responder without police is sent only once the rule's "
+              "screening questions (and these four) are answered no; until then: the unscreened responder.")
 
 
 class PolicyError(ValueError):
@@ -315,11 +333,20 @@ class Rule:
     reason: str
     questions: tuple[Question, ...]
     default: bool = False
+    unscreened: str | None = None  # who goes until the screen is complete (None: the policy's)
 
     def canonical(self) -> dict:
         return {"id": self.id, "when": [c.canonical() for c in self.clauses], "responder": self.responder,
                 "co_responder": self.co_responder, "fallback": self.fallback, "reason": self.reason,
-                "questions": [q.flag or q.text for q in self.questions], "default": self.default}
+                "questions": [q.flag or q.text for q in self.questions], "default": self.default,
+                "unscreened": self.unscreened}
+
+    @property
+    def screen_flags(self) -> tuple[str, ...]:
+        """The flags a call-taker must answer "no" before this rule's responder, if it sends no
+        officer, is sent: the four dangers and the rule's own flag questions, gravest first."""
+        own = {q.flag for q in self.questions if q.flag}
+        return tuple(f for f in SCREEN_ORDER if f in DANGER_FLAGS or f in own)
 
     def describe(self) -> str:
         return "every call" if not self.clauses else " OR ".join(f"({c.describe()})" for c in self.clauses)
@@ -331,6 +358,7 @@ class Example:
     call: dict
     expect: dict
     note: str = ""
+    city: str | None = None  # the sample city whose call type this is
 
 
 @dataclass(frozen=True, eq=False)
@@ -347,6 +375,8 @@ class Policy:
     responders: dict  # id -> Responder, effective for this policy
     examples: tuple[Example, ...]
     taxonomy: str | None = None
+    unscreened: str = "police"  # who goes while a civilian rule's screen is incomplete
+    anchors: tuple[dict, ...] = ()  # published figures to show beside this policy's history
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -367,6 +397,8 @@ class Policy:
             "rules": [r.canonical() for r in self.rules],
             "responders": {k: v.to_dict() for k, v in sorted(self.responders.items())},
             "flags": list(FLAGS),
+            "safety": {"floor": list(DANGER_FLAGS), "unscreened": self.unscreened,
+                       "call_type_flags": call_type_flags_digest()},
         }
 
     @property
@@ -389,7 +421,8 @@ class Policy:
     def to_dict(self) -> dict:
         """The policy as data (for --json): what it decides, plus its title, sources and examples."""
         return {**self.canonical(), "title": self.title, "summary": self.summary, "version": self.version,
-                "hash": self.hash, "path": self.path, "sources": list(self.sources),
+                "hash": self.hash, "path": self.path, "sources": list(self.sources), "floor": FLOOR_TEXT,
+                "anchors": list(self.anchors),
                 "examples": [{**e.call, "expect": e.expect} for e in self.examples]}
 
     def to_text(self) -> str:
@@ -406,6 +439,8 @@ class Policy:
                 r = self.responders[rid]
                 cap = "" if r.capacity is None else f", capacity {r.capacity}"
                 lines.append(f"  {rid:<20} {r.name} (hours {r.hours}{cap}; fallback {r.fallback or '-'})")
+        lines.append("\n" + FLOOR_TEXT)
+        lines.append(f"unscreened responder: {self.unscreened}")
         lines.append("\nrules (first match wins):")
         for r in self.rules:
             send = r.responder + (f" + {r.co_responder}" if r.co_responder else "")
@@ -414,17 +449,32 @@ class Policy:
             qs = [q.text for q in r.questions]
             if qs:
                 lines.append("      ask: " + " / ".join(qs))
+            if not self.compiled.with_police(r.responder, r.co_responder):
+                lines.append(f"      screen first: {', '.join(r.screen_flags)} answered no; until then "
+                             f"{r.unscreened or self.unscreened}")
         return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------- loading
 
-_TOP_KEYS = {"id", "title", "summary", "version", "sources", "responders", "rules", "default", "examples", "taxonomy"}
-_RULE_KEYS = {"id", "when", "responder", "co_responder", "fallback", "reason", "questions", "note"}
-_DEFAULT_KEYS = {"responder", "co_responder", "fallback", "reason", "questions", "note"}
+_TOP_KEYS = {"id", "title", "summary", "version", "sources", "responders", "rules", "default", "examples", "taxonomy",
+             "unscreened", "anchors"}
+_RULE_KEYS = {"id", "when", "responder", "co_responder", "fallback", "reason", "questions", "note", "unscreened"}
+_DEFAULT_KEYS = {"responder", "co_responder", "fallback", "reason", "questions", "note", "unscreened"}
 _WHEN_KEYS = {"category", "crime_group", "call_type", "priority", "origin", "time", "flags", "any_flag"}
-_EXAMPLE_KEYS = {"call_type", "category", "priority", "origin", "at", "flags", "unavailable", "expect", "note"}
-_EXPECT_KEYS = {"responder", "co_responder", "fallback", "rule"}
+_EXAMPLE_KEYS = {"call_type", "category", "priority", "origin", "at", "flags", "unavailable", "expect", "note",
+                 "city", "screened"}
+_EXPECT_KEYS = {"responder", "co_responder", "fallback", "rule", "status"}
+_ANCHOR_KEYS = {"figure", "low", "high", "measures", "source", "differs"}
+
+
+@functools.lru_cache(maxsize=1)
+def call_type_flags_digest() -> str:
+    """A digest of the call-type danger patterns: they change recommendations, so they are
+    part of every policy's version hash."""
+    from ..taxonomy.narrative import CALL_TYPE_FLAGS
+
+    return hashlib.sha256(CALL_TYPE_FLAGS.read_bytes()).hexdigest()[:16]
 
 
 def list_presets() -> list[str]:
@@ -528,6 +578,8 @@ def parse_policy(doc: Any, path: str, findings: list[Finding]) -> Policy | None:
         sources = []
 
     responders = _effective_responders(doc.get("responders"), path, findings)
+    unscreened = _unscreened(doc.get("unscreened", "police"), None, path, findings, responders) or "police"
+    anchors = _anchors(doc.get("anchors"), path, findings)
 
     rules: list[Rule] = []
     seen: set[str] = set()
@@ -580,8 +632,39 @@ def parse_policy(doc: Any, path: str, findings: list[Finding]) -> Policy | None:
         id=pid or Path(path).stem, title=str(doc.get("title") or ""), path=path,
         summary=" ".join(str(doc.get("summary") or "").split()), version=None if doc.get("version") is None else str(doc["version"]),
         sources=tuple(dict(s) for s in sources), rules=tuple(rules), responders=responders, examples=tuple(examples),
-        taxonomy=taxonomy,
+        taxonomy=taxonomy, unscreened=unscreened, anchors=anchors,
     )
+
+
+def _unscreened(v, rid, path, findings, responders) -> str | None:
+    """A responder who may go before the screen is complete: one whose officers attend."""
+    if v is None:
+        return None
+    v = str(v)
+    if v not in responders or not responders[v].police:
+        ok = ", ".join(r for r in RESPONDERS if responders.get(r) is not None and responders[r].police)
+        findings.append(Finding("error", path, rid, f"unscreened: {v!r} is not a responder whose officers attend "
+                                                    f"(use {ok}): it goes before anyone has asked about a weapon"))
+        return None
+    return v
+
+
+def _anchors(v, path, findings) -> tuple[dict, ...]:
+    """Published figures a report shows beside the policy's history (documentation only)."""
+    if v is None:
+        return ()
+    out = []
+    for i, a in enumerate(v if isinstance(v, list) else [v], start=1):
+        if not isinstance(a, dict) or not a.get("figure") or not a.get("source") or set(a) - _ANCHOR_KEYS:
+            findings.append(Finding("error", path, None, f"anchor {i}: a mapping with figure and source (and optionally "
+                                                         f"low, high, measures, differs)"))
+            continue
+        for k in ("low", "high"):
+            x = a.get(k)
+            if x is not None and (isinstance(x, bool) or not isinstance(x, (int, float)) or not 0 <= x <= 1):
+                findings.append(Finding("error", path, None, f"anchor {i}: {k} is a share between 0 and 1, not {x!r}"))
+        out.append({k: (" ".join(str(a[k]).split()) if isinstance(a[k], str) else a[k]) for k in a})
+    return tuple(out)
 
 
 def _suggest(word: str, options) -> str:
@@ -755,9 +838,10 @@ def _rule_body(r: dict, rid: str, index: int, clauses, path, findings, responder
         else:
             findings.append(Finding("error", path, rid, f"question {q!r}: use a flag name ({', '.join(FLAGS)}), "
                                                         f"{{flag: NAME, text: ...}} or the question's text"))
+    unscreened = _unscreened(r.get("unscreened"), rid, path, findings, responders)
     if not ok:
         return None
-    return Rule(rid, index, clauses, resp, co, fb, reason, tuple(questions), default)
+    return Rule(rid, index, clauses, resp, co, fb, reason, tuple(questions), default, unscreened)
 
 
 def _example(e, i, path, findings, cat_names, rule_ids) -> Example | None:
@@ -787,12 +871,20 @@ def _example(e, i, path, findings, cat_names, rule_ids) -> Example | None:
     if e.get("category") is not None and cat_names and e["category"] not in cat_names:
         findings.append(Finding("error", path, None, f"{where}: unknown category {e['category']!r}"))
         return None
+    if exp.get("status") not in (None, "final", "screen_first"):
+        findings.append(Finding("error", path, None, f"{where}: expect status is 'final' or 'screen_first'"))
+        return None
     call = {k: e[k] for k in ("call_type", "category", "priority", "origin", "at", "flags", "unavailable") if k in e}
+    if e.get("screened") is not None and not isinstance(e.get("screened"), bool):
+        findings.append(Finding("error", path, None, f"{where}: screened is true (every unanswered flag answered no) or false"))
+        return None
     try:
-        from .engine import make_call
+        from .engine import make_call, screened_flags
 
+        if e.get("screened"):
+            call["flags"] = screened_flags(call.get("flags"))
         make_call(**call)
     except ValueError as exc:
         findings.append(Finding("error", path, None, f"{where}: {exc}"))
         return None
-    return Example(i, call, dict(exp), str(e.get("note") or ""))
+    return Example(i, call, dict(exp), str(e.get("note") or ""), None if e.get("city") is None else str(e["city"]))

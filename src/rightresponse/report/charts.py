@@ -71,7 +71,8 @@ def _ticks(v: float, most: int = 5) -> tuple[float, list[float]]:
 
 def paired_bars(rows, title: str, a_label: str = "share of calls", b_label: str = "share of officer time",
                 desc: str = "") -> str:
-    """Horizontal bars, two per row (calls vs time). rows: (label, a, b, suppressed)."""
+    """Horizontal bars, two per row (calls vs time). rows: (label, a, b, withheld), where
+    withheld is False or the text drawn instead of the bars (True: a small count)."""
     rows = [(lab, _num(a), _num(b), sup) for lab, a, b, sup in rows]
     label_w, bar_w, right = 250, 430, 60
     w = label_w + bar_w + right
@@ -97,8 +98,8 @@ def paired_bars(rows, title: str, a_label: str = "share of calls", b_label: str 
         lab = label if len(label) <= 36 else label[:34] + "…"
         parts.append(_text(label_w - 8, y + 15, lab, anchor="end", size=12))
         if sup:
-            parts.append(_text(label_w + 4, y + 15, "fewer calls than the reporting threshold", size=11, fill=GREY,
-                               extra='font-style="italic"'))
+            why = sup if isinstance(sup, str) else "fewer calls than the reporting threshold"
+            parts.append(_text(label_w + 4, y + 15, why, size=11, fill=GREY, extra='font-style="italic"'))
             continue
         aw, bw = a * sx, b * sx
         parts.append(f'<rect x="{label_w}" y="{y + 3}" width="{aw:.1f}" height="10" fill="{SKY}"><title>{escape(label)}: {pct(a)} of calls</title></rect>')
@@ -168,9 +169,10 @@ def heatmap(values, suppressed, title: str, unit: str = "calls", desc: str = "")
 
 
 def range_bars(rows, title: str, unit: str = "min", desc: str = "") -> str:
-    """Per row a bar to the median and a thin bar to the 90th percentile. rows: (label, median, p90, n_note)."""
-    rows = [(lab, None if med is None else _num(med), None if p90 is None else _num(p90), note)
-            for lab, med, p90, note in rows]
+    """Per row a bar to the median and a thin bar to the 90th percentile. rows: (label, median,
+    p90, n_note) or (..., why): ``why`` is drawn when there is no median (default: too few calls)."""
+    rows = [(r[0], None if r[1] is None else _num(r[1]), None if r[2] is None else _num(r[2]), r[3],
+             r[4] if len(r) > 4 else "too few calls to show") for r in rows]
     label_w, bar_w, right = 170, 470, 80
     w = label_w + bar_w + right
     row_h, top = 34, 40
@@ -187,12 +189,12 @@ def range_bars(rows, title: str, unit: str = "min", desc: str = "") -> str:
         x = label_w + tv * sx
         parts.append(f'<line x1="{x:.1f}" y1="{top - 6}" x2="{x:.1f}" y2="{h - 16}" stroke="{LIGHT}"/>')
         parts.append(_text(x, h - 3, f"{tv:g} {unit}", anchor="middle", size=10, fill=GREY))
-    for i, (label, med, p90, note) in enumerate(rows):
+    for i, (label, med, p90, note, why) in enumerate(rows):
         y = top + i * row_h
         parts.append(_text(label_w - 8, y + 13, label, anchor="end", size=12))
         parts.append(_text(label_w - 8, y + 26, note, anchor="end", size=10, fill=GREY))
         if med is None or p90 is None:
-            parts.append(_text(label_w + 4, y + 17, "too few calls to show", size=11, fill=GREY, extra='font-style="italic"'))
+            parts.append(_text(label_w + 4, y + 17, why, size=11, fill=GREY, extra='font-style="italic"'))
             continue
         parts.append(f'<rect x="{label_w}" y="{y + 12}" width="{p90 * sx:.1f}" height="6" fill="{SAND}"/>')
         parts.append(f'<rect x="{label_w}" y="{y + 5}" width="{med * sx:.1f}" height="20" fill="{TEAL}" opacity="0.92"/>')

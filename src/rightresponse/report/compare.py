@@ -39,13 +39,31 @@ SOURCES = {
 
 
 def _share(df: pd.DataFrame | None, key: str, values, col: str) -> float | None:
-    if df is None or df.empty or key not in df.columns:
+    """The share of the named groups, summed from the table's own share column: a group
+    withheld to protect a small count (its share missing) gives no figure rather than a part,
+    since the part and the published whole would give the withheld share back."""
+    if df is None or df.empty or key not in df.columns or col not in df.columns:
         return None
-    base = "calls" if col == "share_calls" else "hours"
-    tot = df[base].sum()
-    if not tot:
+    rows = df.loc[df[key].isin(list(values)), col]
+    if rows.isna().any():
         return None
-    return float(df.loc[df[key].isin(list(values)), base].sum() / tot)
+    if not len(rows):
+        return 0.0 if df[col].notna().any() else None
+    return float(rows.sum())
+
+
+def crime_definitions(cat: pd.DataFrame | None) -> dict[str, str]:
+    """The two definitions of "crime" a report uses, by the categories each holds in this
+    data: the crime groups (violent, property and other crime) and Langton's demand type
+    "crime" (the taxonomy puts warrants, liquor and status offences under other demand types)."""
+    if cat is None or cat.empty:
+        return {"crime groups": "", "demand type": ""}
+    groups = cat[cat["crime_group"].isin(CRIME_GROUPS)]["category"]
+    demand = cat[cat["demand_type"] == "crime"]["category"]
+    return {"crime groups": ", ".join(sorted(groups)), "demand type": ", ".join(sorted(demand))}
+
+
+CRIME_GROUPS = ("violent crime", "property crime", "other crime")
 
 
 def comparison_rows(tables: dict, measure_label: str) -> list[dict]:
@@ -61,6 +79,9 @@ def comparison_rows(tables: dict, measure_label: str) -> list[dict]:
         rows.append({"source": title, "metric": metric, "published": published, "ours": ours,
                      "their_method": method, "our_method": ours_how})
 
+    # Two definitions of crime appear: the crime groups (violent, property and other crime:
+    # every offence category) and Langton's demand type "crime" (which puts warrants,
+    # liquor and status offences elsewhere). Each row names the one it uses.
     add("nyt", "serious violent crime, share of calls", 0.01,
         _share(cat, "category", ["Violent Crime"], "share_calls"),
         "Vera 'Violent Crime' category: includes simple assault, so broader than 'serious' violent crime")
@@ -72,10 +93,11 @@ def comparison_rows(tables: dict, measure_label: str) -> list[dict]:
     add("nyt", "traffic, share of officer time", 0.15,
         _share(dt, "demand_type", ["traffic"], "share_time"), f"demand type 'traffic'; {ours_time}")
     for d, (c, t) in DETROIT_2019.items():
-        add("detroit", f"{d}: share of calls", c, _share(dt, "demand_type", [d], "share_calls"),
-            "Vera categories mapped to Langton demand types (this project's mapping)")
-        add("detroit", f"{d}: share of time", t, _share(dt, "demand_type", [d], "share_time"),
-            f"Vera categories mapped to Langton demand types (this project's mapping); {ours_time}")
+        how = ("Vera categories mapped to Langton demand types (this project's mapping)"
+               + (f"; demand type 'crime' = {crime_definitions(cat)['demand type']}, narrower than the crime "
+                  "groups" if d == "crime" else ""))
+        add("detroit", f"{d}: share of calls", c, _share(dt, "demand_type", [d], "share_calls"), how)
+        add("detroit", f"{d}: share of time", t, _share(dt, "demand_type", [d], "share_time"), f"{how}; {ours_time}")
     add("nicjr", "non-criminal, share of calls", 0.797,
         _share(cg, "crime_group", ["non-criminal", "officer activity and administrative"], "share_calls"),
         "crime groups 'non-criminal' plus officer activity and administrative statuses")

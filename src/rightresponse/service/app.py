@@ -120,14 +120,34 @@ class Question(BaseModel):
     text: str
 
 
-class TriageOut(BaseModel):
+class Screened(BaseModel):
     responder: str
+    co_responder: str | None
+    fallback: str | None
+
+
+class Floor(BaseModel):
+    rule: str = Field(description="The rule that matched.")
+    would_send: str = Field(description="Who that rule would have sent.")
+    flags: list[str] = Field(description="The danger flags present (answered yes or stated by the call type).")
+
+
+class TriageOut(BaseModel):
+    responder: str = Field(description="Who to send now. With status screen_first: who to send if the call-taker cannot ask.")
     co_responder: str | None
     fallback: str | None
     rule: str
     reason: str
-    questions: list[str]
+    questions: list[str] = Field(description="What to ask, in order: the screening questions left first, gravest first.")
     policy_hash: str
+    status: Literal["final", "screen_first"] = Field(
+        description="screen_first: the policy sends a responder without police only once every screening question "
+                    "is answered no; `if_screened` is that answer, `screen` the questions left.")
+    if_screened: Screened | None
+    screen: list[str] = Field(description="Screening flags still unanswered, gravest first.")
+    call_type_flags: list[str] = Field(description="Policy flags the call type itself sets (a 'no' cannot clear them).")
+    call_type_dangers: list[str] = Field(description="What the call type states: weapon, violence, impaired_driving, prisoner, ...")
+    floor: Floor | None = Field(description="Set when the safety floor overrode the rule: no responder without police into danger.")
     policy: str
     category: str | None
     intended: str

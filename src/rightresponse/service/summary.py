@@ -15,7 +15,6 @@ aggregation runs in the database, so a year of decisions is summarized without l
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -66,12 +65,26 @@ class DecisionSummary:
                             "by_responder": recs(self.alternative)},
         }
 
-    def to_html(self, min_cell: int = 0, heading_level: int = 3) -> str:
-        """An HTML fragment (no page, no styles of its own) for the report's dispatch-practice section.
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The summary as the tables a report publishes: totals, by rule, by category, by
+        override reason, by alternative responder."""
+        totals = pd.DataFrame([{
+            "decisions": self.total, "overrides": self.overrides, "override_rate": self.override_rate,
+            "eligible": self.eligible, "handled": self.handled, "alternative_share": self.alternative_share}],
+            columns=["decisions", "overrides", "override_rate", "eligible", "handled", "alternative_share"]).astype(
+            {"override_rate": "float64", "alternative_share": "float64"})
+        return {"dispatch_totals": totals, "dispatch_by_rule": self.by_rule, "dispatch_by_category": self.by_category,
+                "dispatch_alternative": self.alternative, "dispatch_override_reasons": self.by_reason}
 
-        Counts below ``min_cell`` are shown as "<min_cell" and their rates left out.
-        """
-        return _html(self, min_cell, heading_level)
+    def to_html(self, min_cell: int = 0, heading_level: int = 3) -> str:
+        """An HTML fragment (no page, no styles of its own) for a report's dispatch-practice section,
+        rendered by rightresponse.report from the tables as published: counts below
+        ``min_cell`` read "<min_cell", and no withheld count can be worked out from the others."""
+        from ..report.disclosure import publish_decisions
+        from ..report.html import dispatch_section
+
+        period = f" from {self.first:%Y-%m-%d} to {self.last:%Y-%m-%d}" if self.first and self.last else ""
+        return dispatch_section(publish_decisions(self.tables(), min_cell), heading_level, period)
 
 
 def summarize_decisions(db, since=None, until=None, policy: str | None = None) -> DecisionSummary:
@@ -197,69 +210,3 @@ def _jsonable(v):
     if hasattr(v, "item"):
         return v.item()
     return v
-
-
-# ---------------------------------------------------------------------------- HTML
-
-def _pct(x) -> str:
-    return "" if x is None or x != x else f"{100 * x:.1f}%"
-
-
-def _count(v, min_cell) -> tuple[str, bool]:
-    v = int(v)
-    if min_cell and 0 < v < min_cell:
-        return f"&lt;{min_cell}", True  # as the rest of the report writes small cells
-    return f"{v:,}", False
-
-
-def _table(caption, headers, rows) -> str:
-    th = "".join(f'<th scope="col">{html.escape(h)}</th>' for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
-    return (f'<table class="decisions"><caption>{html.escape(caption)}</caption>'
-            f"<thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>")
-
-
-def _html(s: DecisionSummary, min_cell: int, level: int) -> str:
-    h = f"h{level}"
-    e = html.escape
-    if not s.total:
-        return f'<section class="dispatch-practice"><{h}>Dispatch practice</{h}><p>No decisions recorded.</p></section>'
-    period = ""
-    if s.first and s.last:
-        period = f" from {s.first:%Y-%m-%d} to {s.last:%Y-%m-%d}"
-    parts = [f'<section class="dispatch-practice"><{h}>Dispatch practice</{h}>',
-             f"<p>{s.total:,} decisions recorded by call-takers{period}. The recommendation was overridden in "
-             f"{s.overrides:,} ({_pct(s.override_rate)}). "
-             + (f"Of {s.eligible:,} calls the policy sent to an alternative responder, "
-                f"{s.handled:,} ({_pct(s.alternative_share)}) were handled by it."
-                if s.eligible else "No call was eligible for an alternative responder.")
-             + "</p>"]
-    rows = []
-    for r in s.alternative.to_dict("records"):
-        c, small = _count(r["eligible"], min_cell)
-        hc, hs = _count(r["handled"], min_cell)
-        rows.append([e(r["responder"]), c, hc, "" if small or hs else _pct(r["share"])])
-    if rows:
-        parts.append(_table("Eligible calls handled by the alternative responder", ["responder", "eligible", "handled", "share"], rows))
-    rows = []
-    for r in s.by_rule.to_dict("records"):
-        c, small = _count(r["decisions"], min_cell)
-        o, osmall = _count(r["overrides"], min_cell)
-        rows.append([e(r["policy"]), e(r["rule"]), c, o, "" if small or osmall else _pct(r["override_rate"])])
-    parts.append(_table("Overrides by rule", ["policy", "rule", "decisions", "overrides", "override rate"], rows))
-    rows = []
-    for r in s.by_category.to_dict("records"):
-        c, small = _count(r["decisions"], min_cell)
-        o, osmall = _count(r["overrides"], min_cell)
-        rows.append([e(r["category"]), c, o, "" if small or osmall else _pct(r["override_rate"])])
-    parts.append(_table("Overrides by call category", ["category", "decisions", "overrides", "override rate"], rows))
-    if len(s.by_reason):
-        rows = []
-        for r in s.by_reason.to_dict("records"):
-            c, small = _count(r["overrides"], min_cell)
-            rows.append([e(r["override_reason"].replace("_", " ")), c, "" if small else _pct(r["share"])])
-        parts.append(_table("Why call-takers overrode", ["reason", "overrides", "share of overrides"], rows))
-    if min_cell:
-        parts.append(f'<p class="note">Counts below {min_cell} are suppressed.</p>')
-    parts.append("</section>")
-    return "".join(parts)

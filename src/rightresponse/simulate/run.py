@@ -60,6 +60,7 @@ class SimulationResult:
     warnings: list = field(default_factory=list)
 
     def total(self, metric: str) -> tuple[float, float, float]:
+        """Exact (mean, low, high) of a total, for analysis; what is printed goes through publish()."""
         r = self.totals.set_index("metric").loc[metric]
         return float(r["mean"]), float(r["low"]), float(r["high"])
 
@@ -71,31 +72,65 @@ class SimulationResult:
         """One row per pool, one column per metric (means)."""
         return self.pools.pivot(index="pool", columns="metric", values="mean").reindex(list(self.scenario.pools))
 
-    def to_dict(self) -> dict:
-        """The `rightresponse simulate --json` contract."""
+    def publish(self, min_cell: int = 10) -> dict:
+        """``totals``, ``pools`` and ``priorities`` as published (rightresponse.report.disclosure):
+        values frames with withheld figures missing; ``{name}_disclosed`` keep how each reads."""
+        key = int(min_cell)
+        cache = self.__dict__.setdefault("_published", {})
+        if key not in cache:
+            from ..report.disclosure import publish_simulation
+            from .metrics import POOL_COUNTS, TOTAL_COUNTS
+
+            d = publish_simulation(self.totals, self.pools, self.priorities, self.scenario.pool_for("police"),
+                                   POOL_COUNTS, TOTAL_COUNTS, key)
+            from .metrics import denoise
+
+            shown = {}
+            for k, v in d.items():
+                f = v.values.astype({"mean": "float64", "low": "float64", "high": "float64"})
+                for c in ("mean", "low", "high"):
+                    f[c] = f[c].map(denoise)
+                shown[k] = f
+            cache[key] = {**shown, **{f"{k}_disclosed": v for k, v in d.items()}, "min_cell": key}
+        return cache[key]
+
+    def metrics(self, min_cell: int = 10) -> pd.DataFrame:
+        """Every figure this result reports, as `scenario compare` lists it (rightresponse.simulate.metrics)."""
+        from .metrics import metric_table
+
+        return metric_table(self, min_cell)
+
+    def to_dict(self, min_cell: int = 10) -> dict:
+        """The `rightresponse simulate --json` contract: published figures (a withheld one is null)."""
         def recs(df):
             return json_safe(df.to_dict(orient="records"))
 
+        pub = self.publish(min_cell)
+        util = pub["pools"][pub["pools"]["metric"] == "utilization"]
+        shown = set(util.loc[util["mean"].notna(), "pool"])  # a team's hours withheld with its calls
         return json_safe({
             "scenario": self.scenario.id, "title": self.scenario.title, "path": self.scenario.path,
             "policy": self.scenario.policy, "view": self.scenario.view, "mode": self.scenario.mode,
             "replications": self.replications, "seed": self.seed, "confidence": self.confidence,
+            "min_cell": int(min_cell),
             "weeks": self.weeks, "totals": {r.metric: {"mean": r.mean, "low": r.low, "high": r.high}
-                                            for r in self.totals.itertuples()},
-            "pools": recs(self.pools), "priorities": recs(self.priorities), "utilization_by_hour": recs(self.utilization),
+                                            for r in pub["totals"].itertuples()},
+            "metrics": recs(self.metrics(min_cell)),
+            "pools": recs(pub["pools"]), "priorities": recs(pub["priorities"]),
+            "utilization_by_hour": recs(self.utilization[self.utilization["pool"].isin(shown)]),
             "analytic": recs(self.analytic), "coverage": self.coverage, "assumptions": self.scenario.assumptions(),
             "warnings": list(self.warnings), "timing": self.timing,
         })
 
-    def summary_text(self) -> str:
-        from .report import summary_lines
+    def summary_text(self, min_cell: int = 10) -> str:
+        from .metrics import summary_lines
 
-        return "\n".join(summary_lines(self))
+        return "\n".join(summary_lines(self, min_cell))
 
-    def html(self, heading: str | None = None, level: int = 2) -> str:
-        from .report import simulation_html
+    def html(self, heading: str | None = None, level: int = 2, min_cell: int = 10) -> str:
+        from ..report.scenarios import simulation_html
 
-        return simulation_html(self, heading=heading, level=level)
+        return simulation_html(self, heading=heading, level=level, min_cell=min_cell)
 
 
 def json_safe(x):

@@ -7,79 +7,22 @@ and maps the answer back (in pandas for small tables, as an engine join for Ibis
 
 from __future__ import annotations
 
-import hashlib
-import pickle
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
-from .crosswalk import CROSSWALK_DIR, Lookup, agency_id, coerce_overrides, crosswalk_lookup, load_crosswalks
-from .model import CallTypeClassifier
+from .crosswalk import Lookup, agency_id, coerce_overrides, crosswalk_lookup
 from .normalize import clean
-from .taxonomy import DATA_DIR, load_taxonomy
+from .store import build_default_classifier as train_default_classifier  # noqa: F401 (public name)
+from .store import default_classifier
+from .taxonomy import load_taxonomy
 
-METHODS = ("override", "crosswalk", "rule", "model", "missing")
+# needs_review: the classifier's confidence was below its abstention threshold; the category
+# is left empty (the best guess is in ``detail``) until a person decides.
+METHODS = ("override", "crosswalk", "rule", "model", "needs_review", "missing")
 RESULT_COLUMNS = ["category", "confidence", "method", "crime_group", "demand_type"]
 # A crosswalk row nobody reviewed (decided_by=model) is a guess; say so in the confidence
 # so review_table puts it near the top.
 UNREVIEWED_CONFIDENCE = 0.5
-_MODEL_FORMAT = 1
-
-
-# -- the default classifier -------------------------------------------------------------------
-def _fingerprint(taxonomy=None) -> str:
-    """Changes whenever the training data, rules, taxonomy or library versions change."""
-    import sklearn
-
-    from .. import __version__
-
-    h = hashlib.sha256(f"{_MODEL_FORMAT}|{__version__}|{sklearn.__version__}".encode())
-    if taxonomy is not None and taxonomy.source:
-        h.update(Path(taxonomy.source).read_bytes())
-    for p in sorted(CROSSWALK_DIR.glob("*.csv")) + sorted(DATA_DIR.glob("*")):
-        if p.is_file():
-            h.update(p.name.encode())
-            h.update(p.read_bytes())
-    return h.hexdigest()
-
-
-def train_default_classifier(taxonomy=None) -> CallTypeClassifier:
-    """Fit the classifier on every shipped crosswalk row a person decided (deterministic)."""
-    cw = load_crosswalks(taxonomy=taxonomy)
-    cw = cw[cw["decided_by"] != "model"]
-    return CallTypeClassifier(taxonomy=taxonomy).fit(cw["value"], cw["category"], groups=cw["agency"])
-
-
-def default_classifier(model_path: str | Path | None = None, taxonomy=None) -> CallTypeClassifier:
-    """The shipped classifier, trained on demand (~10-20 s of CPU).
-
-    A ``taxonomy`` whose category names differ from the shipped crosswalks' cannot be
-    trained from them (TaxonomyError names the first offending row); such a city
-    classifies through its own overrides, or fits a ``CallTypeClassifier`` itself.
-
-    With ``model_path``, a model saved there is reused when it was trained on the same
-    data and library versions, and a freshly trained one is saved there. Nothing is
-    cached anywhere else.
-    """
-    fp = _fingerprint(taxonomy)
-    path = Path(model_path) if model_path else None
-    if path and path.exists():
-        try:
-            with open(path, "rb") as f:
-                saved = pickle.load(f)
-            if isinstance(saved, dict) and saved.get("fingerprint") == fp:
-                return saved["classifier"]
-        except (pickle.UnpicklingError, EOFError, AttributeError, ImportError):
-            pass  # stale or foreign file: retrain and overwrite
-    clf = train_default_classifier(taxonomy)
-    if path:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        with open(tmp, "wb") as f:
-            pickle.dump({"fingerprint": fp, "classifier": clf}, f)
-        tmp.replace(path)
-    return clf
 
 
 # -- core resolution on distinct keys ---------------------------------------------------------------
@@ -88,7 +31,8 @@ def resolve(keys: pd.DataFrame, overrides=None, classifier=None, taxonomy=None,
     """Classify distinct keys: columns agency, value and optional code (and field).
 
     Returns the keys plus category, confidence, method, detail, field, crime_group,
-    demand_type. ``detail`` says which rule or crosswalk decision was used.
+    demand_type. ``detail`` says which rule or crosswalk decision was used, or the best
+    guess of a value left for review (method ``needs_review``, empty category).
     """
     tax = taxonomy or load_taxonomy()
     ov = Lookup(coerce_overrides(overrides, tax), "override")
@@ -143,6 +87,10 @@ def resolve(keys: pd.DataFrame, overrides=None, classifier=None, taxonomy=None,
                 row = row.iloc[0]
             cat[i], conf[i], method[i] = row["category"], float(row["confidence"]), row["method"]
             detail[i] = row["rule"] or ""
+            if method[i] == "needs_review":
+                cat[i] = None
+                if isinstance(row["guess"], str):
+                    detail[i] = f"guess: {row['guess']}"
             if not clean(values[i]):
                 field_out[i] = "call_type_code"
 
@@ -288,7 +236,9 @@ def categorize(calls, overrides=None, *, classifier=None, taxonomy=None, model_p
 def review_table(calls, overrides=None, *, classifier=None, taxonomy=None, model_path=None,
                  value_column: str = "call_type", code_column: str = "call_type_code") -> pd.DataFrame:
     """One row per (agency, field, value) with its category, confidence, method and calls,
-    most calls x most uncertainty first: the order in which a person should review.
+    in the order a person should review: the values left for review (method
+    ``needs_review``, empty category) first, heaviest first; then the rest by calls x
+    uncertainty.
 
     Accepts an Ibis table or a pandas DataFrame. Save the edited result with
     ``save_overrides`` and pass it back as ``overrides``.
@@ -326,7 +276,9 @@ def review_table(calls, overrides=None, *, classifier=None, taxonomy=None, model
                    calls=("calls", "sum"))
               .reset_index())
     out["uncertain_calls"] = np.round(out["calls"] * (1.0 - out["confidence"]), 2)
-    out = out.sort_values(["uncertain_calls", "calls", "agency", "value"],
-                          ascending=[False, False, True, True], kind="mergesort").reset_index(drop=True)
+    out["_review"] = out["method"] == "needs_review"
+    out["_heavy"] = np.where(out["_review"], out["calls"], 0)
+    out = out.sort_values(["_review", "_heavy", "uncertain_calls", "calls", "agency", "value"],
+                          ascending=[False, False, False, False, True, True], kind="mergesort").reset_index(drop=True)
     return out[["agency", "field", "value", "category", "confidence", "method", "calls",
                 "uncertain_calls", "detail", "crime_group", "demand_type"]]

@@ -1,35 +1,44 @@
-"""Classifier for call types that no crosswalk covers: keyword rules + TF-IDF logistic model.
+"""Classifier for call types that no crosswalk covers: keyword rules + a TF-IDF logistic model.
 
-The rules carry meanings that hold in any city and decide when they fire (measured:
-leave-one-city-out, rules beat the model on the values where both speak); the model
-learns the conventions labelled crosswalks encode (is a FIGHT a crime? a welfare check a
-status?) and decides the rest. Both report a calibrated probability.
+The rules carry meanings that hold in any city and decide when they fire; the model learns
+the conventions labelled crosswalks encode (is a FIGHT a crime? a welfare check a status?)
+and decides the rest. Both read the call type through the same normalizer: curated
+abbreviations and statutes (data/), then the spellings, abbreviations and code numbers the
+classifier learned from its training call types (``taxonomy.lexicon``).
 
-Calibration: the logistic model's logits are temperature-scaled on out-of-group
-predictions (groups = agencies), so a confidence of 0.8 means "right about 80% of the
-time on a city the model has not seen", which is how the classifier is used. Rule
-confidences are their smoothed precision on the training values.
+Calibration and abstention are measured the way the classifier is used, on cities it has
+not seen: the training agencies are split into folds, each fold's cities are classified by
+a classifier fitted on the others (lexicon included), and
+
+* the model's logits are temperature-scaled on those out-of-city predictions, so a
+  confidence of 0.8 means "right about 80% of the time on a city it has not seen";
+* the abstention threshold is the confidence below which those out-of-city answers were
+  more often wrong than right (the cut that maximizes right minus wrong answers). Below it
+  the category is left empty and the method is ``needs_review``.
+
+A fitted classifier holds only arrays, dicts and strings: it is saved as one ``.npz`` file
+(JSON + arrays, no pickle, so a model file is data and cannot run code) and predicts with
+numpy alone, so loading it costs milliseconds and never imports scikit-learn.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import re
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import minimize_scalar
-from scipy.special import log_softmax, softmax
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GroupKFold, KFold
-from sklearn.pipeline import FeatureUnion, make_pipeline
 
-from .normalize import clean, model_text
-from .rules import apply_rules, load_rules
+from .lexicon import Lexicon
+from .normalize import clean, expand, model_text, read_citations, rule_text, strip_code_prefix
+from .rules import first_rule, load_rules
 
 _WEIGHTINGS = ("log", "sqrt", "raw", "none")
+FORMAT = 2
+_WORD = re.compile(r"\w+")
 
 
 def _weights(sample_weight, n: int, how: str) -> np.ndarray:
@@ -41,48 +50,138 @@ def _weights(sample_weight, n: int, how: str) -> np.ndarray:
     return w / w.mean()  # mean 1 keeps C meaning the same whatever the weighting
 
 
-def _vectorizer():
-    return FeatureUnion([
-        ("word", TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True, min_df=1,
-                                 token_pattern=r"(?u)\b\w+\b")),
-        ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=1)),
-    ])
+# -- features: word 1-2-grams and character 2-5-grams within words, TF-IDF -------------------
+def word_grams(text: str) -> list[str]:
+    toks = _WORD.findall(text.lower())
+    return toks + [a + " " + b for a, b in zip(toks, toks[1:])]
 
 
-class CallTypeClassifier(ClassifierMixin, BaseEstimator):
-    """Classify call-type strings into taxonomy categories (scikit-learn interface).
+def char_grams(text: str) -> list[str]:
+    """Character 2-5-grams of each space-padded word, exactly as scikit-learn's ``char_wb``:
+    what lets the model read a spelling it has never seen from the pieces it shares with
+    known ones."""
+    out = []
+    for w in text.lower().split():
+        w = " " + w + " "
+        n_w = len(w)
+        for n in range(2, 6):
+            offset = 0
+            out.append(w[:n])
+            while offset + n < n_w:
+                offset += 1
+                out.append(w[offset:offset + n])
+            if offset == 0:  # a short word (shorter than n) counts once
+                break
+    return out
 
-    ``fit(values, categories, sample_weight=counts, groups=agencies)``; ``predict`` and
-    ``predict_proba`` take raw values (normalization happens inside). ``explain`` gives
-    category, confidence and method ('rule' or 'model') per value.
 
-    weighting: how call counts become sample weights. 'log' (default) lets frequent types
-    matter more without one huge type drowning the rest.
+class _Vectorizer:
+    """TF-IDF (sublinear tf, smoothed idf, each block L2-normalized) over the two analyzers,
+    written out so fitting and the numpy-only prediction share one definition."""
+
+    ANALYZERS = (word_grams, char_grams)
+
+    def __init__(self, terms: tuple[list[str], list[str]], idf: np.ndarray):
+        self.terms = terms
+        self.vocabs, start = [], 0
+        for block in terms:
+            self.vocabs.append({k: start + i for i, k in enumerate(block)})
+            start += len(block)
+        self.idf, self.size = idf, start
+
+    @classmethod
+    def fit(cls, texts) -> "_Vectorizer":
+        terms, dfs = [], []
+        for analyzer in cls.ANALYZERS:
+            df: dict[str, int] = {}
+            for t in texts:
+                for g in set(analyzer(t)):
+                    df[g] = df.get(g, 0) + 1
+            keys = sorted(df)
+            terms.append(keys)
+            dfs.append(np.array([df[k] for k in keys], dtype=float))
+        n = len(texts)
+        return cls(tuple(terms), np.concatenate([np.log((1 + n) / (1 + d)) + 1 for d in dfs]))
+
+    def rows(self, text: str):
+        """(columns, values) of one text's feature row."""
+        cols, vals = [], []
+        for analyzer, vocab in zip(self.ANALYZERS, self.vocabs):
+            counts: dict[int, int] = {}
+            for g in analyzer(text):
+                j = vocab.get(g)
+                if j is not None:
+                    counts[j] = counts.get(j, 0) + 1
+            if not counts:
+                continue
+            c = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+            v = (1.0 + np.log(np.fromiter(counts.values(), dtype=float, count=len(counts)))) * self.idf[c]
+            cols.append(c)
+            vals.append(v / np.sqrt((v * v).sum()))
+        if not cols:
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        return np.concatenate(cols), np.concatenate(vals)
+
+    def transform(self, texts):
+        from scipy import sparse
+
+        indptr, indices, data = [0], [], []
+        for t in texts:
+            c, v = self.rows(t)
+            indices.append(c)
+            data.append(v)
+            indptr.append(indptr[-1] + len(c))
+        X = sparse.csr_matrix((np.concatenate(data) if data else np.zeros(0),
+                               np.concatenate(indices) if indices else np.zeros(0, np.int32), np.asarray(indptr)),
+                              shape=(len(texts), self.size))
+        X.indices, X.indptr = X.indices.astype(np.int32), X.indptr.astype(np.int32)  # scikit-learn's solvers
+        return X
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+class CallTypeClassifier:
+    """Classify call-type strings into taxonomy categories (scikit-learn style interface).
+
+    ``fit(values, categories, sample_weight=counts, groups=agencies, code_pairs=...)``;
+    ``predict`` and ``predict_proba`` take raw values. ``explain`` gives category (empty
+    below the abstention threshold), confidence, method ('rule', 'model' or
+    'needs_review'), rule id and the best guess. ``save(path)`` / ``load(path)``.
+
+    weighting: how call counts become sample weights ('log' lets frequent types matter more
+    without one huge type drowning the rest). abstain: leave low-confidence answers empty.
     """
 
     def __init__(self, C: float = 3.0, weighting: str = "log", use_rules: bool = True,
-                 use_model: bool = True, calibrate: bool = True, rules_path=None, taxonomy=None):
+                 use_model: bool = True, calibrate: bool = True, abstain: bool = True,
+                 learn_lexicon: bool = True, rules_path=None, taxonomy=None):
         self.C = C
         self.weighting = weighting
         self.use_rules = use_rules
         self.use_model = use_model
         self.calibrate = calibrate
+        self.abstain = abstain
+        self.learn_lexicon = learn_lexicon
         self.rules_path = rules_path
         self.taxonomy = taxonomy
 
-    # -- fitting --------------------------------------------------------------------------
-    def _new_model(self):
-        # saga with a loose tolerance: 10x faster than lbfgs here, same held-out accuracy
-        # (benchmarks/classify_accuracy.py); random_state makes it deterministic.
-        return make_pipeline(_vectorizer(), LogisticRegression(C=self.C, solver="saga", tol=1e-3, max_iter=2000,
-                                                               random_state=0))
+    # -- reading ------------------------------------------------------------------------------
+    def _texts(self, values):
+        lex = getattr(self, "lexicon_", None)
+        return [model_text(v, lex) for v in values]
 
-    def _fit_model(self, texts, y, w):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)  # tol is deliberately loose
-            return self._new_model().fit(texts, y, logisticregression__sample_weight=w)
+    def _rules_for(self, values):
+        if not self.rules_:
+            return [None] * len(values)
+        lex = getattr(self, "lexicon_", None)
+        return [first_rule(rule_text(v, lex), self.rules_) for v in values]
 
-    def fit(self, values, categories, sample_weight=None, groups=None):
+    # -- fitting --------------------------------------------------------------------------------
+    def fit(self, values, categories, sample_weight=None, groups=None, code_pairs=()):
         if self.weighting not in _WEIGHTINGS:
             raise ValueError(f"weighting must be one of {_WEIGHTINGS}")
         values = list(values)
@@ -95,138 +194,262 @@ class CallTypeClassifier(ClassifierMixin, BaseEstimator):
         if not values:
             raise ValueError("no labelled values to fit on")
         self.classes_ = np.array(sorted(set(y)), dtype=object)
-        texts = [model_text(v) for v in values]
-
         self.rules_ = load_rules(self.rules_path, self.taxonomy) if self.use_rules else ()
-        self.rule_confidence_ = {}
-        fired = []
-        if self.rules_:
-            fired = [apply_rules(v, self.rules_) for v in values]
-            stats: dict[str, list[int]] = {}
-            for r, yi in zip(fired, y):
-                if r is not None:
-                    s = stats.setdefault(r.id, [0, 0])
-                    s[0] += int(r.category == yi)
-                    s[1] += 1
-            # Beta(1.5, 0.5) prior: an unseen rule starts at 0.75, evidence moves it.
-            for r in self.rules_:
-                hit, n = stats.get(r.id, (0, 0))
-                self.rule_confidence_[r.id] = (hit + 1.5) / (n + 2.0)
-
-        self.model_ = None
-        self.temperature_ = 1.0
-        if self.use_model and len(self.classes_) > 1:
-            self.model_ = self._fit_model(texts, y, w)
-            if self.calibrate:
-                # The model only decides values no rule fires on; calibrate on those.
-                free = np.asarray([r is None for r in fired]) if self.rules_ else np.ones(len(values), dtype=bool)
-                if free.sum() < 20:
-                    free[:] = True
-                self.temperature_ = self._fit_temperature(texts, y, w, g, free)
+        self.rule_ids_ = tuple(r.id for r in self.rules_)
+        self._fit_core(values, y, w, code_pairs)
+        self.temperature_, self.threshold_ = 1.0, 0.0
+        if self.use_model and self.calibrate and self.coef_ is not None:
+            self._calibrate(values, y, w, g, code_pairs)
         return self
 
-    def _fit_temperature(self, texts, y, w, groups, score_mask) -> float:
-        """Temperature that minimizes out-of-group log loss (1.0 if too little data)."""
-        n = len(texts)
+    def _fit_core(self, values, y, w, code_pairs):
+        """Lexicon, rule precisions, vectorizer and logistic model on these values."""
+        self.lexicon_ = None
+        if self.learn_lexicon:
+            base = [expand(read_citations(strip_code_prefix(clean(v)) or clean(v))) for v in values]
+            pairs = [(c, expand(clean(d))) for c, d in code_pairs]
+            self.lexicon_ = Lexicon.learn(base, pairs)
+        fired = self._rules_for(values)
+        stats: dict[str, list[int]] = {}
+        for r, yi in zip(fired, y):
+            if r is not None:
+                s = stats.setdefault(r.id, [0, 0])
+                s[0] += int(r.category == yi)
+                s[1] += 1
+        # Beta(1.5, 0.5) prior: an unseen rule starts at 0.75, evidence moves it.
+        self.rule_confidence_ = {r.id: (stats.get(r.id, (0, 0))[0] + 1.5) / (stats.get(r.id, (0, 0))[1] + 2.0)
+                                 for r in self.rules_}
+        self.coef_ = self.intercept_ = self.vectorizer_ = None
+        if self.use_model and len(self.classes_) > 1:
+            from sklearn.exceptions import ConvergenceWarning
+            from sklearn.linear_model import LogisticRegression
+
+            texts = self._texts(values)
+            self.vectorizer_ = _Vectorizer.fit(texts)
+            X = self.vectorizer_.transform(texts)
+            # saga with a loose tolerance: 10x faster than lbfgs here, same held-out accuracy;
+            # random_state makes it deterministic.
+            lr = LogisticRegression(C=self.C, solver="saga", tol=1e-3, max_iter=2000, random_state=0)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                lr.fit(X, y, sample_weight=w)
+            coef, icpt = lr.coef_, lr.intercept_
+            if coef.shape[0] == 1:  # binary: scikit-learn keeps one row
+                coef, icpt = np.vstack([-coef, coef]), np.concatenate([-icpt, icpt])
+            full_c = np.zeros((len(self.classes_), coef.shape[1]))
+            full_i = np.full(len(self.classes_), -1e3)  # a class absent from these values
+            col = {c: i for i, c in enumerate(self.classes_)}
+            for j, c in enumerate(lr.classes_):
+                full_c[col[c]], full_i[col[c]] = coef[j], icpt[j]
+            self.coef_ = np.ascontiguousarray(full_c.T, dtype=np.float32)  # features x classes
+            self.intercept_ = full_i
+
+    def _calibrate(self, values, y, w, groups, code_pairs):
+        """Temperature and abstention threshold from out-of-city answers (see module doc)."""
+        from scipy.optimize import minimize_scalar
+        from sklearn.model_selection import GroupKFold, KFold
+
+        n = len(values)
         if groups is not None and len(set(groups)) >= 2:
-            splitter = GroupKFold(n_splits=min(3, len(set(groups))))
-            splits = list(splitter.split(texts, y, groups))
+            splits = list(GroupKFold(n_splits=min(4, len(set(groups)))).split(values, y, groups))
         elif n >= 20:
-            splits = list(KFold(n_splits=3, shuffle=True, random_state=0).split(texts))
+            splits = list(KFold(n_splits=3, shuffle=True, random_state=0).split(values))
         else:
-            return 1.0
-        logits, truth, weights = [], [], []
-        col = {c: i for i, c in enumerate(self.classes_)}
-        texts_arr = np.asarray(texts, dtype=object)
+            return
+        vals = np.asarray(values, dtype=object)
+        logits, truth, ww, rule_ok, rule_conf, is_rule = [], [], [], [], [], []
         for tr, te in splits:
             if len(set(y[tr])) < 2:
                 continue
-            m = self._fit_model(list(texts_arr[tr]), y[tr], w[tr])
-            z = m.decision_function(list(texts_arr[te]))
-            if z.ndim == 1:  # binary
-                z = np.column_stack([-z, z])
-            full = np.full((len(te), len(self.classes_)), -1e3)  # classes unseen in the fold
-            for j, c in enumerate(m.classes_):
-                full[:, col[c]] = z[:, j]
-            # A class the fold never saw cannot be predicted at any temperature; scoring it
-            # would only push the temperature to its bound.
-            seen = np.isin(y[te], m.classes_) & score_mask[te]
-            logits.append(full[seen])
-            truth.append([col[c] for c in y[te][seen]])
-            weights.append(w[te][seen])
+            fold = type(self)(C=self.C, weighting=self.weighting, use_rules=self.use_rules,
+                                      learn_lexicon=self.learn_lexicon, calibrate=False, rules_path=self.rules_path,
+                                      taxonomy=self.taxonomy)
+            fold.classes_, fold.rules_ = self.classes_, self.rules_
+            fold._fit_core(list(vals[tr]), y[tr], w[tr], code_pairs)
+            fold.temperature_ = 1.0
+            z = fold._logits(list(vals[te]))
+            fired = fold._rules_for(list(vals[te]))
+            logits.append(z)
+            truth.extend(y[te])
+            ww.extend(w[te])
+            for r, yi in zip(fired, y[te]):
+                is_rule.append(r is not None)
+                rule_ok.append(r is not None and r.category == yi)
+                rule_conf.append(fold.rule_confidence_[r.id] if r is not None else 0.0)
         if not logits:
-            return 1.0
+            return
         Z = np.vstack(logits)
-        t = np.concatenate(truth)
-        ww = np.concatenate(weights)
+        col = {c: i for i, c in enumerate(self.classes_)}
+        t = np.array([col[c] for c in truth])
+        ww = np.asarray(ww)
+        is_rule = np.asarray(is_rule)
+        free = ~is_rule if (~is_rule).sum() >= 20 else np.ones(len(t), dtype=bool)
 
         def nll(log_temp):
-            lp = log_softmax(Z / np.exp(log_temp), axis=1)
-            return -np.sum(ww * lp[np.arange(len(t)), t]) / ww.sum()
+            z = Z[free] / np.exp(log_temp)
+            z = z - z.max(axis=1, keepdims=True)
+            lp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+            return -np.sum(ww[free] * lp[np.arange(free.sum()), t[free]]) / ww[free].sum()
 
-        res = minimize_scalar(nll, bounds=(np.log(0.05), np.log(20.0)), method="bounded")
-        return float(np.exp(res.x))
+        res = minimize_scalar(nll, bounds=(np.log(0.005), np.log(20.0)), method="bounded")
+        self.temperature_ = float(np.exp(res.x))
+        # The decision each out-of-city value got, with its calibrated confidence.
+        P = _softmax(Z / self.temperature_)
+        pred = P.argmax(axis=1)
+        conf = P[np.arange(len(t)), pred]
+        ok = pred == t
+        rconf = np.asarray(rule_conf)
+        conf = np.where(is_rule, rconf, conf)
+        ok = np.where(is_rule, np.asarray(rule_ok), ok)
+        self.threshold_ = choose_threshold(conf, ok, ww) if self.abstain else 0.0
+        self.calibration_ = {"values": int(len(t)), "folds": len(splits),
+                             "out_of_city_accuracy": round(float((ok * ww).sum() / ww.sum()), 4),
+                             "abstain_share": round(float(ww[conf < self.threshold_].sum() / ww.sum()), 4)}
 
-    # -- prediction -------------------------------------------------------------------------
+    # -- prediction -------------------------------------------------------------------------------
+    def _logits(self, values) -> np.ndarray:
+        z = np.tile(self.intercept_, (len(values), 1))
+        for i, t in enumerate(self._texts(values)):
+            c, v = self.vectorizer_.rows(t)
+            if len(c):
+                z[i] += v @ self.coef_[c]
+        return z
+
     def _model_proba(self, values) -> np.ndarray:
-        texts = [model_text(v) for v in values]
-        if self.model_ is None:
-            p = np.zeros((len(texts), len(self.classes_)))
+        if self.coef_ is None:
+            p = np.zeros((len(values), len(self.classes_)))
             p[:, 0] = 1.0
             return p
-        z = self.model_.decision_function(texts)
-        if z.ndim == 1:
-            z = np.column_stack([-z, z])
-        proba = softmax(z / self.temperature_, axis=1)
-        # model_.classes_ equals self.classes_ (both sorted over the same labels)
-        return proba
+        return _softmax(self._logits(values) / self.temperature_)
 
     def _decide(self, values):
         """Rule if one fires (confidence: its measured precision, or the model's probability
-        for that category if higher), else the model's most probable category."""
+        for that category if higher), else the model's most probable category; below the
+        threshold the answer becomes a guess and the method ``needs_review``."""
         values = list(values)
         proba = self._model_proba(values)
         col = {c: i for i, c in enumerate(self.classes_)}
-        cats, confs, methods, rule_ids = [], [], [], []
+        cats, confs, methods, rule_ids, guesses = [], [], [], [], []
         final = proba.copy()
-        for i, v in enumerate(values):
-            r = apply_rules(v, self.rules_) if self.rules_ else None
+        for i, r in enumerate(self._rules_for(values)):
             if r is not None:
                 k = col.get(r.category)
-                conf = self.rule_confidence_[r.id]
+                conf = self.rule_confidence_.get(r.id, 0.75)
                 if k is not None:
                     conf = max(conf, float(proba[i, k]))
                     rest = np.delete(proba[i], k)
                     rest = rest / rest.sum() * (1 - conf) if rest.sum() > 0 else rest
                     final[i] = np.insert(rest, k, conf)
-                cats.append(r.category)
-                confs.append(conf)
-                methods.append("rule")
-                rule_ids.append(r.id)
-            elif self.model_ is None:
-                cats.append(None)
-                confs.append(0.0)
-                methods.append("model")
-                rule_ids.append("")
+                guess, method, rid = r.category, "rule", r.id
+            elif self.coef_ is None:
+                guess, conf, method, rid = None, 0.0, "model", ""
             else:
                 k = int(np.argmax(proba[i]))
-                cats.append(self.classes_[k])
-                confs.append(float(proba[i, k]))
-                methods.append("model")
-                rule_ids.append("")
-        return cats, confs, methods, rule_ids, final
+                guess, conf, method, rid = self.classes_[k], float(proba[i, k]), "model", ""
+            if guess is not None and conf < self.threshold_:
+                method = "needs_review"
+            guesses.append(guess)
+            cats.append(None if method == "needs_review" else guess)
+            confs.append(conf)
+            methods.append(method)
+            rule_ids.append(rid)
+        return cats, confs, methods, rule_ids, guesses, final
 
     def explain(self, values) -> pd.DataFrame:
-        """Per value: category, confidence (calibrated probability), method, rule id."""
+        """Per value: category (None when it needs review), confidence (calibrated
+        probability), method, rule id, and the best guess (also for abstentions)."""
         values = list(values)
-        cat, conf, method, rule, _ = self._decide(values)
-        return pd.DataFrame({"value": values, "category": cat, "confidence": conf,
-                             "method": method, "rule": rule})
+        cat, conf, method, rule, guess, _ = self._decide(values)
+        obj = lambda xs: pd.Series(xs, dtype=object)  # noqa: E731 (keeps None as None under pandas 3)
+        return pd.DataFrame({"value": obj(values), "category": obj(cat), "confidence": conf,
+                             "method": obj(method), "rule": obj(rule), "guess": obj(guess)})
 
     def predict(self, values) -> np.ndarray:
+        """Categories; None where the classifier abstains (method ``needs_review``)."""
         return np.asarray(self._decide(values)[0], dtype=object)
 
     def predict_proba(self, values) -> np.ndarray:
-        """Class probabilities (columns follow ``classes_``), consistent with ``predict``
+        """Class probabilities (columns follow ``classes_``), consistent with the guesses
         (except for a rule category the training labels never contained: it has no column)."""
-        return self._decide(values)[4]
+        return self._decide(values)[5]
+
+    # -- storage --------------------------------------------------------------------------------
+    def save(self, path, fingerprint: str = "") -> Path:
+        """Write the fitted classifier to ``path`` (.npz: JSON + arrays, atomically)."""
+        path = Path(path)
+        self.fingerprint_ = fingerprint
+        meta = {"format": FORMAT, "fingerprint": fingerprint, "classes": list(self.classes_),
+                "C": self.C, "weighting": self.weighting, "use_rules": self.use_rules,
+                "rules_path": str(self.rules_path) if self.rules_path else None,
+                "taxonomy": self.taxonomy.source if self.taxonomy is not None else None,
+                "rule_ids": list(self.rule_ids_), "rule_confidence": self.rule_confidence_,
+                "temperature": self.temperature_, "threshold": self.threshold_,
+                "calibration": getattr(self, "calibration_", None),
+                "lexicon": self.lexicon_.to_dict() if self.lexicon_ is not None else None,
+                "terms": list(self.vectorizer_.terms) if self.vectorizer_ else None}
+        arrays = {"meta": np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)}
+        if self.coef_ is not None:
+            arrays.update(coef=self.coef_, intercept=self.intercept_, idf=self.vectorizer_.idf)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, **arrays)
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def load(cls, path, fingerprint: str | None = None) -> "CallTypeClassifier":
+        """Read a saved classifier; ValueError if the file is not one (or, with
+        ``fingerprint``, was fitted on other training data)."""
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                meta = json.loads(bytes(z["meta"]).decode("utf-8"))
+                arrays = {k: z[k] for k in z.files if k != "meta"}
+        except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
+            raise ValueError(f"{path}: not a rightresponse call-type model ({exc})") from None
+        if meta.get("format") != FORMAT:
+            raise ValueError(f"{path}: model format {meta.get('format')!r}, expected {FORMAT}")
+        if fingerprint is not None and meta.get("fingerprint") != fingerprint:
+            raise ValueError(f"{path}: fitted on other training data")
+        from .taxonomy import load_taxonomy
+
+        tax = load_taxonomy(meta["taxonomy"]) if meta.get("taxonomy") else None
+        self = cls(C=meta["C"], weighting=meta["weighting"], use_rules=meta["use_rules"],
+                   rules_path=meta["rules_path"], taxonomy=tax)
+        self.classes_ = np.array(meta["classes"], dtype=object)
+        self.rules_ = load_rules(self.rules_path, tax) if self.use_rules else ()
+        if tuple(r.id for r in self.rules_) != tuple(meta["rule_ids"]):
+            raise ValueError(f"{path}: fitted with other keyword rules")
+        self.rule_ids_ = tuple(meta["rule_ids"])
+        self.rule_confidence_ = meta["rule_confidence"]
+        self.temperature_, self.threshold_ = meta["temperature"], meta["threshold"]
+        if meta.get("calibration"):
+            self.calibration_ = meta["calibration"]
+        self.lexicon_ = Lexicon.from_dict(meta["lexicon"]) if meta.get("lexicon") else None
+        self.coef_ = self.intercept_ = self.vectorizer_ = None
+        if "coef" in arrays:
+            self.vectorizer_ = _Vectorizer(tuple(meta["terms"]), arrays["idf"])
+            self.coef_, self.intercept_ = arrays["coef"], arrays["intercept"]
+        self.fingerprint_ = meta.get("fingerprint", "")
+        return self
+
+
+def choose_threshold(conf, ok, weight=None) -> float:
+    """The confidence below which answers are left for review: the cut that maximizes
+    (right answers kept) minus (wrong answers kept), i.e. abstain exactly where a guess was
+    more often wrong than right. Ties go to the lower cut (fewer abstentions)."""
+    conf = np.asarray(conf, dtype=float)
+    ok = np.asarray(ok, dtype=bool)
+    w = np.ones(len(conf)) if weight is None else np.asarray(weight, dtype=float)
+    if not len(conf):
+        return 0.0
+    order = np.argsort(conf, kind="mergesort")
+    c, gain = conf[order], np.where(ok[order], w[order], -w[order])
+    # abstaining on the k lowest answers changes the score by -sum(gain[:k])
+    kept_score = gain.sum() - np.concatenate([[0.0], np.cumsum(gain)])
+    best_k = int(np.argmax(kept_score))  # first maximum = fewest abstentions
+    if best_k == 0:
+        return 0.0
+    # threshold between the last abstained and the first kept confidence
+    hi = c[best_k] if best_k < len(c) else 1.0
+    return float(round((c[best_k - 1] + hi) / 2, 6)) if hi > c[best_k - 1] else float(hi)

@@ -1,9 +1,14 @@
-"""Risk and need flags from call-taker narratives, by transparent regex (data/narrative_flags.yaml).
+"""Risk and need flags read from text, by transparent regex: call-taker narratives
+(data/narrative_flags.yaml) and call-type names (data/call_type_flags.yaml).
 
-The flags are the ones responder policies turn on (weapon, violence, mental-health
-signs, substance use, homelessness, injury). Regex rather than a model because every
-decision must be explainable to a dispatcher and auditable by a city, and because
-narratives are sensitive: nothing here logs, prints or stores the text.
+The narrative flags are the ones responder policies turn on (weapon, violence, mental-health
+signs, substance use, homelessness, injury); the call-type flags are the dangers a call type
+states by itself (a weapon, violence, a crime in progress, impaired driving, a prisoner, an
+officer in need, a suicide attempt), each naming the policy flag it sets. One matcher serves
+both files: patterns, context that cancels a match (``exclude``) and negation cues in the same
+clause. Regex rather than a model because every decision must be explainable to a dispatcher
+and auditable by a city, and because narratives are sensitive: nothing here logs, prints or
+stores the text.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import yaml
 from .taxonomy import DATA_DIR, TaxonomyError
 
 DEFAULT_FLAGS = DATA_DIR / "narrative_flags.yaml"
+CALL_TYPE_FLAGS = DATA_DIR / "call_type_flags.yaml"
 _WS = re.compile(r"\s+")
 _SPELLED = re.compile(r"\b(?:[A-Z] ){2,}[A-Z]\b")  # "E T O H" -> "ETOH"
 
@@ -29,6 +35,8 @@ class Flag:
     description: str
     patterns: tuple[re.Pattern, ...]
     exclude: tuple[re.Pattern, ...]
+    sets: str | None = None  # call-type flags: the responder-policy flag a match sets
+    negation_words: int | None = None  # this flag's negation window, if not the file's
 
 
 @dataclass(frozen=True)
@@ -48,7 +56,13 @@ class FlagSet:
 
 
 def load_flags(path: str | Path | None = None) -> FlagSet:
+    """The narrative flags (default) or the flags of another file in the same format."""
     return _load_flags(str(Path(path).resolve()) if path else str(DEFAULT_FLAGS))
+
+
+def load_call_type_flags(path: str | Path | None = None) -> FlagSet:
+    """The dangers a call type states by itself (data/call_type_flags.yaml), each with ``sets``."""
+    return _load_flags(str(Path(path).resolve()) if path else str(CALL_TYPE_FLAGS))
 
 
 @functools.lru_cache(maxsize=4)
@@ -68,6 +82,8 @@ def _load_flags(path: str) -> FlagSet:
                 description=str(spec.get("description", "")),
                 patterns=tuple(re.compile(p) for p in spec["patterns"]),
                 exclude=tuple(re.compile(p) for p in spec.get("exclude") or ()),
+                sets=spec.get("sets"),
+                negation_words=None if spec.get("negation_words") is None else int(spec["negation_words"]),
             ))
         except (KeyError, re.error) as exc:
             raise TaxonomyError(f"{path}: flag {name!r}: {exc}") from None
@@ -83,13 +99,14 @@ def _load_flags(path: str) -> FlagSet:
     )
 
 
-def _negated(text: str, start: int, end: int, fs: FlagSet) -> bool:
+def _negated(text: str, start: int, end: int, fs: FlagSet, window: int | None = None) -> bool:
     before = text[:start]
     cut = 0
     for m in fs.boundary.finditer(before):
         cut = m.end()
     words = [w for w in re.split(r"[\s\-]+", before[cut:]) if w]
-    if any(fs.cues.match(w) for w in words[-fs.window:]):
+    window = fs.window if window is None else window
+    if window and any(fs.cues.match(w) for w in words[-window:]):
         return True
     if any(fs.near_cues.match(w) for w in words[-fs.near_window:]):
         return True
@@ -103,9 +120,20 @@ def _flag_one(text: str, flag: Flag, fs: FlagSet) -> bool:
             s, e = m.span()
             if any(s < xe and xs < e for xs, xe in spans):
                 continue
-            if not _negated(text, s, e, fs):
+            if not _negated(text, s, e, fs, flag.negation_words):
                 return True
     return False
+
+
+def _prepare(t) -> str:
+    s = "" if t is None or (isinstance(t, float) and t != t) else _WS.sub(" ", str(t)).upper()
+    return _SPELLED.sub(lambda m: m.group(0).replace(" ", ""), s)
+
+
+def text_flags(text, fs: FlagSet) -> tuple[str, ...]:
+    """The names of the flags of ``fs`` that one text sets (no pandas: the triage hot path)."""
+    s = _prepare(text)
+    return tuple(f.name for f in fs.flags if s and _flag_one(s, f, fs))
 
 
 def narrative_flags(texts, flags: str | Path | FlagSet | None = None) -> pd.DataFrame:
@@ -117,10 +145,34 @@ def narrative_flags(texts, flags: str | Path | FlagSet | None = None) -> pd.Data
     index = texts.index if isinstance(texts, pd.Series) else None
     rows = []
     for t in texts:
-        s = "" if t is None or (isinstance(t, float) and t != t) else _WS.sub(" ", str(t)).upper()
-        s = _SPELLED.sub(lambda m: m.group(0).replace(" ", ""), s)
+        s = _prepare(t)
         rows.append([bool(s) and _flag_one(s, f, fs) for f in fs.flags])
     return pd.DataFrame(rows, columns=fs.names, index=index, dtype=bool)
+
+
+def call_type_flags(texts, flags: str | Path | FlagSet | None = None) -> pd.DataFrame:
+    """Danger flags read from call-type names: one row per call type, one column per flag."""
+    return narrative_flags(texts, flags if isinstance(flags, FlagSet) else load_call_type_flags(flags))
+
+
+def flag_accuracy(labelled: pd.DataFrame, predicted: pd.DataFrame, by: str | None = None) -> pd.DataFrame:
+    """Precision and recall of predicted flags against hand labels, per flag (and per ``by``).
+
+    ``labelled`` and ``predicted`` share an index and hold one 0/1 column per flag (the
+    predicted frame's columns are the flags scored). Precision is 1.0 with nothing predicted and
+    recall 1.0 with nothing to find, so a flag with no positives does not read as a failure.
+    """
+    groups = [("all", labelled.index)] if by is None else list(labelled.groupby(by).groups.items())
+    rows = []
+    for key, idx in groups:
+        for f in predicted.columns:
+            y = labelled.loc[idx, f].astype(bool)
+            p = predicted.loc[idx, f].astype(bool)
+            tp, fp, fn = int((y & p).sum()), int((~y & p).sum()), int((y & ~p).sum())
+            rows.append({**({} if by is None else {by: key}), "flag": f, "labelled": int(y.sum()), "tp": tp,
+                         "fp": fp, "fn": fn, "precision": tp / (tp + fp) if tp + fp else 1.0,
+                         "recall": tp / (tp + fn) if tp + fn else 1.0})
+    return pd.DataFrame(rows)
 
 
 def narrative_disagreement(df: pd.DataFrame, text_column: str = "narrative", category_column: str = "category",

@@ -1,10 +1,10 @@
 """The review loop that gets a city to 100%: export what to review, import what was decided.
 
-A workspace keeps two taxonomy files beside its data:
-
-* ``overrides.csv``: the city's decisions (agency, field, value, category). They always win.
-* ``classifier.pkl``: the trained classifier, saved on first use so later commands load it in
-  a fraction of a second instead of retraining.
+A workspace keeps the city's decisions beside its data, ``overrides.csv`` (agency, field,
+value, category); they always win. The classifier itself is the shipped model
+(``taxonomy.store``), never trained by these commands. The export lists first the call
+types the classifier left for review (method ``needs_review``, empty category), heaviest
+first, then the rest by calls x uncertainty.
 """
 
 from __future__ import annotations
@@ -18,13 +18,8 @@ from .classify import review_table
 from .crosswalk import load_overrides, save_overrides
 
 OVERRIDES_FILE = "overrides.csv"
-MODEL_FILE = "classifier.pkl"
 REVIEW_FILE = "call_type_review.csv"
 _KEY = ["agency", "field", "value"]
-
-
-def workspace_model_path(workspace) -> Path:
-    return Path(workspace) / MODEL_FILE
 
 
 def workspace_overrides(workspace) -> Path | None:
@@ -37,11 +32,12 @@ def workspace_review(workspace) -> pd.DataFrame:
     from ..ingest.workspace import open_dataset
 
     calls = open_dataset(workspace)
-    return review_table(calls, workspace_overrides(workspace), model_path=workspace_model_path(workspace))
+    return review_table(calls, workspace_overrides(workspace))
 
 
 def export_review(workspace, out=None) -> tuple[Path, pd.DataFrame]:
-    """Write the review CSV, most calls x most uncertainty first."""
+    """Write the review CSV: values left for review first (heaviest first), then the rest
+    by calls x uncertainty."""
     df = workspace_review(workspace)
     path = Path(out) if out else Path(workspace) / REVIEW_FILE
     path.parent.mkdir(parents=True, exist_ok=True)

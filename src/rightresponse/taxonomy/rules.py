@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from .normalize import rule_text
-from .taxonomy import DATA_DIR, TaxonomyError, load_taxonomy
+from .taxonomy import DATA_DIR, YAML_LOADER, TaxonomyError, load_taxonomy
 
 DEFAULT_RULES = DATA_DIR / "keyword_rules.yaml"
 
@@ -19,8 +19,8 @@ DEFAULT_RULES = DATA_DIR / "keyword_rules.yaml"
 class Rule:
     id: str
     category: str
-    any: tuple[re.Pattern, ...]
-    unless: tuple[re.Pattern, ...]
+    any: tuple[str, ...]
+    unless: tuple[str, ...]
     why: str
     any_re: re.Pattern | None = None  # the `any` patterns as one alternation: one scan per value
     unless_re: re.Pattern | None = None
@@ -31,8 +31,17 @@ class Rule:
         return self.unless_re is None or not self.unless_re.search(text)
 
 
-def _alternation(patterns: tuple[re.Pattern, ...]) -> re.Pattern | None:
-    return re.compile("|".join(f"(?:{p.pattern})" for p in patterns)) if patterns else None
+def _alternation(patterns: tuple[str, ...]) -> re.Pattern | None:
+    """One compiled alternation (compiling the 400 patterns one by one as well cost a
+    one-call `triage` command 40 ms); a bad pattern is then found and named one by one."""
+    if not patterns:
+        return None
+    try:
+        return re.compile("|".join(f"(?:{p})" for p in patterns))
+    except re.error:
+        for p in patterns:
+            re.compile(p)  # raises, naming the pattern's error
+        raise
 
 
 def load_rules(path: str | Path | None = None, taxonomy=None) -> tuple[Rule, ...]:
@@ -48,7 +57,7 @@ def load_rules(path: str | Path | None = None, taxonomy=None) -> tuple[Rule, ...
 @functools.lru_cache(maxsize=4)
 def _load_rules(path: str) -> tuple[Rule, ...]:
     with open(path, encoding="utf-8") as f:
-        doc = yaml.safe_load(f)
+        doc = yaml.load(f, Loader=YAML_LOADER)
     out, seen = [], set()
     for i, r in enumerate(doc.get("rules") or [], start=1):
         rid = str(r.get("id") or f"rule{i}")
@@ -56,7 +65,7 @@ def _load_rules(path: str) -> tuple[Rule, ...]:
             raise TaxonomyError(f"{path}: duplicate rule id {rid!r}")
         seen.add(rid)
         try:
-            any_, unless = tuple(re.compile(p) for p in r["any"]), tuple(re.compile(p) for p in r.get("unless") or ())
+            any_, unless = tuple(str(p) for p in r["any"]), tuple(str(p) for p in r.get("unless") or ())
             out.append(Rule(id=rid, category=str(r["category"]), any=any_, unless=unless,
                             why=str(r.get("why") or ""), any_re=_alternation(any_), unless_re=_alternation(unless)))
         except (KeyError, re.error) as exc:
@@ -64,9 +73,14 @@ def _load_rules(path: str) -> tuple[Rule, ...]:
     return tuple(out)
 
 
-def apply_rules(value: object, rules: tuple[Rule, ...]) -> Rule | None:
-    """The first rule that fires on the value, or None."""
-    text = rule_text(value)
+def apply_rules(value: object, rules: tuple[Rule, ...], lexicon=None) -> Rule | None:
+    """The first rule that fires on the value, or None. ``lexicon``: the spellings and
+    abbreviations a fitted classifier learned (taxonomy.lexicon), read before the rules."""
+    return first_rule(rule_text(value, lexicon), rules)
+
+
+def first_rule(text: str, rules: tuple[Rule, ...]) -> Rule | None:
+    """The first rule that fires on an already prepared rule text."""
     if not text:
         return None
     for r in rules:

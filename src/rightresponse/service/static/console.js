@@ -11,6 +11,7 @@
     policy: null,          // GET /v1/policies/{id}
     callTypes: [],         // [{value, search, category, agencies, count, _hay}]
     answers: {},           // flag -> true | false
+    unknown: new Set(),    // flags answered "not known" (never preselected: an answer is a choice)
     asked: [],             // [{flag, text}] in the order first asked
     rec: null,             // last triage answer
     seq: 0,                // drops stale triage answers
@@ -196,6 +197,7 @@
   function renderQuestions() {
     const box = $("questions");
     const asked = state.asked.filter((q) => q.flag);
+    const screen = new Set((state.rec && state.rec.screen) || []);
     $("no-questions").hidden = asked.length > 0;
     if (state.rec && !asked.length) $("no-questions").textContent = "The policy asks nothing more for this call.";
     const keep = document.activeElement;
@@ -206,8 +208,11 @@
       if (!fs) fs = buildQuestion(q);
       const ans = state.answers[q.flag];
       fs.classList.toggle("answered", ans !== undefined);
-      const v = ans === true ? "yes" : ans === false ? "no" : "unknown";
-      fs.querySelector(`input[value="${v}"]`).checked = true;
+      fs.classList.toggle("screen", screen.has(q.flag));
+      fs.querySelector(".screen-tag").hidden = !screen.has(q.flag);
+      // Only what the call-taker chose is checked: no answer is ever preselected.
+      const v = ans === true ? "yes" : ans === false ? "no" : state.unknown.has(q.flag) ? "unknown" : null;
+      for (const r of fs.querySelectorAll("input")) r.checked = r.value === v;
       wanted.push(fs);
     }
     box.replaceChildren(...wanted);
@@ -217,7 +222,7 @@
   function buildQuestion(q) {
     const name = "q-" + q.flag;
     const fs = el("fieldset", { class: "q", "data-flag": q.flag });
-    fs.append(el("legend", {}, q.text));
+    fs.append(el("legend", {}, q.text, el("span", { class: "screen-tag", text: "screening question" })));
     const choices = el("div", { class: "choices" });
     for (const [value, label, key] of [["yes", "Yes", "Y"], ["no", "No", "N"], ["unknown", "Not known", "U"]]) {
       const id = `${name}-${value}`;
@@ -239,17 +244,19 @@
   }
 
   function answer(flag, value, advance) {
+    state.unknown.delete(flag);
     if (value === "yes") state.answers[flag] = true;
     else if (value === "no") state.answers[flag] = false;
-    else delete state.answers[flag];
+    else { delete state.answers[flag]; state.unknown.add(flag); }
     runTriage().then(() => {
       if (!advance) return;
       const sets = [...$("questions").children];
       const i = sets.findIndex((fs) => fs.dataset.flag === flag);
-      const next = sets.slice(i + 1).find((fs) => !fs.classList.contains("answered"))
-        || sets.find((fs) => !fs.classList.contains("answered"));
-      if (next) next.querySelector("input:checked").focus();
-      else $("accept").focus();
+      const open = (fs) => !fs.classList.contains("answered") && !state.unknown.has(fs.dataset.flag);
+      const next = sets.slice(i + 1).find(open) || sets.find(open);
+      if (next) (next.querySelector("input:checked") || next.querySelector("input")).focus();
+      else if (!$("accept").disabled) $("accept").focus();
+      else if (!$("accept-unscreened").hidden) $("accept-unscreened").focus();
     });
   }
 
@@ -290,13 +297,28 @@
     }
   }
 
+  function who(resp, co) {
+    return responderName(resp) + (co ? " + " + responderName(co) : "");
+  }
+
   function renderRec(rec) {
+    // Screen first: the civilian answer waits until every screening question is answered no;
+    // meanwhile the responder shown is who to send if the call-taker cannot ask.
+    const pending = !!rec && rec.status === "screen_first";
     $("rec-empty").hidden = !!rec;
     $("rec-body").hidden = !rec;
     $("script-box").hidden = !rec;
-    $("accept").disabled = !rec;
+    $("accept").disabled = !rec || pending;
+    $("accept-unscreened").hidden = !pending;
     $("override-toggle").disabled = !rec;
+    $("rec-screen").hidden = !pending;
+    $("rec-then").hidden = !pending;
     if (!rec) { $("accept-who").textContent = "the recommendation"; return; }
+    $("rec-send-label").textContent = pending ? "If you cannot ask, send" : "Send";
+    const after = rec.if_screened;
+    $("rec-then").textContent = pending ? "Once every answer is no: " + who(after.responder, after.co_responder) + "." : "";
+    $("accept-who").textContent = pending ? who(after.responder, after.co_responder) : who(rec.responder, rec.co_responder);
+    $("unscreened-who").textContent = who(rec.responder, rec.co_responder);
     const kind = responderKind(rec.responder);
     const k = $("rec-kind");
     k.textContent = KIND_LABEL[kind] || kind;
@@ -308,13 +330,18 @@
     $("rec-fallback").textContent = rec.fallback ? responderName(rec.fallback) : "–";
     $("rec-category").textContent = rec.category || "not classified";
     $("rec-rule").textContent = rec.rule;
-    $("accept-who").textContent = responderName(rec.responder) + (rec.co_responder ? " + " + responderName(rec.co_responder) : "");
 
     const script = $("script");
     script.replaceChildren();
     for (const q of rec.ask) script.append(el("li", { class: "ask" }, el("strong", { text: "Ask: " }), q.text));
     const send = "Dispatch " + responderName(rec.responder) + (rec.co_responder ? " with " + responderName(rec.co_responder) : "") + ".";
-    script.append(el("li", {}, el("strong", { text: "Send: " }), send));
+    if (pending) {
+      script.append(el("li", {}, el("strong", { text: "If you cannot ask: " }), send));
+      script.append(el("li", {}, el("strong", { text: "Once every answer is no: " }),
+        "dispatch " + who(after.responder, after.co_responder) + "."));
+    } else {
+      script.append(el("li", {}, el("strong", { text: "Send: " }), send));
+    }
     if (rec.fallback) script.append(el("li", {}, el("strong", { text: "If unavailable: " }), "send " + responderName(rec.fallback) + "."));
     for (const n of rec.notes || []) script.append(el("li", {}, el("strong", { text: "Note: " }), n));
     const remote = responderKind(rec.responder) === "remote";
@@ -358,6 +385,7 @@
       const instead = r.accepted ? "" : ` instead of ${responderName(r.responder)}`;
       status(`${what} recorded: ${responderName(r.dispatched)} dispatched${instead} (decision ${r.id.slice(0, 8)}). Alt+N starts a new call.`, "ok");
       $("accept").disabled = true;
+      $("accept-unscreened").hidden = true;
       $("override-toggle").disabled = true;
       $("override").hidden = true;
       $("override-toggle").setAttribute("aria-expanded", "false");
@@ -380,6 +408,7 @@
 
   function newCall() {
     state.answers = {};
+    state.unknown = new Set();
     state.asked = [];
     state.rec = null;
     state.seq++;
@@ -446,7 +475,9 @@
     input().addEventListener("blur", () => setTimeout(() => { if (document.activeElement !== input()) closeList(); }, 100));
     $("priority").addEventListener("change", runTriage);
     $("at").addEventListener("change", runTriage);
-    $("accept").addEventListener("click", () => state.rec && record(state.rec.responder));
+    // Accept dispatches the final recommendation; it is disabled while the screen is incomplete.
+    $("accept").addEventListener("click", () => state.rec && state.rec.status !== "screen_first" && record(state.rec.responder));
+    $("accept-unscreened").addEventListener("click", () => state.rec && state.rec.status === "screen_first" && record(state.rec.responder));
     $("override-toggle").addEventListener("click", () => toggleOverride());
     $("override").addEventListener("submit", (ev) => {
       ev.preventDefault();
@@ -461,6 +492,7 @@
       if (!ev.altKey || ev.ctrlKey || ev.metaKey) return;
       const k = ev.key.toLowerCase();
       if (k === "a" && !$("accept").disabled) { ev.preventDefault(); $("accept").click(); }
+      else if (k === "c" && !$("accept-unscreened").hidden) { ev.preventDefault(); $("accept-unscreened").click(); }
       else if (k === "o" && !$("override-toggle").disabled) { ev.preventDefault(); toggleOverride(true); }
       else if (k === "n") { ev.preventDefault(); newCall(); }
     });

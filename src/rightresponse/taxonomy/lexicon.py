@@ -1,0 +1,177 @@
+"""What the classifier learns about spelling from labelled call types: a lexicon.
+
+Dispatchers write "TRBL W/SUBJ", "WNTD PERS", "CRUELITY TO JUVENILE", "AGGRIVATED ARRSON".
+The curated table (data/abbreviations.csv) cannot list every city's shorthand, so the
+classifier also learns, from the call types it is fitted on:
+
+* **a vocabulary** (every word of the labelled call types, after the curated expansions)
+  and which words occur together in one call type;
+* **spellings**: a word it has never seen, six letters or more, is read as the known word
+  one inserted, dropped or doubled letter away with the same first letter (CRUELITY ->
+  CRUELTY, ATTTACHMENT -> ATTACHMENT). Substitutions are not tried: SIMPLE is not SAMPLE;
+* **abbreviations**: an unknown word that looks like one is read as the known word it
+  abbreviates: a consonant skeleton (TRBL -> TROUBLE, WNTD -> WANTED, PRKG -> PARKING), a
+  truncation of four or five letters (SUBJ -> SUBJECT, PERS -> PERSON), or the last word
+  of a long value cut at the field's width (SIMPLE BATTERY DOMES -> DOMESTIC). Among the
+  candidates the word that occurs most *with the other words of the call type* wins, so
+  context decides;
+* **code numbers**: pairs of a city's code and its description (the San Diego call-type
+  lookup: "459" -> BURGLARY) for numbers inside the text, after data/statutes.csv.
+
+The same co-occurrence counts choose between the curated expansions of an abbreviation
+whose meaning depends on context (ACC = ACCIDENT or ACCESSORY, DIST = DISTURBANCE or
+DISTRICT). Everything is learned inside ``fit``, so a city left out of the training data
+(leave-one-city-out, the held-out set) never shapes the lexicon that reads it. A Lexicon is
+immutable and saved inside the model file as plain JSON.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+_TOKEN = re.compile(r"[A-Z][A-Z']*")
+_CODE = re.compile(r"^(\d{3}|\d{5})$")
+_MIN_SPELLING = 6
+_MAX_TRUNCATION = 5
+_CUT_VALUE = 16  # a value this long whose last word is unknown may have been cut at the field's width
+_VOWELS = set("AEIOU")
+
+
+def _is_subsequence(short: str, long: str) -> bool:
+    it = iter(long)
+    return all(ch in it for ch in short)
+
+
+def _skeleton(word: str) -> str:
+    """First letter and the consonants after it: PARKING -> PRKNG."""
+    return word[0] + "".join(c for c in word[1:] if c not in _VOWELS)
+
+
+def _one_indel(a: str, b: str) -> bool:
+    """b is a with exactly one letter inserted or dropped."""
+    if len(a) == len(b) + 1:
+        a, b = b, a
+    if len(b) != len(a) + 1:
+        return False
+    i = 0
+    while i < len(a) and a[i] == b[i]:
+        i += 1
+    return a[i:] == b[i + 1:]
+
+
+def _within_edits(a: str, b: str, limit: int) -> bool:
+    """Levenshtein distance of a and b is at most ``limit`` (banded, early exit)."""
+    if abs(len(a) - len(b)) > limit:
+        return False
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i] + [0] * len(b)
+        lo = max(1, i - limit)
+        hi = min(len(b), i + limit)
+        if lo > 1:
+            cur[lo - 1] = limit + 1
+        for j in range(lo, hi + 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != b[j - 1]))
+        if hi < len(b):
+            cur[hi + 1:] = [limit + 1] * (len(b) - hi)
+        if min(cur[lo - 1:hi + 1]) > limit:
+            return False
+        prev = cur
+    return prev[len(b)] <= limit
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    words: MappingProxyType  # word -> number of labelled call types it occurs in
+    cooc: MappingProxyType  # word -> {other word: call types where both occur}
+    codes: MappingProxyType  # code number -> words
+    _by_initial: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self):
+        for w in self.words:
+            if len(w) >= _MIN_SPELLING - 1:
+                self._by_initial.setdefault(w[0], []).append(w)
+
+    # -- learning -----------------------------------------------------------------------
+    @classmethod
+    def learn(cls, texts, code_pairs=()) -> "Lexicon":
+        """From call-type texts already cleaned and curated-expanded (upper case), and
+        (code, description) pairs whose descriptions are expanded the same way."""
+        words: dict[str, int] = {}
+        cooc: dict[str, dict[str, int]] = {}
+        for t in texts:
+            toks = sorted({w for w in _TOKEN.findall(t) if len(w) >= 2})
+            for w in toks:
+                words[w] = words.get(w, 0) + 1
+            for w in toks:
+                row = cooc.setdefault(w, {})
+                for c in toks:
+                    if c != w:
+                        row[c] = row.get(c, 0) + 1
+        codes = {}
+        for code, desc in code_pairs:
+            code = str(code).strip()
+            if _CODE.match(code) and desc and code not in codes:
+                codes[code] = " ".join(_TOKEN.findall(desc))
+        return cls.from_dict({"words": words, "cooc": cooc, "codes": codes})
+
+    # -- reading ------------------------------------------------------------------------
+    def _context_score(self, word: str, context) -> float:
+        row = self.cooc.get(word) or {}
+        return sum(math.log1p(row.get(c, 0)) for c in context if c != word)
+
+    def choose(self, abbreviation: str, alternatives, context) -> str:
+        """The expansion whose words occur most with the other words of the call type
+        (ties: the first listed, the curated default)."""
+        best, best_score = alternatives[0], -1.0
+        ctx = [c for c in context if c != abbreviation]
+        for alt in alternatives:
+            score = sum(self._context_score(w, ctx) for w in alt.split()) / max(1, len(alt.split()))
+            if score > best_score + 1e-9:
+                best, best_score = alt, score
+        return best
+
+    def read_word(self, token: str, context=(), last_of_long: bool = False) -> str:
+        """The known word an unknown token stands for, or the token itself."""
+        if token in self.words or len(token) < 4:
+            return token
+        cands = self._by_initial.get(token[0], ())
+        n = len(token)
+        skeleton = all(c not in _VOWELS for c in token[1:])
+        best, best_score = token, None
+        for w in cands:
+            if n >= _MIN_SPELLING and _one_indel(token, w):
+                kind = 1.0
+            elif len(w) >= n + 2 and ((skeleton and _skeleton(w).startswith(token[:3])
+                                       and _is_subsequence(token, _skeleton(w)))
+                                      or (w.startswith(token) and (n <= _MAX_TRUNCATION or last_of_long))):
+                kind = 0.0
+            else:
+                continue
+            score = kind + math.log(self.words[w]) + self._context_score(w, context)
+            if best_score is None or score > best_score:
+                best, best_score = w, score
+        return best
+
+    def rewrite(self, text: str) -> str:
+        """Every unknown word of an (expanded) call type read as the known word it stands for."""
+        matches = list(_TOKEN.finditer(text))
+        context = tuple(m.group(0) for m in matches)
+        if all(w in self.words or len(w) < 4 for w in context):
+            return text
+        last = matches[-1].start() if len(text) >= _CUT_VALUE and matches and matches[-1].end() == len(text) else -1
+        return _TOKEN.sub(lambda m: self.read_word(m.group(0), context, m.start() == last), text)
+
+    # -- storage --------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return {"words": dict(self.words), "cooc": {k: dict(v) for k, v in self.cooc.items()},
+                "codes": dict(self.codes)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Lexicon":
+        return cls(words=MappingProxyType(dict(d["words"])),
+                   cooc=MappingProxyType({k: MappingProxyType(dict(v)) for k, v in d["cooc"].items()}),
+                   codes=MappingProxyType(dict(d["codes"])))

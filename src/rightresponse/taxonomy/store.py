@@ -1,0 +1,127 @@
+"""The shipped call-type model: built once from the package's training data, then loaded.
+
+The training data is every call type a person decided in the shipped crosswalks plus the
+San Diego call-type lookup's code numbers (``training_data``). Its hash, with the rules,
+curated tables, taxonomy and the classifier's own code, is the model's fingerprint. The
+first command that needs the model builds it (10-30 s) into the user's cache,
+``$RIGHTRESPONSE_CACHE_DIR`` or ``$XDG_CACHE_HOME/rightresponse`` or
+``~/.cache/rightresponse``, as ``models/calltype-<fingerprint>.npz``; every later command
+in any process loads that file in milliseconds. A file is only ever read under the
+fingerprint it was built for, so the cache cannot change an answer: new crosswalks, rules
+or code give a new fingerprint and a new build. Nothing else is cached.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import hashlib
+import logging
+import os
+from pathlib import Path
+
+from .crosswalk import CROSSWALK_DIR, load_crosswalks
+from .model import FORMAT, CallTypeClassifier
+from .taxonomy import DATA_DIR, load_taxonomy
+
+log = logging.getLogger(__name__)
+
+SAN_DIEGO_LOOKUP = Path(__file__).parent.parent / "ingest" / "lookups" / "san_diego" / "pd_cfs_calltypes_datasd.csv"
+# What a model is fitted from and with: a change to any of these is a new model.
+_INPUT_FILES = ("keyword_rules.yaml", "abbreviations.csv", "normalize.yaml", "statutes.csv")
+_CODE_FILES = ("model.py", "lexicon.py", "normalize.py", "rules.py", "store.py")
+
+
+def cache_dir() -> Path:
+    env = os.environ.get("RIGHTRESPONSE_CACHE_DIR")
+    if env:
+        return Path(env)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "rightresponse"
+
+
+def code_pairs() -> list[tuple[str, str]]:
+    """(code, description) pairs of the San Diego call-type lookup shipped for its adapter."""
+    if not SAN_DIEGO_LOOKUP.exists():
+        return []
+    with open(SAN_DIEGO_LOOKUP, encoding="utf-8-sig", newline="") as f:
+        return [(r["call_type"], r["description"]) for r in csv.DictReader(f) if r.get("call_type")]
+
+
+def training_data(taxonomy=None):
+    """Every crosswalk row a person decided (published or reviewed): value, category, agency."""
+    cw = load_crosswalks(taxonomy=taxonomy)
+    return cw[cw["decided_by"] != "model"].reset_index(drop=True)
+
+
+def fingerprint(taxonomy=None) -> str:
+    """Hash of the training data, rules, curated tables, taxonomy names and model code."""
+    from importlib.metadata import version
+
+    tax = taxonomy or load_taxonomy()
+    # the solver's version changes the fitted weights; read from metadata, importing
+    # scikit-learn would cost a command that only loads the model 0.5 s
+    h = hashlib.sha256(f"{FORMAT}|{version('scikit-learn')}|{'|'.join(tax.names)}".encode())
+    here = Path(__file__).parent
+    files = sorted(CROSSWALK_DIR.glob("*.csv")) + [DATA_DIR / n for n in _INPUT_FILES] + \
+        [here / n for n in _CODE_FILES] + [SAN_DIEGO_LOOKUP]
+    for p in files:
+        if p.is_file():
+            h.update(p.name.encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def build_default_classifier(taxonomy=None) -> CallTypeClassifier:
+    """Fit the classifier on the package's training data (deterministic)."""
+    cw = training_data(taxonomy)
+    return CallTypeClassifier(taxonomy=taxonomy).fit(cw["value"], cw["category"], groups=cw["agency"],
+                                                     code_pairs=code_pairs())
+
+
+def default_classifier(model_path: str | Path | None = None, taxonomy=None) -> CallTypeClassifier:
+    """The shipped classifier: loaded from the user's cache, built there on first use.
+
+    A ``taxonomy`` whose category names differ from the shipped crosswalks' cannot be
+    trained from them (TaxonomyError names the first offending row); such a city
+    classifies through its own overrides, or fits a ``CallTypeClassifier`` itself.
+    ``model_path``: a model file to use when it was built from the same training data; a
+    copy of the current model is written there otherwise (so a workspace or a server can
+    carry its model). Treat the returned object as read-only: it is shared in-process.
+    """
+    fp = fingerprint(taxonomy)
+    path = Path(model_path) if model_path else None
+    if path is not None and path.exists():
+        try:
+            return _load(str(path), fp)
+        except ValueError:
+            pass  # stale or foreign file: replaced below
+    clf = _cached(fp, taxonomy.source if taxonomy is not None else "")
+    if path is not None:
+        try:
+            clf.save(path, fp)
+        except OSError as exc:
+            log.warning("could not save the call-type model to %s: %s", path, exc)
+    return clf
+
+
+@functools.lru_cache(maxsize=8)
+def _load(path: str, fp: str) -> CallTypeClassifier:
+    return CallTypeClassifier.load(path, fingerprint=fp)
+
+
+@functools.lru_cache(maxsize=4)
+def _cached(fp: str, taxonomy_source: str) -> CallTypeClassifier:
+    path = cache_dir() / "models" / f"calltype-{fp[:24]}.npz"
+    if path.exists():
+        try:
+            return CallTypeClassifier.load(path, fingerprint=fp)
+        except ValueError:
+            pass
+    log.warning("building the call-type model once (about 30 s); it is cached in %s", path.parent)
+    clf = build_default_classifier(load_taxonomy(taxonomy_source) if taxonomy_source else None)
+    try:
+        clf.save(path, fp)
+    except OSError as exc:  # read-only home: the model lives in this process only
+        log.warning("could not cache the call-type model in %s: %s", path.parent, exc)
+    return clf
