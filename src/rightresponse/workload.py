@@ -59,7 +59,7 @@ INTERVALS: dict[str, tuple[str, str, str]] = {
 
 # Calls from the public, whatever the channel. "other" (CAD-to-CAD transfers, radio traffic,
 # teletype messages) and "unknown" are neither the public nor an officer on view.
-RESIDENT_ORIGINS = ("911", "non_emergency_phone", "alarm", "text", "walk_in")
+RESIDENT_ORIGINS = ("911", "non_emergency_phone", "alarm", "text", "walk_in", "online")
 ORIGIN_GROUPS = {"resident": "resident-initiated", "officer": "officer-initiated", "unknown": "other or unknown origin"}
 OUTCOME_ORDER = ("arrest", "report", "no_action", "unfounded", "cancelled", "other", "unknown")
 UNCATEGORIZED = "Uncategorized"

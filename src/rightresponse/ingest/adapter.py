@@ -21,7 +21,7 @@ import yaml
 
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader parses adapters ~10x faster
 
-from ..schema import ORIGINS, OUTCOMES, SERVICES, TIMESTAMP_FIELDS
+from ..schema import CHANNELS, DEFAULT_CHANNEL, ORIGINS, OUTCOMES, SERVICES, TIMESTAMP_FIELDS
 from ..sqltext import code_spans, ident
 
 # Fields an adapter may fill besides timestamps and the value-mapped ones.
@@ -39,11 +39,12 @@ SIMPLE_FIELDS = (
     "longitude",
     "narrative",
 )
-MAPPED_FIELDS = {"priority": None, "origin": ORIGINS, "disposition": OUTCOMES, "service": SERVICES}
+MAPPED_FIELDS = {"priority": None, "origin": ORIGINS, "disposition": OUTCOMES, "service": SERVICES,
+                 "channel": CHANNELS}
 TOP_KEYS = {
     "name", "title", "source", "notes", "agency", "timezone", "grain", "detect", "read",
     "null_values", "fields", "timestamps", "priority", "origin", "disposition", "service",
-    "exclude", "unit", "lookups",
+    "exclude", "unit", "lookups", "channel",
 }
 FIELD_FORMS = {"column", "value", "concat", "coalesce", "lookup", "count_list", "sql", "sep", "table", "key"}
 TS_FORMS = {"column", "format", "date", "time", "after", "tolerance_minutes", "epoch_ms", "epoch_s", "base", "add_minutes",
@@ -80,6 +81,7 @@ class Adapter:
     origin: ValueMap
     disposition: ValueMap
     service: ValueMap
+    channel: ValueMap = field(default_factory=lambda: ValueMap(value=DEFAULT_CHANNEL))
     null_values: list[str] = field(default_factory=lambda: ["", "NULL", "null", "N/A"])
     exclude: list[dict] = field(default_factory=list)
     grain: str = "incident"
@@ -209,6 +211,7 @@ def parse_adapter(doc: dict, path: str = "<memory>") -> Adapter:
         origin=_value_map(doc.get("origin"), "origin", ORIGINS, path),
         disposition=_value_map(doc.get("disposition"), "disposition", OUTCOMES, path),
         service=_value_map(doc.get("service", {"value": "police"}), "service", SERVICES, path),
+        channel=_value_map(doc.get("channel", {"value": DEFAULT_CHANNEL}), "channel", CHANNELS, path),
         null_values=[str(v) for v in doc.get("null_values", ["", "NULL", "null", "N/A"])],
         exclude=exclude,
         grain=grain,

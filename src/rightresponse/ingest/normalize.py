@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 import duckdb
 
-from ..schema import MAX_CALL_HOURS, TIMESTAMP_FIELDS
+from ..schema import DEFAULT_CHANNEL, MAX_CALL_HOURS, TIMESTAMP_FIELDS
 from .adapter import Adapter, AdapterError, ValueMap, compile_expression, lookup_path
 from ..sqltext import find_code, findall_code, ident, literal, matching_paren, replace_code, sub_code
 from .readers import ROW, RawTable, _new_name
@@ -339,6 +339,7 @@ class _Compiler:
         origin_raw, origin = vm(ad.origin, "origin", "unknown")
         disp_raw, outcome = vm(ad.disposition, "disposition")
         _, service = vm(ad.service, "service", "police")
+        _, channel = vm(ad.channel, "channel", DEFAULT_CHANNEL)
 
         # timestamps, in dependency order
         ready: dict[str, tuple[str, str]] = {}
@@ -419,6 +420,7 @@ class _Compiler:
                          if record else "CAST(NULL AS VARCHAR)"),
             "call_id": call_id,
             "service": service,
+            "channel": channel,
             **{t: ins[t] for t in TIMESTAMP_FIELDS},
             "received_local": received_local,
             "call_type_code": fld("call_type_code"),
