@@ -41,6 +41,7 @@ SERVICES = ("police", "fire", "ems", "other")
 # routed to city agencies, a few of them to the police). Not "911" for CAD: a CAD export is
 # not only 911 calls, and ``origin`` already says which were.
 CHANNELS = ("cad", "311")
+CHANNEL_311 = "311"
 DEFAULT_CHANNEL = "cad"  # what a record stored before channels existed was: every adapter then was CAD
 
 TIMESTAMP_FIELDS = ("received", "dispatched", "enroute", "arrived", "cleared")
