@@ -133,3 +133,14 @@ def test_a_workspace_written_before_channels_reads_as_cad(tmp_path):
     ingest([str(need(BALTIMORE))], workspace=ws)
     both = open_dataset(ws).group_by(["agency", "channel"]).agg(n=lambda t: t.count()).to_pandas()
     assert sorted(map(tuple, both.values.tolist())) == [("baltimore_311", "311", 3000), ("decc", "cad", 1320)]
+
+
+def test_an_adapter_channel_is_checked_when_it_loads():
+    from rightresponse.ingest.adapter import AdapterError, parse_adapter
+
+    doc = {"name": "x", "agency": "x", "timezone": "UTC", "detect": ["id"], "fields": {"call_id": "id"},
+           "timestamps": {"received": "t", "formats": ["%Y"]}}
+    assert parse_adapter(doc).channel.value == "cad"  # every adapter before channels was CAD
+    assert parse_adapter({**doc, "channel": {"value": "311"}}).channel.value == "311"
+    with pytest.raises(AdapterError, match=r"'channel' maps to unknown value\(s\) \['911'\]; allowed: cad, 311"):
+        parse_adapter({**doc, "channel": {"value": "911"}})
