@@ -21,12 +21,10 @@ from rightresponse.assess import assess
 from conftest import DATA, REPO, need, skip_or_fail
 from test_adapters_311 import BALTIMORE, BOSTON, NYC_CSV, NYC_JSON, raw_records
 from test_assess import NULLS, TS, _instant, _issue, decc_run
+from test_report import ARGS, CHROMIUM
 
 WEEK = REPO / "src/rightresponse/data/sample/decc_psap_2025/week39.csv.gz"
 CROSSWALKS = REPO / "src/rightresponse/taxonomy/crosswalks"
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 def crosswalk(agency: str) -> dict:
