@@ -573,7 +573,7 @@ def newey_west_lag(n: int) -> int:
     return int(math.floor(4 * (n / 100.0) ** (2.0 / 9.0))) if n > 0 else 0
 
 
-def did_estimate(d: np.ndarray, post: np.ndarray, level: float = CI_LEVEL) -> dict:
+def did_estimate(d: np.ndarray, post: np.ndarray, level: float = CI_LEVEL, lag: int | None = None) -> dict:
     """Difference in differences on a weekly difference series: OLS of ``d`` on a constant and
     ``post``; the coefficient of ``post`` is the estimate (post mean minus pre mean of the
     difference, i.e. the two-way fixed-effects estimate with week and group effects).
@@ -583,7 +583,8 @@ def did_estimate(d: np.ndarray, post: np.ndarray, level: float = CI_LEVEL) -> di
     correlation and unequal variance up to the Bartlett lag. A block bootstrap over weeks does
     the same job but needs many more weeks than a pilot sample has (with 7 weeks a side it
     resamples a handful of blocks). The t distribution with n - 2 degrees of freedom widens the
-    interval for the few weeks there are. Deterministic: no random numbers."""
+    interval for the few weeks there are. Deterministic: no random numbers. ``lag``: the
+    Bartlett lag (default: newey_west_lag of the number of weeks; 0 gives White's standard error)."""
     from scipy import stats
 
     d = np.asarray(d, float)
@@ -602,7 +603,7 @@ def did_estimate(d: np.ndarray, post: np.ndarray, level: float = CI_LEVEL) -> di
     x = np.column_stack([np.ones(n), post])
     resid = d - np.where(post == 1, post_mean, pre_mean)
     xe = x * resid[:, None]
-    lag = newey_west_lag(n)
+    lag = newey_west_lag(n) if lag is None else int(lag)
     s = xe.T @ xe
     for k in range(1, lag + 1):
         w = 1.0 - k / (lag + 1.0)

@@ -1178,13 +1178,19 @@ def _evaluation_declared(tables: dict) -> dict[str, Declared]:
         dim = "calls" if DID_OUTCOMES.get(r.get("measure")) == "calls" else "timed:eval"
         return [_eval_node(dim, w, week=_plain(w.get("week"))) for w in full if w.get("group") in (a, b)]
 
+    def label(*cols):  # numbers that describe the row (its days, its week), not its calls
+        return tuple(Stat(c, lambda r: []) for c in cols)
+
     did_cols = ("estimate", "low", "high", "se", "pre_difference", "post_difference")
     return {
-        "evaluation_periods": Declared(tuple(cells), tuple(stats)),
+        "evaluation_periods": Declared(tuple(cells), tuple(stats) + label("days")),
         "evaluation_weeks": Declared((Cell("calls", "calls", week("calls")), Cell("calls_timed", "timed:eval", week("timed:eval"))),
-                                     (Stat("officer_hours", lambda r: [_eval_node("timed:eval", r, week=_plain(r.get("week")))]),)),
-        "evaluation_did": Declared((), tuple(Stat(c, series_nodes) for c in did_cols)),
-        "evaluation_event_study": Declared((), tuple(Stat(c, series_nodes) for c in ("estimate", "low", "high"))),
+                                     (Stat("officer_hours", lambda r: [_eval_node("timed:eval", r, week=_plain(r.get("week")))]),)
+                                     + label("week", "days", "full")),
+        "evaluation_did": Declared((), tuple(Stat(c, series_nodes) for c in did_cols)
+                                   + label("weeks_before", "weeks_after", "lag")),
+        "evaluation_event_study": Declared((), tuple(Stat(c, series_nodes) for c in ("estimate", "low", "high"))
+                                           + label("week")),
         "evaluation_repeat": Declared((Cell("calls_located", "located", node("located")),
                                        Cell("repeat_calls", "repeats", node("repeats"))),
                                       (Stat("repeat_rate", lambda r: [_eval_node("located", r), _eval_node("repeats", r)]),)),
