@@ -421,7 +421,8 @@ def test_cli_json_and_one_line_errors(decc, tmp_path):
     for args, msg in ((["--pilot-start", "2025-13-01"], "is not a date"),
                       (["--pilot-start", "2024-01-01"], "must fall after the first day"),
                       (["--pilot-start", "2025-10-12", "--pilot-end", "2025-10-01"], "is before --pilot-start"),
-                      (["--pilot-start", "2025-10-12", "--area", "North"], "record no district")):
+                      (["--pilot-start", "2025-10-12", "--area", "North"], "record no district"),
+                      (["--pilot-start", "2025-10-12", "-p", "co-responder-pilot"], "no eligible calls")):
         r = CliRunner().invoke(main, ["evaluate", "-w", ws, "-p", POLICY, "--out", str(tmp_path / "x"), *args])
         assert r.exit_code == 2 and msg in r.output and "Traceback" not in r.output, r.output
         assert len(r.output.strip().splitlines()) == 1

@@ -189,9 +189,12 @@ class EvaluationResult:
                              f"{_t(rt.get('median_minutes'), '{:.1f}'):>10}{_t(rt.get('p90_minutes'), '{:.1f}'):>7}")
         lines.append("")
         for k, d in j["did"].items():
+            rel = d.get("relative") or {}
             lines.append(f"difference in differences, {k.replace('_', ' ')}: {_t(d['estimate'], '{:+,.1f}')} "
                          f"(95% CI {_t(d['low'], '{:+,.1f}')} to {_t(d['high'], '{:+,.1f}')}; "
-                         f"{d['weeks_before']} + {d['weeks_after']} full weeks)")
+                         f"{d['weeks_before']} + {d['weeks_after']} full weeks); proportional "
+                         f"{_t(rel.get('estimate'), '{:+.1%}')} ({_t(rel.get('low'), '{:+.1%}')} to "
+                         f"{_t(rel.get('high'), '{:+.1%}')})")
         if j["areas"]:
             for k, d in j["areas"]["did"].items():
                 lines.append(f"treated areas vs others, {k.replace('_', ' ')}: {_t(d['estimate'], '{:+,.1f}')} "
@@ -306,6 +309,10 @@ def evaluate(workspace, policy, pilot_start, pilot_end=None, areas=(), decisions
                                 "both sides of the start")
         areas = _check_areas(scoped, areas)
         days = _day_cube(scoped, areas, measure)
+        if not days.loc[days["eligible"].astype(bool), "calls"].sum():
+            raise EvaluateError(f"policy {pol.id} moves no police call in {ws.root} from police in its conservative "
+                                "view (a co-responder keeps an officer on the call), so there are no eligible calls "
+                                "to evaluate; name the policy whose responders the pilot added")
         quant = _quantiles(scoped, window, areas)
         tables = {"evaluation_periods": _periods(days, quant, window, bool(areas)),
                   "evaluation_weeks": _weeks(days, window, bool(areas))}
