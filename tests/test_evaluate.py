@@ -34,7 +34,8 @@ from rightresponse.cli import main
 from rightresponse.evaluate import EvaluateError, did_estimate, evaluate, newey_west_lag
 from rightresponse.policy import apply_policy, load_policy, prepare_history
 
-from conftest import CFS, need, skip_or_fail
+from conftest import CFS, need
+from test_decisions_store import db_url  # noqa: F401 - the fixture: SQLite and a real PostgreSQL
 
 DECC = CFS / "decc_psap_2025"
 START = date(2025, 10, 12)
@@ -329,23 +330,6 @@ def test_repeat_calls_match_a_plain_pandas_count_and_addresses_stay_private(nola
 
 
 # ---------------------------------------------------------------------------- the decision log
-
-
-def _pg(name: str) -> str:
-    from rightresponse.service.testing import PostgresUnavailable, fresh_database, shared_postgres
-
-    try:
-        base = shared_postgres()
-    except PostgresUnavailable as exc:
-        skip_or_fail(f"PostgreSQL not available: {exc}")
-    return fresh_database(base, name)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'decisions.db'}"
-    return _pg("rr_" + uuid.uuid4().hex[:10])
 
 
 def _decisions(n: int, seed: int = 5) -> list[dict]:
