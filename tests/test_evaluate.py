@@ -223,7 +223,7 @@ def test_the_bundled_sample_is_labelled_a_placebo(decc_ws):
     assert j["pilot"]["days_before"] == 52 and j["pilot"]["days_after"] == 46
 
 
-def test_small_counts_are_withheld_with_everything_resting_on_them(decc):
+def test_small_counts_are_withheld_with_everything_resting_on_them(decc, tmp_path):
     ws, _, _, _ = decc
     res = evaluate(ws, POLICY, START, min_cell=30)  # the eligible weeks hold 13 to 41 calls
     pub = res.publish()
@@ -242,6 +242,10 @@ def test_small_counts_are_withheld_with_everything_resting_on_them(decc):
     assert j["did"]["calls_per_week"]["estimate"] is None  # rests on the hidden weeks
     ev = pub["evaluation_event_study"]
     assert ev.hidden["estimate"].all()
+    html = res.write(tmp_path / "out").report_path.read_text(encoding="utf-8")
+    assert "Withheld: the weekly figures rest on weeks with fewer than 30 calls" in html
+    for v in wk.values.loc[wk.hidden["calls"], "week"]:  # the hidden weekly counts are not on the page either
+        assert f"week {v}: " not in html
 
 
 # ---------------------------------------------------------------------------- the estimator
@@ -295,6 +299,10 @@ def test_treated_areas_partition_the_eligible_calls(nola):
     assert j["areas"]["treated"] == ["1", "5"] and set(j["areas"]["did"]) == {"calls_per_week", "officer_hours_per_week"}
     with pytest.raises(EvaluateError, match="no district '99'"):
         evaluate(nola, "eugene-cahoots", "2024-02-01", areas=["99"])
+    with pytest.raises(EvaluateError, match="every district is treated"):
+        evaluate(nola, "eugene-cahoots", "2024-02-01", areas=[str(x) for x in range(1, 9)])
+    with pytest.raises(EvaluateError, match="unit-weighted time needs the number of units"):
+        evaluate(nola, "eugene-cahoots", "2024-02-01", measure="unit_weighted")  # the synthetic export has none
 
 
 def test_repeat_calls_match_a_plain_pandas_count_and_addresses_stay_private(nola, tmp_path):

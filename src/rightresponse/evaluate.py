@@ -54,7 +54,6 @@ SCALES = ("level", "log")
 CI_METHOD = ("OLS of the weekly difference between the two series on a post-pilot indicator, with a "
              "Newey-West (Bartlett kernel) standard error and a t distribution with weeks - 2 degrees of "
              "freedom")
-DEFAULT_OUT = "rr-evaluation"
 
 LIMITS = (
     "No randomisation: the pilot's calls were not assigned at random, so the estimate is causal only if "
@@ -157,7 +156,7 @@ class EvaluationResult:
             "eligibility": s["eligibility"], "measure": s["measure"], "measure_label": s["measure_label"],
             "response_time": s["response_time"], "pilot": s["window"], "min_cell": s["min_cell"],
             "sample_note": s["placebo_note"],
-            "scope": {p: {"calls": _count(per, rows.get(("all", p)), "calls")} for p in PERIODS}
+            "scope": {p: {"calls": _v(per, rows.get(("all", p)), "calls")} for p in PERIODS}
             | {"calls_outside_window": s["calls_outside_window"]},
             "eligible": block("eligible"), "comparison": block("comparison"),
             "did": _did_json(pub["evaluation_did"], "groups"),
@@ -297,8 +296,11 @@ def evaluate(workspace, policy, pilot_start, pilot_end=None, areas=(), decisions
         con = ibis.duckdb.connect()
         calls = open_dataset(ws.root, con=con)
         sensitive = open_dataset(ws.root, "sensitive", con=con) if ws.has("sensitive") else None
-        scoped = _per_call(calls, sensitive, pol, {r for r in RESPONDERS if pol.responders[r].police},
-                           measure, max_hours, overrides, model_path)
+        try:
+            scoped = _per_call(calls, sensitive, pol, {r for r in RESPONDERS if pol.responders[r].police},
+                               measure, max_hours, overrides, model_path)
+        except ValueError as exc:  # e.g. unit-weighted time without unit counts; a bad overrides file
+            raise EvaluateError(str(exc)) from None
         span = scoped.aggregate(first=scoped.received_local.min(), last=scoped.received_local.max()).to_pandas()
         if span["first"].isna().all():
             raise EvaluateError(f"{ws.root}: no police calls to evaluate")
@@ -309,6 +311,9 @@ def evaluate(workspace, policy, pilot_start, pilot_end=None, areas=(), decisions
                                 "both sides of the start")
         areas = _check_areas(scoped, areas)
         days = _day_cube(scoped, areas, measure)
+        if MEASURES[measure].unit_weighted and not days["calls_timed"].sum():
+            raise EvaluateError("unit-weighted time needs the number of units per call, and this data has none; "
+                                "use --measure deployed or on_scene")
         if not days.loc[days["eligible"].astype(bool), "calls"].sum():
             raise EvaluateError(f"policy {pol.id} moves no police call in {ws.root} from police in its conservative "
                                 "view (a co-responder keeps an officer on the call), so there are no eligible calls "
@@ -470,8 +475,9 @@ def _quantiles(t, window: Window, areas) -> pd.DataFrame:
                          "median": None if q[0] is None else q[0] / 60.0, "p90": None if q[1] is None else q[1] / 60.0})
     pub_all = pub.group_by("period").agg(q=pub.response.quantile([0.5, 0.9])).to_pandas()
     for r in pub_all.itertuples(index=False):
-        q = list(r.q)
-        rows.append({"eligible": None, "period": r.period, "treated": None, "median": q[0] / 60.0, "p90": q[1] / 60.0})
+        q = list(r.q) if r.q is not None else [None, None]
+        rows.append({"eligible": None, "period": r.period, "treated": None,
+                     "median": None if q[0] is None else q[0] / 60.0, "p90": None if q[1] is None else q[1] / 60.0})
     return pd.DataFrame(rows, columns=["eligible", "period", "treated", "median", "p90"])
 
 
@@ -752,10 +758,6 @@ def _v(d, i, col):
         return int(v)
     f = float(v)
     return None if math.isnan(f) else f
-
-
-def _count(d, i, col):
-    return _v(d, i, col)
 
 
 def _block(per, i) -> dict:

@@ -94,6 +94,10 @@ def _event_charts(pub) -> str:
         a, b = ("eligible", "comparison") if contrast == "groups" else ("eligible_treated", "eligible_other")
         title = (f"{GROUP_LABEL[a].capitalize()} against {GROUP_LABEL[b]}: {MEASURE_LABEL[measure]}, change in the "
                  "ratio of the two series from its pre-pilot mean")
+        if all(p[1] is None for p in pts):
+            parts.append(f"<h3>{escape(title)}</h3><p class=\"note\">Withheld: the weekly figures rest on weeks with "
+                         f"fewer than {pub.min_cell} calls.</p>")
+            continue
         parts.append(f"<h3>{escape(title)}</h3>" + charts.event_study(
             pts, title, unit="", fmt=lambda v: f"{v:+.0%}",
             desc="Each point is one full week; bars show where a pre-pilot week would fall if nothing changed "
