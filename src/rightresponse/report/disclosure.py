@@ -1238,6 +1238,11 @@ def _evaluation_relations(led: Ledger, tables: dict) -> None:
                 for w in wk.to_dict("records"):
                     led.at_most(_eval_node("timed:eval", w, week=_plain(w["week"])),
                                 _eval_node("calls", w, week=_plain(w["week"])))
+        if "eligible_treated" in set(weeks["group"]):  # each week's eligible calls, split by area
+            for (p, k), _ in weeks.groupby(["period", "week"]):
+                for dim in ("calls", "timed:eval"):
+                    n = lambda g: _eval_node(dim, {"group": g, "period": p}, week=_plain(k))  # noqa: E731
+                    led.partition(n("eligible"), [n("eligible_treated"), n("eligible_other")])
     rep = tables.get("evaluation_repeat")
     if rep is not None and not rep.empty:
         for p in set(rep["period"]):
