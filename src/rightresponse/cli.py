@@ -33,6 +33,7 @@ def main():
       rightresponse ingest ../shared/data/cfs/decc_psap_2025 --workspace ws
       rightresponse triage --policy denver-star --call-type "welfare check"
       rightresponse serve --policy denver-star
+      rightresponse evaluate --workspace ws --policy denver-star --pilot-start 2025-10-12
     """
 
 
@@ -324,6 +325,60 @@ def assess(paths, workspace, out, min_cell, measure, adapter, decisions_url, as_
     else:
         click.echo(res.summary_text())
 
+
+
+@main.command()
+@click.option("--workspace", "-w", default=DEFAULT_WORKSPACE, show_default=True,
+              type=click.Path(exists=True, file_okay=False), help="The ingested workspace to evaluate.")
+@click.option("--policy", "-p", required=True, help="The policy the pilot ran (preset name or policy YAML file): "
+                                                     "its conservative view decides which calls are eligible.")
+@click.option("--pilot-start", required=True, metavar="DATE", help="First day of the pilot (local date, YYYY-MM-DD).")
+@click.option("--pilot-end", metavar="DATE", help="Last day of the pilot (inclusive; default: the end of the data).")
+@click.option("--area", "areas", multiple=True, metavar="DISTRICT",
+              help="A district where the pilot ran. Repeatable; adds treated areas against the others (eligible "
+                   "calls) as a second contrast.")
+@click.option("--decisions", "decisions_url", metavar="URL",
+              help="The triage decision log (sqlite:///decisions.db or postgresql://...): adherence, overrides by "
+                   "reason and fallbacks during the pilot.")
+@click.option("--out", "-o", default="rr-evaluation", show_default=True, type=click.Path(file_okay=False),
+              help="Directory for report.html, tables/ and summary.json (and analyst/ with addresses, private).")
+@click.option("--min-cell", default=10, show_default=True, type=click.IntRange(min=0),
+              help="Counts below this are shown as '<N', and the figures resting on them withheld (0: exact).")
+@click.option("--measure", default="deployed", show_default=True,
+              type=click.Choice(["deployed", "on_scene", "unit_weighted"]), help="Officer-time measure (as assess).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the terminal summary.")
+def evaluate(workspace, policy, pilot_start, pilot_end, areas, decisions_url, out, min_cell, measure, as_json):
+    """Evaluate a pilot: eligible calls against comparable calls, before and after.
+
+    The design of Dee and Pyne's STAR evaluation (Science Advances, 2022): the calls the
+    policy moves from police (eligible) against the rest (comparison), before and after the
+    pilot start, with a difference-in-differences estimate and its 95% interval, an event
+    study by week, response times, outcomes, repeat calls to an address, and, with
+    --decisions, what call-takers did. See docs/evaluation.md for what it cannot show.
+
+    \b
+    Examples:
+      rightresponse ingest ../shared/data/cfs/decc_psap_2025 --workspace ws
+      rightresponse evaluate --workspace ws --policy denver-star --pilot-start 2025-10-12 --json
+      rightresponse evaluate -w ws -p denver-star --pilot-start 2025-10-12 --pilot-end 2025-11-22 --out eval
+      rightresponse evaluate -w nola -p eugene-cahoots --pilot-start 2024-03-01 --area 1 --area 5
+      rightresponse evaluate -w ws -p my_city.yaml --pilot-start 2025-10-12 --decisions sqlite:///decisions.db
+    """
+    from .evaluate import EvaluateError, evaluate as run
+
+    try:
+        res = run(workspace, policy, pilot_start, pilot_end, areas=areas, decisions=decisions_url, out=out,
+                  min_cell=min_cell, measure=measure)
+    except EvaluateError as exc:
+        if decisions_url:  # never echo the decision log's password
+            from .service.store import redact_text
+
+            _fail(redact_text(str(exc), decisions_url))
+        _fail(str(exc))
+    if as_json:
+        click.echo(json.dumps(res.to_json_dict(), default=str))
+    else:
+        click.echo(res.summary_text())
 
 # ---------------------------------------------------------------- classify
 
