@@ -452,6 +452,7 @@
         sel.append(el("option", { value: p.id, title: p.title, text: p.title.split(" - ")[0] }));
       }
       sel.value = state.config.default_policy;
+      $("practice-link").hidden = !state.config.practice;
       sel.addEventListener("change", async () => { await loadPolicy(sel.value); runTriage(); });
       for (const r of state.config.override_reasons) $("reason").append(el("option", { value: r.code, text: r.label }));
       await loadPolicy(sel.value);
