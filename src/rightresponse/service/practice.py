@@ -244,7 +244,7 @@ def check_answer(policy: Policy, card: Card, category: str | None, answers: dict
     agrees = responder == expected.responder
     info = flag_info()
     qa = tuple({"flag": f, "question": info[f].question, "given": answers.get(f), "expected": truth[f] or f in stated,
-                "screen": f in screen} for f in FLAGS)
+                "screen": f in screen} for f in SCREEN_ORDER)
     return Checked(agrees and not unsafe, agrees, unsafe, failed if without_police else (),
                    skipped if without_police else (), expected, qa)
 
