@@ -31,7 +31,7 @@ from rightresponse.policy import FLAGS, triage_args  # noqa: E402
 from rightresponse.service.practice import DAYS, NARRATIVE_SETS  # noqa: E402
 from rightresponse.service.testing import ServerProcess, cached_model  # noqa: E402
 
-from test_console_browser import ARGS, CHROMIUM, CONTRAST_JS, LABELS_JS  # noqa: E402
+from test_console_browser import CHROMIUM, CONTRAST_JS, LABELS_JS, browser  # noqa: E402,F401 (a fixture)
 
 SLO = CFS / "san_luis_obispo" / "SLOPD_report_2022-03-15.csv"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -52,14 +52,6 @@ def server(tmp_path_factory, request):
     srv.start(timeout=240)
     yield srv, db, ws, tmp
     srv.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
 
 
 def sensitive_values(ws: Path, card: dict) -> list[str]:

@@ -345,12 +345,11 @@ def card_view(d: Dealt, policy: Policy) -> dict:
     """What the trainee sees of a dealt call: nothing that could point at a person or a record."""
     c = d.card
     info = flag_info()
-    rec = triage(policy, c.call(d.category, {}))  # only for what the call type states
     return {
         "id": d.id, "policy": d.policy_id, "policy_hash": d.policy_hash, "trainee": d.trainee,
         "call_type": c.call_type, "category": d.category, "priority": c.priority, "origin": c.origin,
         "day": DAYS[c.dow], "hour": c.hour, "time": c.time_text,
-        "call_type_dangers": list(rec.call_type_dangers), "narrative": c.has_narrative,
+        "call_type_dangers": list(policy.compiled.typed(c.call_type)[2]), "narrative": c.has_narrative,
         "narrative_flags": list(c.narrative_flags),
         "questions": [{"flag": f, "text": info[f].question} for f in SCREEN_ORDER],
         "responders": [{"id": rid, "name": r.name, "kind": r.kind} for rid, r in policy.responders.items()],

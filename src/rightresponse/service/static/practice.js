@@ -14,29 +14,11 @@
 
   function trainee() { return sessionStorage.getItem("rr-trainee") || ""; }
 
-  async function api(path, body) {
-    const res = await fetch(path, {
-      method: body === undefined ? "GET" : "POST",
-      headers: body === undefined ? { "Accept": "application/json" } : { "Accept": "application/json", "Content-Type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    let data = null;
-    try { data = await res.json(); } catch (e) { data = null; }
-    if (!res.ok) throw new Error(data && data.detail ? String(data.detail) : res.statusText);
-    return data;
+  function api(path, body) {
+    return window.rr.request(path, { method: body === undefined ? "GET" : "POST", body });
   }
 
-  function el(tag, attrs = {}, ...children) {
-    const e = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs)) {
-      if (v === null || v === undefined || v === false) continue;
-      if (k === "class") e.className = v;
-      else if (k === "text") e.textContent = v;
-      else e.setAttribute(k, v === true ? "" : v);
-    }
-    for (const c of children) if (c !== null && c !== undefined) e.append(c);
-    return e;
-  }
+  const el = window.rr.el;
 
   function status(msg, kind) {
     const s = $("status");
