@@ -770,12 +770,11 @@ def practice_report(db_url, out, min_cell, block, as_json):
     if as_json:
         click.echo(json.dumps({name: d.records() for name, d in pub.tables.items()} | {"min_cell": min_cell}))
     else:
-        tot = pub["practice_totals"]
-        from .report.disclosure import count_text
+        from .report.html import cell_text
 
-        click.echo(f"practice answers: {count_text(tot.value(0, 'answered'), min_cell, tot.text(0, 'answered') is not None)}"
-                   f" by {summary.trainees} trainee(s); unsafe choices: "
-                   f"{count_text(tot.value(0, 'unsafe'), min_cell, tot.text(0, 'unsafe') is not None)}")
+        tot = pub["practice_totals"]
+        click.echo(f"practice answers: {cell_text(tot, 0, 'answered')} by {summary.trainees} trainee(s); "
+                   f"unsafe choices: {cell_text(tot, 0, 'unsafe')}")
         click.echo("written: " + ", ".join(str(p) for p in paths))
 
 

@@ -36,8 +36,8 @@ from ..policy import FLAGS, RESPONDERS, Policy, PolicyError, flag_info, make_cal
 from ..schema import ORIGINS
 from ..taxonomy.normalize import match_key
 from .calltypes import known_call_types
-from .policies import PolicySet
-from .practice import PracticeRoom, build_deck, card_view, check_answer, explain
+from .policies import PolicySet, explain
+from .practice import PracticeRoom, answer_view, build_deck, card_view, check_answer, practice_row
 from .security import Guard, HostCheck, is_loopback, token_from_env, token_ok
 from .store import ConflictError, DecisionStore, StoreError, normalize_url, redact, valid_call_taker
 from .summary import ALTERNATIVE_RESPONDERS, summarize_decisions, utc_instant
@@ -519,39 +519,23 @@ def create_app(config: ServiceConfig | None = None, **kw) -> FastAPI:
         if d is None:
             raise HTTPException(404, "no such practice call (never dealt, or forgotten since): deal a new one")
         key = (tuple(sorted(body.answers.items())), body.responder)
-        if d.result is not None:
-            if d.answer_key != key:
+        done = room.answered(d.id)
+        if done is not None:
+            if done[0] != key:
                 raise HTTPException(409, "this practice call was answered already; deal a new one")
-            return {**d.result, "replay": True}
+            return {**done[1], "replay": True}
         slot = _slot(d.policy_id)
         policy = slot.version(d.policy_hash)
         if policy is None:
             raise HTTPException(409, "the policy changed since this call was dealt; deal a new one")
         chk = check_answer(policy, d.card, d.category, dict(body.answers), body.responder)
-        rec = chk.expected
-        name = policy.responders[body.responder].name
-        out = {"id": d.id, "correct": chk.correct, "agrees": chk.agrees, "unsafe": chk.unsafe,
-               "unsafe_reason": chk.unsafe_reason(name), "failed": list(chk.failed), "skipped": list(chk.skipped),
-               "responder": body.responder, "expected": explain(rec, slot.questions), "reason": rec.reason,
-               "answers": list(chk.answers), "replay": False}
-        now = datetime.now(timezone.utc)
-        sqlite = st.store.dialect == "sqlite"
-        row = {"id": d.id, "recorded_at": now.replace(tzinfo=None) if sqlite else now,
-               "recommended_at": d.dealt_at.replace(tzinfo=None) if sqlite else d.dealt_at,
-               "call_at": None, "policy": policy.id, "policy_hash": policy.hash, "rule": rec.rule,
-               "category": rec.category, "call_type": d.card.call_type, "call_type_known": True,
-               "priority": d.card.priority, "flags": dict(body.answers), "recommended": rec.responder,
-               "recommended_co": rec.co_responder, "fallback": rec.fallback, "intended": rec.intended,
-               "dispatched": body.responder, "dispatched_co": None, "accepted": chk.agrees,
-               "override_reason": None, "override_note": None,
-               "eligible": rec.intended in ALTERNATIVE_RESPONDERS,
-               "handled": rec.intended in ALTERNATIVE_RESPONDERS and body.responder == rec.intended,
-               "call_taker": d.trainee, "narrative": None, "practice": True, "unsafe": chk.unsafe}
+        out = answer_view(d, chk, policy, slot.questions, body.responder)
+        row = practice_row(d, chk, policy, body.answers, body.responder, naive_utc=st.store.dialect == "sqlite")
         try:
             st.store.record(row)
         except ConflictError as exc:
             raise HTTPException(409, str(exc)) from None
-        d.answer_key, d.result = key, out
+        room.remember(d.id, key, out)
         return out
 
     @app.get("/practice", include_in_schema=False)

@@ -52,6 +52,8 @@ from pathlib import Path
 
 from ..policy import FLAGS, Policy, flag_info, make_call, triage
 from ..policy.model import DANGER_FLAGS, SCREEN_ORDER
+from .policies import explain
+from .summary import ALTERNATIVE_RESPONDERS
 
 # Shares of the deal by kind of card (see the module docstring). Data, documented in docs/practice.md.
 DEAL_SHARES = {"screen": 0.45, "changed": 0.35, "same": 0.20}
@@ -185,14 +187,6 @@ def _sort_key(k):
 # ---------------------------------------------------------------------------- checking an answer
 
 
-def explain(rec, question_flags: dict) -> dict:
-    """The triage explanation as the console shows it (POST /v1/triage): the recommendation,
-    with each question's flag. One function, so practice and the console explain alike."""
-    d = rec.explain()
-    d["ask"] = [{"flag": question_flags.get(t), "text": t} for t in rec.questions]
-    return d
-
-
 def card_kind(policy: Policy, card: Card, category: str | None) -> str:
     """``screen``, ``changed`` or ``same`` (see the module docstring)."""
     expected = triage(policy, card.call(category, card.truth()))
@@ -252,7 +246,7 @@ def check_answer(policy: Policy, card: Card, category: str | None, answers: dict
 # ---------------------------------------------------------------------------- the room
 
 
-@dataclass
+@dataclass(frozen=True)
 class Dealt:
     id: str
     card: Card
@@ -262,8 +256,6 @@ class Dealt:
     trainee: str
     dealt_at: datetime
     kind: str
-    result: dict | None = None
-    answer_key: tuple | None = None
 
 
 class PracticeRoom:
@@ -277,6 +269,7 @@ class PracticeRoom:
         self._rng = rng or random.SystemRandom()
         self._plans: OrderedDict[str, dict] = OrderedDict()
         self._dealt: OrderedDict[str, Dealt] = OrderedDict()
+        self._answered: dict[str, tuple] = {}  # deal id -> (the answer, what it was told), for replays
         self._lock = threading.Lock()
 
     def plan(self, policy: Policy, categorize) -> dict:
@@ -333,12 +326,52 @@ class PracticeRoom:
         with self._lock:
             self._dealt[d.id] = d
             while len(self._dealt) > MAX_OPEN_DEALS:
-                self._dealt.popitem(last=False)
+                old, _ = self._dealt.popitem(last=False)
+                self._answered.pop(old, None)
         return d
 
     def get(self, deal_id: str) -> Dealt | None:
         with self._lock:
             return self._dealt.get(deal_id)
+
+    def answered(self, deal_id: str) -> tuple | None:
+        """(answer, result) of a dealt call answered already, or None."""
+        with self._lock:
+            return self._answered.get(deal_id)
+
+    def remember(self, deal_id: str, answer: tuple, result: dict) -> None:
+        with self._lock:
+            if deal_id in self._dealt:
+                self._answered[deal_id] = (answer, result)
+
+
+def answer_view(d: Dealt, chk: Checked, policy: Policy, question_flags: dict, responder: str) -> dict:
+    """The answer to POST /v1/practice/answer: the verdict, and the policy's answer explained as
+    the console explains it."""
+    rec = chk.expected
+    return {"id": d.id, "correct": chk.correct, "agrees": chk.agrees, "unsafe": chk.unsafe,
+            "unsafe_reason": chk.unsafe_reason(policy.responders[responder].name), "failed": list(chk.failed),
+            "skipped": list(chk.skipped), "responder": responder, "expected": explain(rec, question_flags),
+            "reason": rec.reason, "answers": list(chk.answers), "replay": False}
+
+
+def practice_row(d: Dealt, chk: Checked, policy: Policy, answers: dict, responder: str, naive_utc: bool) -> dict:
+    """The decision-log row of a practice answer (store.decisions): marked ``practice``, with the
+    policy's answer as ``recommended``, the trainee's choice as ``dispatched`` and ``accepted``
+    when they agree. No narrative and no time of the call. ``naive_utc``: SQLite keeps naive UTC."""
+    rec = chk.expected
+    now = datetime.now(timezone.utc)
+    eligible = rec.intended in ALTERNATIVE_RESPONDERS
+    return {"id": d.id, "recorded_at": now.replace(tzinfo=None) if naive_utc else now,
+            "recommended_at": d.dealt_at.replace(tzinfo=None) if naive_utc else d.dealt_at,
+            "call_at": None, "policy": policy.id, "policy_hash": policy.hash, "rule": rec.rule,
+            "category": rec.category, "call_type": d.card.call_type, "call_type_known": True,
+            "priority": d.card.priority, "flags": dict(answers), "recommended": rec.responder,
+            "recommended_co": rec.co_responder, "fallback": rec.fallback, "intended": rec.intended,
+            "dispatched": responder, "dispatched_co": None, "accepted": chk.agrees,
+            "override_reason": None, "override_note": None, "eligible": eligible,
+            "handled": eligible and responder == rec.intended, "call_taker": d.trainee, "narrative": None,
+            "practice": True, "unsafe": chk.unsafe}
 
 
 def card_view(d: Dealt, policy: Policy) -> dict:
