@@ -754,9 +754,12 @@ def scenario_compare(a, b, replications, seed, workspace, out, min_cell, as_json
 @click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
               help="Answer requests for this host name too (besides localhost and IP addresses), e.g. the "
                    "machine's name on the network. Repeatable. Other names are refused (DNS rebinding).")
+@click.option("--practice", "practice", type=click.Path(exists=True, file_okay=False), metavar="WORKSPACE",
+              help="Add the practice page (/practice): trainees answer past calls of this workspace; answers go to "
+                   "the decision log marked as practice.")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info", show_default=True)
 def serve(policies, host, port, db_url, workspace, agency, model, overrides, store_narrative, rate, burst, max_body,
-          reload_interval, read_access, allow_hosts, log_level):
+          reload_interval, read_access, allow_hosts, practice, log_level):
     """Serve the call-taker console, the triage API and the decision log.
 
     Open http://HOST:PORT/ for the console; the API is described at /openapi.json.
@@ -770,6 +773,7 @@ def serve(policies, host, port, db_url, workspace, agency, model, overrides, sto
       rightresponse serve --policy my_city.yaml --agency detroit --model classifier.pkl
       rightresponse serve -p denver-star --db postgresql://rr@localhost/rr
       rightresponse serve --host 0.0.0.0 --allow-host dispatch-pc.city.local --read-access token
+      rightresponse serve -p denver-star --practice ws --db sqlite:///training.db   # then open /practice
     """
     from .service.server import serve as run
 
@@ -777,11 +781,56 @@ def serve(policies, host, port, db_url, workspace, agency, model, overrides, sto
         run(list(policies) or ["status-quo"], host, port, db_url, workspace=workspace, agency=agency,
             model_path=model, overrides=overrides, store_narrative=store_narrative, rate=rate, burst=burst,
             max_body=max_body, reload_interval=reload_interval, read_access=read_access, log_level=log_level,
-            allow_hosts=allow_hosts)
+            allow_hosts=allow_hosts, practice=practice)
     except (ValueError, FileNotFoundError) as exc:  # set-up errors: PolicyError, StoreError, ServeError, TaxonomyError ...
         from .service.store import redact_text
 
         _fail(redact_text(str(exc), db_url))
+
+
+@main.group()
+def practice():
+    """Practice mode for call-takers: `serve --practice WORKSPACE`, then `practice report`."""
+
+
+@practice.command("report")
+@click.option("--db", "db_url", required=True, metavar="URL",
+              help="The decision log the practice answers went to: sqlite:///FILE, a file path, or postgresql://...")
+@click.option("--out", "-o", default="rr-practice", show_default=True, type=click.Path(file_okay=False),
+              help="Directory for practice.html and the tables as CSV.")
+@click.option("--min-cell", default=10, show_default=True, type=click.IntRange(min=0),
+              help="Counts below this are shown as '<N', and the figures resting on them withheld (0: exact).")
+@click.option("--block", default=20, show_default=True, type=click.IntRange(min=1),
+              help="Improvement over time: agreement per block of this many answers, per trainee.")
+@click.option("--json", "as_json", is_flag=True, help="Print the published tables as one JSON object.")
+def practice_report(db_url, out, min_cell, block, as_json):
+    """Per trainee: calls answered, agreement with the policy by category, unsafe choices, and
+    agreement over time (by blocks of answers). Only practice answers; small counts withheld.
+
+    \b
+    Examples:
+      rightresponse practice report --db sqlite:///training.db --out practice
+      rightresponse practice report --db postgresql://rr@localhost/rr --min-cell 5 --json
+    """
+    from .report.practice import write_practice_report
+    from .service.practice_summary import summarize_practice
+    from .service.store import StoreError, redact_text
+
+    try:
+        summary = summarize_practice(db_url, block=block)
+    except (StoreError, ValueError) as exc:
+        _fail(redact_text(str(exc), db_url))
+    pub, paths = write_practice_report(summary, out, min_cell)
+    if as_json:
+        click.echo(json.dumps({name: d.records() for name, d in pub.tables.items()} | {"min_cell": min_cell}))
+    else:
+        from .report.html import cell_text
+
+        tot = pub["practice_totals"]
+        click.echo(f"practice answers: {cell_text(tot, 0, 'answered')} by {summary.trainees} trainee(s); "
+                   f"unsafe choices: {cell_text(tot, 0, 'unsafe')}")
+        click.echo("written: " + ", ".join(str(p) for p in paths))
+
 
 if __name__ == "__main__":  # pragma: no cover
     main()

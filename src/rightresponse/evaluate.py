@@ -722,7 +722,7 @@ def _decision_tables(store, policy_id: str, window: Window) -> dict[str, pd.Data
     from sqlalchemy import and_, case, func, select
 
     from .service.store import decisions as log
-    from .service.summary import _db_time, _when, summarize_decisions
+    from .service.summary import _db_time, _when, dispatch_only, summarize_decisions
 
     since = datetime.combine(window.start, datetime.min.time())
     until = datetime.combine(window.after_end, datetime.min.time())
@@ -734,7 +734,7 @@ def _decision_tables(store, policy_id: str, window: Window) -> dict[str, pd.Data
     q = select(func.sum(case((fell, 1), else_=0)), func.sum(case((unavailable, 1), else_=0)),
                func.sum(case((fell | unavailable, 1), else_=0))).where(
         d.recorded_at >= _db_time(store, _when(since)), d.recorded_at < _db_time(store, _when(until)),
-        d.policy == policy_id)
+        d.policy == policy_id, dispatch_only(store))  # practice answers are not dispatches
     with store.engine.connect() as con:
         a, b, c = con.execute(q).one()
     tables["dispatch_fallbacks"] = pd.DataFrame([{"eligible": ds.eligible, "recommendation_fell_back": int(a or 0),

@@ -688,7 +688,7 @@ _RANK = {"crime_group": 1, "demand_type": 1, "origin_group": 1, "method": 1, "ca
 TOTAL = ()  # the conditions of the total: every police call in scope
 
 # Numbers that describe a row rather than count its calls: published as they are.
-ATTRIBUTES = frozenset({"dow", "hour", "priority_rank", "confidence", "call_types", "min_confidence",
+ATTRIBUTES = frozenset({"dow", "hour", "priority_rank", "confidence", "call_types", "min_confidence", "block",
                         "zero_to_dispatch", "zero_travel", "zero_to_arrival"})
 
 # Tables that describe records, not people, or data already published elsewhere: exact.
@@ -1030,6 +1030,62 @@ def publish_decisions(tables: dict[str, pd.DataFrame], min_cell: int) -> Publica
     _dispatch_totals(led, tables)
     register(led, tables, decl)
     dispatch_relations(led, tables)
+    led.protect()
+    return Publication(publish(tables, led, decl), min_cell, led)
+
+
+# ---------------------------------------------------------------------------- practice answers
+
+_PRACTICE_DIMS = ("answered", "agreed", "unsafe")
+_PRACTICE_KEYS = {"practice_totals": (), "practice_by_trainee": ("trainee",),
+                  "practice_by_category": ("trainee", "category"), "practice_progress": ("trainee", "block")}
+
+
+def _practice_declared() -> dict[str, Declared]:
+    """The practice-report tables (rightresponse.service.practice_summary): answered, agreed and
+    unsafe are counts; agreement rests on answered and agreed."""
+    out = {}
+    for name, keys in _PRACTICE_KEYS.items():
+        key = (lambda r, keys=keys: cond(**{k: r.get(k) for k in keys}))
+        out[name] = Declared(tuple(Cell(c, c, key) for c in _PRACTICE_DIMS),
+                             (Stat("agreement", lambda r, key=key: [("answered", key(r)), ("agreed", key(r))]),))
+    return out
+
+
+def practice_relations(led: Ledger, tables: dict) -> None:
+    """Trainees add up to the total; each trainee's categories and blocks add up to the trainee;
+    agreed and unsafe never exceed answered."""
+    def keyed(name):
+        df = tables.get(name)
+        keys = _PRACTICE_KEYS[name]
+        return [] if df is None or df.empty else [cond(**{k: r.get(k) for k in keys}) for r in df.to_dict("records")]
+
+    trainees = keyed("practice_by_trainee")
+    for dim in _PRACTICE_DIMS:
+        led.partition((dim, TOTAL), [(dim, c) for c in trainees])
+        for part in ("practice_by_category", "practice_progress"):
+            by: dict = defaultdict(list)
+            for c in keyed(part):
+                by[cond(trainee=dict(c)["trainee"])].append((dim, c))
+            for t, nodes in by.items():
+                led.partition((dim, t), nodes)
+    for name in _PRACTICE_KEYS:
+        for c in keyed(name) if name != "practice_totals" else [TOTAL]:
+            led.at_most(("agreed", c), ("answered", c))
+            led.at_most(("unsafe", c), ("answered", c))
+
+
+def publish_practice(tables: dict[str, pd.DataFrame], min_cell: int) -> Publication:
+    """The practice-report tables as published: the report's rules (small counts read
+    "<min_cell", complements, the audit), the overall totals never hidden as complements."""
+    decl = _practice_declared()
+    led = Ledger(min_cell)
+    t = tables.get("practice_totals")
+    if t is not None and len(t):
+        for dim in _PRACTICE_DIMS:
+            led.add((dim, TOTAL), t.iloc[0][dim], fixed=True)
+    register(led, tables, decl)
+    practice_relations(led, tables)
     led.protect()
     return Publication(publish(tables, led, decl), min_cell, led)
 

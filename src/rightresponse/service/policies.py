@@ -222,6 +222,14 @@ class PolicySlot:
                 "reloads": self.reloads, "reload_error": self.reload_error}
 
 
+def explain(rec, question_flags: dict) -> dict:
+    """A recommendation as the console shows it (POST /v1/triage), each question with its flag
+    (``question_flags``: a slot's ``questions``). One function: the practice page explains alike."""
+    d = rec.explain()
+    d["ask"] = [{"flag": question_flags.get(t), "text": t} for t in rec.questions]
+    return d
+
+
 def _question_flags(policy: Policy) -> dict[str, str]:
     """Question text -> the flag it establishes (the recommendation carries texts only)."""
     out = {fi.question: name for name, fi in flag_info().items()}
