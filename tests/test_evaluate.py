@@ -368,8 +368,10 @@ def test_adherence_overrides_and_fallbacks_from_the_decision_log(decc, db_url):
 
     ws = decc[0]
     rows = _decisions(200)
+    # A trainee's practice answers in the same log and weeks: never dispatches, never counted.
+    practice = [{**r, "id": str(uuid.UUID(int=i + 1)), "practice": True} for i, r in enumerate(_decisions(60, seed=9))]
     store = DecisionStore(db_url)
-    for r in rows:
+    for r in rows + practice:
         r = dict(r)
         if store.dialect == "sqlite":
             r["recorded_at"] = r["recorded_at"].replace(tzinfo=None)
