@@ -22,7 +22,7 @@ import hashlib
 import json
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -363,7 +363,9 @@ class Example:
 
 @dataclass(frozen=True, eq=False)
 class Policy:
-    """A loaded, validated policy. Compiled matching and classification are cached per object."""
+    """A loaded, validated policy: immutable. Its version hash and compiled matching are pure
+    functions of its fields, computed on first use (``cached_property``); categories are not
+    the policy's: triage takes them from a ``taxonomy.provider`` passed in."""
 
     id: str
     title: str
@@ -377,7 +379,6 @@ class Policy:
     taxonomy: str | None = None
     unscreened: str = "police"  # who goes while a civilian rule's screen is incomplete
     anchors: tuple[dict, ...] = ()  # published figures to show beside this policy's history
-    _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def default(self) -> Rule:
@@ -401,22 +402,16 @@ class Policy:
                        "call_type_flags": call_type_flags_digest()},
         }
 
-    @property
+    @functools.cached_property
     def hash(self) -> str:
-        h = self._cache.get("hash")
-        if h is None:
-            blob = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-            h = self._cache["hash"] = hashlib.sha256(blob.encode("utf-8")).hexdigest()
-        return h
+        blob = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
-    @property
+    @functools.cached_property
     def compiled(self):
-        c = self._cache.get("compiled")
-        if c is None:
-            from .engine import CompiledPolicy
+        from .engine import CompiledPolicy
 
-            c = self._cache["compiled"] = CompiledPolicy(self)
-        return c
+        return CompiledPolicy(self)
 
     def to_dict(self) -> dict:
         """The policy as data (for --json): what it decides, plus its title, sources and examples."""
@@ -529,8 +524,8 @@ def load_policy(name_or_file, strict: bool = True) -> Policy:
 
 @functools.lru_cache(maxsize=16)
 def _load_preset(path: str):
-    # Presets are package data (immutable), so one Policy object per preset is shared, and
-    # its compiled form and classification cache travel with it.
+    # Presets are package data and a Policy is immutable (categories are passed to triage, not
+    # stored), so one object per preset is shared, with its compiled form.
     return _load(path)
 
 
