@@ -28,6 +28,7 @@ from typing import Any
 
 import yaml
 
+from ..errors import RightResponseError
 from ..schema import ORIGINS
 
 DATA_DIR = Path(__file__).parent / "data"
@@ -53,7 +54,7 @@ FLOOR_TEXT = ("Safety floor (every policy, no rule can opt out): a yes to weapon
               "screening questions (and these four) are answered no; until then: the unscreened responder.")
 
 
-class PolicyError(ValueError):
+class PolicyError(RightResponseError, ValueError):
     """A policy that cannot be used; ``findings`` lists every error with file and rule."""
 
     def __init__(self, findings: list["Finding"]):

@@ -36,6 +36,8 @@ from typing import Any
 
 import yaml
 
+from ..errors import RightResponseError
+
 SCENARIOS_DIR = Path(__file__).parent / "scenarios"
 DISTRIBUTIONS = ("data", "fixed", "exponential", "lognormal")
 _TOP = {"id", "title", "description", "data", "policy", "view", "routing_hours", "horizon", "replications", "seed",
@@ -51,7 +53,7 @@ _BACKUP = {"probability", "pool", "priority", "service", "travel", "assumption",
 _RESPONDERS = ("police", "co_responder", "crisis_team", "community_responder", "non_emergency", "fire_ems", "no_dispatch")
 
 
-class ScenarioError(ValueError):
+class ScenarioError(RightResponseError, ValueError):
     """A scenario that cannot be run; ``issues`` lists every problem as 'file: key: message'."""
 
     def __init__(self, issues: list[str]):
