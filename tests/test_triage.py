@@ -190,7 +190,7 @@ def test_the_unscreened_responder_must_send_officers():
     parse_policy(doc, "<bad>", findings)
     msgs = [str(f) for f in findings]
     assert any("unscreened: 'crisis_team' is not a responder whose officers attend" in m for m in msgs), msgs
-    assert any("rule r: error: unscreened: 'non_emergency'" in m for m in msgs), msgs
+    assert any("rule r: error: rules[0].unscreened: 'non_emergency'" in m for m in msgs), msgs
 
 
 def test_a_citys_overrides_do_not_leak_into_later_loads_of_the_preset(tmp_path):

@@ -39,13 +39,37 @@ def bad(message: str, at: tuple = ()) -> PydanticCustomError:
     return PydanticCustomError("rightresponse", "{message}", {"message": message, "at": at})
 
 
+def note(info, path: tuple, message: str) -> None:
+    """Record a problem at ``path`` (from the document's root) without stopping validation: for
+    checks across parts of a document (a duplicate id) made while the parts are validated."""
+    info.context["noted"].append((tuple(path), message))
+
+
 def check(model: type[BaseModel], doc: Any, file: str, context: dict | None = None) -> list[Problem]:
     """Every problem of ``doc`` against ``model``, in document order."""
+    ctx = {"file": file, **(context or {}), "noted": []}
+    found: list[Problem] = []
     try:
-        model.model_validate(doc, context={"file": file, **(context or {})})
+        model.model_validate(doc, context=ctx)
     except ValidationError as exc:
-        return problems(exc, model, doc, file)
-    return []
+        found = problems(exc, model, doc, file)
+    found += [Problem(file, yaml_path(p), m) for p, m in ctx["noted"]]
+    return in_document_order(doc, found)
+
+
+def in_document_order(doc: Any, found: list[Problem]) -> list[Problem]:
+    """Problems in the order their keys are written (a missing key after its siblings)."""
+    return sorted(found, key=lambda p: _order(doc, _parse_path(p.path)))
+
+
+def _parse_path(path: str) -> tuple:
+    out: list = []
+    for part in path.replace("[", ".[").split("."):
+        if part.startswith("[") and part.endswith("]") and part[1:-1].isdigit():
+            out.append(int(part[1:-1]))
+        elif part:
+            out.append(part)
+    return tuple(out)
 
 
 # ---------------------------------------------------------------------------- pydantic -> Problem
@@ -94,22 +118,26 @@ def _order(doc, path) -> tuple:
 
 def _real_path(e: dict, doc: Any) -> tuple[tuple, bool]:
     """The error's location in the document, without pydantic's union-member tags; and
-    whether it went through one."""
+    whether it ends at one (that member of a union refused the value's type as a whole)."""
     loc = list(e["loc"])
-    path, cur, tagged = [], doc, False
+    path, cur, tag_last = [], doc, False
     for i, part in enumerate(loc):
         if isinstance(cur, dict) and part in cur:
             cur = cur[part]
             path.append(part)
+            tag_last = False
         elif isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur):
             cur = cur[part]
             path.append(part)
+            tag_last = False
         elif e["type"] in ("missing", "rightresponse") and i == len(loc) - 1:  # a key not given
             path.append(part)
+        elif part == "[key]":  # a mapping's key was refused: the key is the path's last part
+            e["key"] = True
         else:
-            tagged = True
+            tag_last = True
     at = (e.get("ctx") or {}).get("at") or ()
-    return tuple(path) + tuple(at), tagged
+    return tuple(path) + tuple(at), tag_last
 
 
 def _message(e: dict, path: tuple, model, doc) -> str:
@@ -123,6 +151,10 @@ def _message(e: dict, path: tuple, model, doc) -> str:
     if t == "missing":
         hint = _missing_hint(model, path, doc)
         return "missing" + (f": {hint}" if hint else "")
+    if t == "literal_error" and e.get("key"):
+        options = _literal(model, path[:-1], doc, key=True)
+        return f"unknown key {value!r}" + did_you_mean(value, options) + (
+            f"; keys: {', '.join(map(str, options))}" if options else "")
     if t == "literal_error":
         options = _literal(model, path, doc)
         return f"unknown value {value!r}" + did_you_mean(value, options) + (
@@ -210,8 +242,10 @@ def _keys(model, path, doc) -> list[str]:
     return []
 
 
-def _literal(model, path, doc) -> list:
+def _literal(model, path, doc, key: bool = False) -> list:
     tp = _type_at(model, path, doc)
+    if key and get_origin(tp) is dict:
+        tp = get_args(tp)[0]
     if get_origin(tp) is Literal:
         return list(get_args(tp))
     for a in get_args(tp) if get_origin(tp) in (typing.Union, types.UnionType) else ():
