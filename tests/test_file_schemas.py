@@ -88,3 +88,15 @@ def test_the_cli_prints_every_problem_of_a_bad_file_one_line_each(tmp_path):
     assert "grain: unknown value 'units' (did you mean 'unit'?)" in lines[1]
     assert "timezone: 'Central' is not an IANA zone name" in lines[2]
     assert "Traceback" not in res.output and not (tmp_path / "ws").exists()
+
+
+def test_every_preset_passes_the_policy_model():
+    """Loading a preset only builds it (package data); this is where it is checked."""
+    from rightresponse.policy.file_format import check_policy
+    from rightresponse.policy.model import _taxonomy_vocab
+
+    for path in _shipped("policy"):
+        findings: list = []
+        assert check_policy(yaml.safe_load(path.read_text(encoding="utf-8")), str(path), findings,
+                            _taxonomy_vocab(None)), findings
+        assert not findings

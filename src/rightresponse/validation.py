@@ -1,6 +1,6 @@
 """One validation layer for the files a city writes: adapters, policies, scenarios.
 
-Each format is a pydantic model (``ingest/adapter.py`` ``AdapterFile``, ``policy/model.py``
+Each format is a pydantic model (``ingest/adapter.py`` ``AdapterFile``, ``policy/file_format.py``
 ``PolicyFile``, ``simulate/scenario.py`` ``ScenarioFile``), so the checks are declared once and
 the same model gives the JSON Schema an editor uses to complete and check the YAML
 (``rightresponse schema adapter|policy|scenario``). ``check`` runs a model over a YAML
@@ -276,7 +276,7 @@ def json_schema(model: type[BaseModel], title: str, description: str) -> dict:
 FORMATS = {
     "adapter": ("rightresponse.ingest.adapter", "AdapterFile",
                 "How one CAD export's columns map to the call record (docs/adapters.md)."),
-    "policy": ("rightresponse.policy.model", "PolicyFile",
+    "policy": ("rightresponse.policy.file_format", "PolicyFile",
                "Who responds to which calls: ordered rules and a default (docs/policies.md)."),
     "scenario": ("rightresponse.simulate.scenario", "ScenarioFile",
                  "Data, policy, responder pools and dispatch rules for a simulation (docs/scenarios.md)."),
