@@ -104,8 +104,8 @@ def _fail(path: str, msg: str) -> AdapterError:
 # The adapter file as a pydantic model: every key, its type and its checks in one place, and
 # the JSON Schema editors use (`rightresponse schema adapter`). To add a key: a field of the
 # call record is one more name in SIMPLE_FIELDS (a column, constant or expression) or in
-# MAPPED_FIELDS (a value map with its allowed values), or a top-level key in AdapterFile
-# below; then read it in parse_adapter.
+# MAPPED_FIELDS (a value map with its allowed values), or a top-level key is a field of
+# _AdapterKeys below; then read it in parse_adapter.
 
 def _sql_text(v: Any, info: ValidationInfo) -> Any:
     """An adapter's ``sql:`` expression, parsed and checked when the file loads (rendered
