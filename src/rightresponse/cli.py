@@ -15,13 +15,28 @@ DEFAULT_WORKSPACE = "rr-workspace"
 
 
 def _fail(msg: str, code: int = 2):
-    # Policy problems arrive lint-style ("FILE: error: MESSAGE"); say "error" once.
-    msg = re.sub(r"^([^\n]*?): error: ", r"\1: ", msg, count=1)
-    click.echo(f"error: {msg}", err=True)
+    """Print a message as errors, one line per problem, and exit."""
+    for line in [ln for ln in str(msg).splitlines() if ln.strip()] or ["failed"]:
+        # Policy problems arrive lint-style ("FILE: rule R: error: MESSAGE"); say "error" once.
+        click.echo("error: " + re.sub(r"^(.*?): error: ", r"\1: ", line, count=1), err=True)
     sys.exit(code)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _Commands(click.Group):
+    """The command group: any ``RightResponseError`` (a bad file, option, workspace...) that a
+    command does not handle itself is printed one line per problem, without a traceback, and
+    the command exits with code 2."""
+
+    def invoke(self, ctx):
+        from .errors import RightResponseError
+
+        try:
+            return super().invoke(ctx)
+        except RightResponseError as exc:
+            _fail(str(exc))
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="rightresponse")
 def main():
     """rightresponse: who is best equipped to respond to each kind of 911 call?
@@ -69,13 +84,10 @@ def ingest(paths, sample, workspace, adapter, agency, as_json, memory_limit, job
     if not paths:
         _fail("give one or more files or directories to ingest, or --sample for the bundled real sample")
     try:  # the import too: Ctrl-C at any moment gives the same one line
-        from .ingest.pipeline import IngestError, ingest as run, quarantine_examples
+        from .ingest.pipeline import ingest as run, quarantine_examples
 
-        try:
-            summary = run(list(paths), workspace, adapter=adapter, agency=agency,
-                          progress=not as_json and sys.stderr.isatty(), memory_limit=memory_limit, jobs=jobs)
-        except IngestError as exc:
-            _fail(str(exc))
+        summary = run(list(paths), workspace, adapter=adapter, agency=agency,
+                      progress=not as_json and sys.stderr.isatty(), memory_limit=memory_limit, jobs=jobs)
     except KeyboardInterrupt:
         _fail(f"interrupted: nothing from this run was stored; {workspace} is as it was before it", 130)
     if as_json:
@@ -230,12 +242,8 @@ def inspect(path, rows, out):
       rightresponse ingest new_city.csv --adapter new_city.yaml --workspace ws
     """
     from .ingest.inspect import inspect_file
-    from .ingest.pipeline import IngestError
 
-    try:
-        report = inspect_file(Path(path), sample_rows=rows)
-    except IngestError as exc:
-        _fail(str(exc))
+    report = inspect_file(Path(path), sample_rows=rows)
     click.echo(report.describe())
     if out:
         Path(out).write_text(report.draft_yaml, encoding="utf-8")
@@ -407,7 +415,7 @@ def classify(input_csv, agency, output, overrides, model):
     """
     import pandas as pd
 
-    from .taxonomy import TaxonomyError, classify_table
+    from .taxonomy import classify_table
 
     try:
         df = pd.read_csv(input_csv, dtype=str, keep_default_na=False)
@@ -415,10 +423,7 @@ def classify(input_csv, agency, output, overrides, model):
         _fail(f"{input_csv}: cannot read as CSV ({exc})")
     if "call_type" not in df.columns:
         _fail(f"{input_csv}: no 'call_type' column (columns: {', '.join(df.columns)})")
-    try:
-        out = classify_table(df, agency=agency, overrides=overrides, model_path=model)
-    except TaxonomyError as exc:
-        _fail(str(exc))
+    out = classify_table(df, agency=agency, overrides=overrides, model_path=model)
     if output:
         out.to_csv(output, index=False)
         click.echo(f"{len(out):,} call types written to {output}", err=True)
@@ -474,12 +479,11 @@ def crosswalk_import(file, workspace, all_rows):
     Example:
       rightresponse crosswalk import review.csv --workspace ws
     """
-    from .taxonomy import TaxonomyError
     from .taxonomy.review import import_review
 
     try:
         res = import_review(file, workspace, all_rows=all_rows)
-    except (TaxonomyError, FileNotFoundError) as exc:
+    except FileNotFoundError as exc:
         _fail(str(exc))
     click.echo(f"{res.applied:,} overrides applied from {res.file} ({res.unchanged:,} rows unchanged); "
                f"{res.total_overrides:,} overrides in {res.overrides_path}")
@@ -512,11 +516,11 @@ def triage(policy, call_type, flags, priority, at, model, as_json):
       rightresponse triage -p denver-star -c "welfare check" --flag no_weapon --flag no_violence \\
           --flag no_crime_in_progress --flag no_suicide_risk_with_means --flag no_injury
     """
-    from .policy import PolicyError, triage_args
+    from .policy import triage_args
 
     try:
         rec = triage_args(policy, call_type, flags=flags, priority=priority, at=at, model_path=model)
-    except (PolicyError, ValueError) as exc:
+    except ValueError as exc:  # a flag or time that does not parse (a bad policy: the group's handler)
         _fail(str(exc))
     click.echo(json.dumps(rec.to_dict()) if as_json else rec.format())
 
@@ -554,12 +558,9 @@ def policy_list(as_json):
 def policy_show(name_or_file, as_json):
     """Print a policy's rules in order, with reasons, questions, each rule's screen and the
     safety floor that applies to every policy."""
-    from .policy import PolicyError, load_policy
+    from .policy import load_policy
 
-    try:
-        pol = load_policy(name_or_file)
-    except PolicyError as exc:
-        _fail(str(exc))
+    pol = load_policy(name_or_file)
     click.echo(json.dumps(pol.to_dict()) if as_json else pol.to_text())
 
 
@@ -574,12 +575,9 @@ def policy_lint(name_or_file, as_json):
     with every flag combination: any that would get a responder without police is an error.
     Exits non-zero when there are errors.
     """
-    from .policy import PolicyError, lint_policy
+    from .policy import lint_policy
 
-    try:
-        rep = lint_policy(name_or_file)
-    except PolicyError as exc:
-        _fail(str(exc))
+    rep = lint_policy(name_or_file)
     click.echo(json.dumps(rep.to_dict()) if as_json else rep.format())
     if not rep.ok:
         sys.exit(1)
@@ -592,11 +590,11 @@ def policy_lint(name_or_file, as_json):
 @click.option("--json", "as_json", is_flag=True)
 def policy_diff(a, b, workspace, as_json):
     """Which call types change responder from policy A to B, and what share of calls and hours moves."""
-    from .policy import PolicyError, diff_policies
+    from .policy import diff_policies
 
     try:
         d = diff_policies(a, b, calls=workspace)
-    except (PolicyError, FileNotFoundError) as exc:
+    except FileNotFoundError as exc:
         _fail(str(exc))
     click.echo(json.dumps(d.to_dict()) if as_json else d.format())
 
@@ -629,12 +627,12 @@ def simulate(scenario, replications, seed, workspace, report, min_cell, as_json)
       rightresponse simulate decc-co-responder-pilot --replications 10
       rightresponse simulate my_pilot.yaml --workspace ws --json
     """
-    from .simulate import DataError, ScenarioError, simulate as run
+    from .simulate import simulate as run
 
     try:
         res = run(scenario, replications=replications, seed=seed, workspace=workspace,
                   progress=not as_json and sys.stderr.isatty())
-    except (ScenarioError, DataError, FileNotFoundError) as exc:
+    except FileNotFoundError as exc:
         _fail(str(exc))
     if report:
         Path(report).write_text(res.html(min_cell=min_cell), encoding="utf-8")
@@ -710,12 +708,12 @@ def scenario_compare(a, b, replications, seed, workspace, out, min_cell, as_json
     Example:
       rightresponse scenario compare decc-status-quo decc-co-responder-pilot -r 10 --out cmp
     """
-    from .simulate import DataError, ScenarioError, compare_scenarios
+    from .simulate import compare_scenarios
 
     try:
         cmp = compare_scenarios(a, b, replications=replications, seed=seed, workspace=workspace,
                                 progress=not as_json and sys.stderr.isatty(), min_cell=min_cell)
-    except (ScenarioError, DataError, FileNotFoundError) as exc:
+    except FileNotFoundError as exc:
         _fail(str(exc))
     outdir = Path(out)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -730,6 +728,30 @@ def scenario_compare(a, b, replications, seed, workspace, out, min_cell, as_json
 
 
 # ---------------------------------------------------------------- the call-taker console
+
+
+@main.command()
+@click.argument("kind", type=click.Choice(["adapter", "policy", "scenario"]))
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the schema to this file instead of printing it.")
+def schema(kind, output):
+    """Print the JSON Schema of an adapter, policy or scenario file, for an editor to complete
+    and check the YAML as it is typed (the same checks `rightresponse` runs on load).
+
+    \b
+    Examples:
+      rightresponse schema adapter -o adapter.schema.json
+      # then, first line of my_city.yaml (VS Code with the YAML extension):
+      # yaml-language-server: $schema=./adapter.schema.json
+      rightresponse schema policy | jq '.properties.rules'
+    """
+    from .validation import file_schema
+
+    text = json.dumps(file_schema(kind), indent=2)
+    if output:
+        Path(output).write_text(text + "\n", encoding="utf-8")
+        click.echo(f"{kind} schema written to {output}", err=True)
+    else:
+        click.echo(text)
 
 
 @main.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

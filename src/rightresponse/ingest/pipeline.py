@@ -23,6 +23,7 @@ from pathlib import Path
 
 import duckdb
 
+from ..errors import RightResponseError
 from .. import __version__
 from ..schema import CALL_FIELDS, SENSITIVE_FIELDS, UNIT_FIELDS, field_names
 from .adapter import Adapter, AdapterError, builtin_adapters, detect_adapter, get_adapter
@@ -34,7 +35,7 @@ from .recordcount import RecordCounter
 from .workspace import Workspace, WorkspaceBusy
 
 
-class IngestError(Exception):
+class IngestError(RightResponseError):
     """A file that cannot be ingested at all: missing, unreadable, unknown layout."""
 
 

@@ -35,6 +35,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from ..errors import RightResponseError
 from ..sqltext import ident, literal
 
 ROW = "__row"
@@ -58,7 +59,7 @@ MIN_EXPANDED_BYTES = 64 << 20
 csv.field_size_limit(MAX_RECORD_CHARS)
 
 
-class ReadError(Exception):
+class ReadError(RightResponseError):
     """Input that cannot be read at all (as opposed to rows that are quarantined)."""
 
 

@@ -248,7 +248,7 @@ class State:
                 seen.add(id(c))
                 cats = c.classify(values)
                 for it in self.call_types["call_types"]:  # the effective category (overrides win)
-                    it["category"] = cats.get(it["value"]) or it["category"]
+                    it["category"] = cats.get(it["value"], (None,))[0] or it["category"]
         except Exception as exc:  # the service still answers; unknown types classify on demand
             self.warm_error = f"{type(exc).__name__}: {exc}"
             log.exception("warm-up failed")
@@ -371,9 +371,10 @@ def create_app(config: ServiceConfig | None = None, **kw) -> FastAPI:
         slot = _slot(body.policy)
         policy = slot.policy
         cz = st.policies.categorizer(policy)
-        cat = cz.get(body.call_type)
-        if cat is None:  # never seen: classify off the event loop
-            cat = await run_in_threadpool(cz.category, body.call_type)
+        hit = cz.known(body.call_type)
+        # never seen: classify off the event loop; "" = classified, no category fits
+        cat = hit[0] if hit is not None else await run_in_threadpool(cz.category, body.call_type)
+        cat = cat or ""
         rec, _ = st.recommend(policy, slot, body, cat)
         return Response(st.payload(rec, slot), media_type="application/json")
 
@@ -425,7 +426,7 @@ def create_app(config: ServiceConfig | None = None, **kw) -> FastAPI:
             raise HTTPException(422, "call_taker: letters, digits and . _ @ - only")
         if body.dispatched_co is not None and body.dispatched_co == body.dispatched:
             raise HTTPException(422, "dispatched_co: the same as dispatched")
-        cat = st.policies.categorizer(policy).category(body.call_type)
+        cat = st.policies.categorizer(policy).category(body.call_type) or ""
         rec, call = st.recommend(policy, slot, body, cat)
         accepted = (body.dispatched, body.dispatched_co) == (rec.responder, rec.co_responder)
         if not accepted and body.override_reason is None:
@@ -636,10 +637,10 @@ class FastTriage:
         if slot is None:
             return None
         policy = slot.policy
-        cat = st.policies.categorizer(policy).get(body.call_type)
-        if cat is None:
+        hit = st.policies.categorizer(policy).known(body.call_type)
+        if hit is None:
             return None
-        rec, _ = st.recommend(policy, slot, body, cat)
+        rec, _ = st.recommend(policy, slot, body, hit[0] or "")
         return st.payload(rec, slot)
 
 

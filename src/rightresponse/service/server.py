@@ -7,12 +7,13 @@ import logging
 import socket
 import sys
 
+from ..errors import RightResponseError
 from .security import TOKEN_ENV, is_loopback, token_from_env
 
 log = logging.getLogger("rightresponse.service")
 
 
-class ServeError(ValueError):
+class ServeError(RightResponseError, ValueError):
     """The service cannot start: the address is taken, or the host cannot be listened on."""
 
 

@@ -24,6 +24,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError
 from sqlalchemy.schema import CreateColumn
 
+from ..errors import RightResponseError
 from ..private import create_private_file
 
 DEFAULT_DB = "sqlite:///rr-decisions.db"  # next to DEFAULT_WORKSPACE = "rr-workspace"
@@ -71,7 +72,7 @@ ADDED_COLUMNS = ("practice", "unsafe")
 COLUMNS = tuple(c.name for c in decisions.columns)
 
 
-class StoreError(ValueError):
+class StoreError(RightResponseError, ValueError):
     """A database URL that cannot be used, with the reason."""
 
 
@@ -156,7 +157,7 @@ class Recorded:
     created: bool  # False: the id was already recorded with the same content (a replay)
 
 
-class ConflictError(ValueError):
+class ConflictError(RightResponseError, ValueError):
     """The id was already recorded with different content."""
 
 
