@@ -40,6 +40,7 @@ from rightresponse.service.summary import summarize_decisions  # noqa: E402
 from rightresponse.service.testing import PostgresUnavailable, cached_model, fresh_database, shared_postgres  # noqa: E402
 from rightresponse.taxonomy.classify import default_classifier  # noqa: E402
 from rightresponse.taxonomy.narrative import narrative_flags  # noqa: E402
+from rightresponse.taxonomy.provider import category_provider  # noqa: E402
 
 SLO = CFS / "san_luis_obispo" / "SLOPD_report_2022-03-15.csv"
 TOKEN = "practice-token-77"
@@ -111,8 +112,8 @@ def test_the_deal_follows_the_documented_shares_and_kinds(ws, classifier):
     dealt card's kind recomputed from `rightresponse triage` (triage_args) on what the card shows."""
     deck = build_deck(ws)
     pol = load_policy("denver-star")
-    pol.compiled.use_classifier(classifier=classifier)
-    cats = {v: c for v, c in zip(deck.call_types, [pol.compiled.classify(v)[0] for v in deck.call_types])}
+    cats = {v: cat for v, (cat, _conf) in category_provider(taxonomy_path=pol.taxonomy, classifier=classifier)
+            .classify(deck.call_types).items()}
     room = PracticeRoom(deck, random.Random(11))
     dealt = [room.deal(pol, lambda vs: {v: cats[v] for v in vs}, "t") for _ in range(3000)]
     share = Counter(d.kind for d in dealt)

@@ -495,7 +495,7 @@ def create_app(config: ServiceConfig | None = None, **kw) -> FastAPI:
 
     def _categorize(policy):
         cz = st.policies.categorizer(policy)
-        return lambda values: {v: (c or None) for v, c in cz.classify(values).items()}
+        return lambda values: {v: (cat or None) for v, (cat, _conf) in cz.classify(values).items()}
 
     @app.post("/v1/practice/deal", tags=["practice"], dependencies=[Depends(may_read)],
               responses={404: {"description": "Practice mode off, or unknown policy"}, 422: {"description": "Invalid body"}})
