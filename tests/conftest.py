@@ -19,6 +19,11 @@ CFS = DATA / "cfs"
 REQUIRE_REAL = os.environ.get("RIGHTRESPONSE_REQUIRE_REAL") == "1"
 
 
+def pytest_addoption(parser):
+    parser.addoption("--regen-golden", action="store_true",
+                     help="rewrite tests/golden/ from the compiler's current SQL (test_compiler_golden.py)")
+
+
 def pytest_configure(config):
     """The shipped call-type model is built once into this cache (pytest's own, so tests never
     write to the user's home) and loaded by every test and every CLI subprocess after that."""
