@@ -130,8 +130,7 @@ def workspace_calls(workspace) -> int:
 
     con = duckdb.connect()
     try:
-        return int(con.execute("SELECT count(*) FROM read_parquet(?, hive_partitioning=true)",
-                               [ws.glob("calls")]).fetchone()[0])
+        return int(con.execute("SELECT count(*) FROM read_parquet(?)", [ws.files("calls")]).fetchone()[0])
     finally:
         con.close()
 

@@ -26,7 +26,7 @@ from .taxonomy import DATA_DIR, load_taxonomy
 
 log = logging.getLogger(__name__)
 
-SAN_DIEGO_LOOKUP = Path(__file__).parent.parent / "ingest" / "lookups" / "san_diego" / "pd_cfs_calltypes_datasd.csv"
+SAN_DIEGO_LOOKUP = Path(__file__).parent.parent / "ingest" / "adapters" / "san_diego" / "pd_cfs_calltypes_datasd.csv"
 # What a model is fitted from and with: a change to any of these is a new model.
 _INPUT_FILES = ("keyword_rules.yaml", "abbreviations.csv", "normalize.yaml", "statutes.csv")
 _CODE_FILES = ("model.py", "lexicon.py", "normalize.py", "rules.py", "store.py")
@@ -42,8 +42,8 @@ def cache_dir() -> Path:
 
 def code_pairs() -> list[tuple[str, str]]:
     """(code, description) pairs of the San Diego call-type lookup shipped for its adapter."""
-    if not SAN_DIEGO_LOOKUP.exists():
-        return []
+    # Shipped with the package: missing means a broken install (or a moved file), and the
+    # model would quietly lose the code pairs, so it fails rather than training without them.
     with open(SAN_DIEGO_LOOKUP, encoding="utf-8-sig", newline="") as f:
         return [(r["call_type"], r["description"]) for r in csv.DictReader(f) if r.get("call_type")]
 
