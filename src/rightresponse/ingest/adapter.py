@@ -39,7 +39,6 @@ SIMPLE_FIELDS = (
     "longitude",
     "narrative",
 )
-MAPPED_FIELDS = {"priority": None, "origin": ORIGINS, "disposition": OUTCOMES, "service": SERVICES}
 TOP_KEYS = {
     "name", "title", "source", "notes", "agency", "timezone", "grain", "detect", "read",
     "null_values", "fields", "timestamps", "priority", "origin", "disposition", "service",
