@@ -1,4 +1,4 @@
-"""`rightresponse assess` as a user runs it: the real CLI in a subprocess, on real exports.
+"""`rightresponse assess` as a user runs it: the real CLI (in-process, conftest.run_cli), on real exports.
 
 The JSON contract's figures are recomputed here from the raw CSV in plain DuckDB SQL
 (calls and total deployed hours per DECC `Problem`, then per category through the
@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import re
 import sqlite3
 import subprocess
-import sys
 import uuid
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
@@ -23,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import CFS, need, raw_duckdb
+from conftest import CFS, need, raw_duckdb, run_cli
 
 from rightresponse.assess import PUBLIC_TABLES
 
@@ -33,9 +31,7 @@ SLO = CFS / "san_luis_obispo" / "SLOPD_report_2022-03-15.csv"
 
 
 def cli(*args, cwd=None, timeout=600) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    return subprocess.run([sys.executable, "-m", "rightresponse.cli", "assess", *map(str, args)],
-                          capture_output=True, text=True, cwd=cwd, timeout=timeout, env=env)
+    return run_cli("assess", *args, cwd=cwd)
 
 
 def one_json(proc: subprocess.CompletedProcess) -> dict:
@@ -359,6 +355,7 @@ def test_dispatch_practice_section_from_a_real_decision_log(week, tmp_path):
     assert re.search(r"<p>[^<]*decisions recorded by call-takers[^<]*</p>", alone).group(0) == sentence
 
 
+@pytest.mark.postgres
 def test_dispatch_practice_from_postgresql(week):
     """The same section from a decision log on a real PostgreSQL (Debian's package, started
     by the test setup); expected figures counted from the rows written."""

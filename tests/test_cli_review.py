@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import csv
 import json
-import subprocess
-import sys
 
 import pytest
 
 from rightresponse import ingest
 from rightresponse.taxonomy import load_taxonomy
 
-from conftest import CFS, need
+from conftest import CFS, need, run_cli
 
 
 def rr(*args, check=True):
-    proc = subprocess.run([sys.executable, "-m", "rightresponse.cli", *map(str, args)],
-                          capture_output=True, text=True, timeout=300)
+    proc = run_cli(*args)
     if check:
         assert proc.returncode == 0, proc.stderr
     return proc

@@ -16,6 +16,7 @@ import urllib.request
 import uuid
 
 import pytest
+from conftest import run_cli
 
 pytest.importorskip("fastapi")
 
@@ -25,8 +26,8 @@ TOKEN = "cli-serve-token-8d"
 
 
 def rr(*args, timeout=120, cwd=None):
-    return subprocess.run([sys.executable, "-m", "rightresponse.cli", *map(str, args)], capture_output=True,
-                          text=True, timeout=timeout, cwd=cwd)
+    """In-process: these are argument and error contracts, refused before a server starts."""
+    return run_cli(*args, cwd=cwd)
 
 
 def one_line_error(proc, *words):

@@ -1,18 +1,16 @@
-"""CLI contracts for staffing, simulate and scenario compare, run as a user runs them."""
+"""CLI contracts for staffing, simulate and scenario compare (in-process: conftest.run_cli)."""
 
 from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 
 import duckdb
+from conftest import run_cli
 
 
 def rr(*args, check=True):
-    proc = subprocess.run([sys.executable, "-m", "rightresponse.cli", *map(str, args)],
-                          capture_output=True, text=True, timeout=600)
+    proc = run_cli(*args)
     if check:
         assert proc.returncode == 0, proc.stderr
     return proc

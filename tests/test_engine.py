@@ -38,6 +38,7 @@ def test_memory_limit_is_for_duckdb_only(small_ws):
         assess(workspace=small_ws, policies=(), write=False, memory_limit="2 gigs")
 
 
+@pytest.mark.spark
 def test_active_spark_session_is_used_before_the_env(monkeypatch):
     """spark-submit, notebooks, Databricks: the session already running wins over the env."""
     try:

@@ -36,6 +36,7 @@ def nola_exact(nola, tmp_path_factory):
     return nola.write(tmp_path_factory.mktemp("nola0") / "out", min_cell=0)
 
 
+@pytest.mark.browser
 def test_report_renders_in_headless_chromium():
     if not CHROMIUM.exists():
         skip_or_fail("chromium not installed (apt-get install chromium)")

@@ -145,6 +145,7 @@ def test_baltimore_says_up_front_which_categories_are_guesses(tmp_path):
     assert 'class="banner notice"' not in fixed.report_path.read_text(encoding="utf-8")
 
 
+@pytest.mark.browser
 @pytest.mark.parametrize("sample", ["decc", "seattle", "baltimore"])
 def test_report_screenshots(sample):
     if not CHROMIUM.exists():

@@ -186,17 +186,15 @@ def plan_layers(shared: Mapping[Node, str]) -> list[list[Node]]:
 @dataclass(frozen=True)
 class Scope:
     """Where a node is rendered: ``at`` maps nodes already computed by the query being read
-    to the SQL that reads them (``s.__t00``, ``m01.v``); ``raw`` is the prefix of a source
-    column as read (``s.``, or nothing in the pass's own SELECT over the source)."""
+    (its relation is ``s``) to the SQL that reads them (``s.__t00``, ``norm_m01.v``)."""
 
     tz: str
     at: Mapping[Node, str]
-    raw: str = "s."
-    clean: Callable[[str], str] | None = None  # SQL that cleans the given SQL (Clean nodes)
-    instant: Callable[[str], str] | None = None  # the day-offset lookup over a computed column
+    clean: Callable[[str], str]  # SQL that cleans the given SQL (Clean nodes)
+    instant: Callable[[str], str]  # the day-offset lookup over a computed column
 
     def with_(self, more: Mapping[Node, str]) -> "Scope":
-        return Scope(self.tz, {**self.at, **more}, self.raw, self.clean, self.instant)
+        return Scope(self.tz, {**self.at, **more}, self.clean, self.instant)
 
 
 def render(node: Node, scope: Scope, top: bool = True) -> str:
@@ -207,11 +205,11 @@ def render(node: Node, scope: Scope, top: bool = True) -> str:
     if isinstance(node, Sql):
         return "".join(p if isinstance(p, str) else render(p, scope) for p in node.parts)
     if isinstance(node, Raw):
-        return scope.raw + ident(node.column)
+        return "s." + ident(node.column)
     if isinstance(node, Clean):
         return scope.clean(render(node.arg, scope))
     if isinstance(node, Instant):
-        if node.local in scope.at and scope.instant is not None:
+        if node.local in scope.at:
             return scope.instant(scope.at[node.local])
         return f"timezone({literal(scope.tz)}, {render(node.local, scope)})"
     if isinstance(node, AdapterSql):

@@ -109,9 +109,9 @@ class _Compiler:
         self.statements.append(statement)
         return self.con.execute(statement, params) if params is not None else self.con.execute(statement)
 
-    def _scope(self, at: dict, raw: str = "s.") -> Scope:
+    def _scope(self, at: dict) -> Scope:
         tz = self.ad.timezone
-        return Scope(tz, at, raw, self.clean_sql, lambda col: local_to_instant_sql(tz, col))
+        return Scope(tz, at, self.clean_sql, lambda col: local_to_instant_sql(tz, col))
 
     # ---- source columns
 
