@@ -21,6 +21,7 @@ from rightresponse.ingest.adapter import parse_adapter
 from rightresponse.ingest.normalize import Source, normalize
 from rightresponse.ingest.readers import csv_scan
 from rightresponse.sqltext import ident
+from conftest import run_cli
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -132,30 +133,43 @@ def test_compiled_sql_matches_golden(case, numbered, tmp_path, monkeypatch, rege
     comp.drop(con)
 
 
+def _values(tmp_path: Path, monkeypatch, case: str, columns: str, where: str = "true") -> list[tuple]:
+    """``columns`` of the output view for ``case``, compiled in a folder of its own."""
+    folder = tmp_path / case
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    con = duckdb.connect()
+    comp = _compile(folder, case, con, False)
+    return con.execute(f"SELECT {columns} FROM {comp.out} WHERE {where} ORDER BY call_id").fetchall()
+
+
 def test_compiled_values(tmp_path, monkeypatch):
     """A few values the golden cases must give (the SQL above is only right if these are)."""
+    assert _values(tmp_path, monkeypatch, "field_forms",
+                   "call_id, call_type, location, units_assigned, call_type_code, beat, district") == [
+        ("1", "ALARM", "100 MAIN ST", 2, "Alarm code", "B7", "north"),
+        ("2", "FIRE", "ELM ST", None, "Fire code", None, "north")]
+    utc = "CAST(timezone('UTC', {}) AS VARCHAR)"
+    # 00:10 after 23:50 is the next day; Chicago is UTC-6 in March before the change
+    assert _values(tmp_path, monkeypatch, "timestamp_forms",
+                   f"CAST(received_local AS VARCHAR), {utc.format('dispatched')}, CAST(cleared - arrived AS VARCHAR), "
+                   f"{utc.format('enroute')}", "call_id = '1'") == [
+        ("2024-03-01 23:50:00", "2024-03-02 06:10:00", "00:12:30", "2024-03-02 06:05:00")]
+    assert _values(tmp_path, monkeypatch, "columns_and_value_maps",
+                   "call_id, call_type, priority_rank, origin, outcome, service, district", "__ri IS NULL") == [
+        ("1", "THEFT", 2, "911", "report", "police", "D1"),
+        ("2", "NOISE", 3, "officer_initiated", "cancelled", "police", None)]
+
+
+def test_inspect_sql_prints_what_the_adapter_compiles_to(tmp_path, monkeypatch):
+    """`rightresponse inspect FILE --sql`: the statements above, for a user's file and adapter."""
     monkeypatch.chdir(tmp_path)
     con = duckdb.connect()
-    comp = _compile(tmp_path, "field_forms", con, False)
-    got = con.execute(f"SELECT call_id, call_type, location, units_assigned, call_type_code, beat, district "
-                      f"FROM {comp.out} ORDER BY call_id").fetchall()
-    assert got == [("1", "ALARM", "100 MAIN ST", 2, "Alarm code", "B7", "north"),
-                   ("2", "FIRE", "ELM ST", None, "Fire code", None, "north")]
-    con2 = duckdb.connect()
-    (tmp_path / "t").mkdir()
-    monkeypatch.chdir(tmp_path / "t")
-    comp = _compile(tmp_path / "t", "timestamp_forms", con2, False)
-    row = con2.execute(f"SELECT received_local, dispatched, cleared - arrived, enroute FROM {comp.out} "
-                       f"WHERE call_id = '1'").fetchone()
-    assert str(row[0]) == "2024-03-01 23:50:00"
-    assert str(row[1]).startswith("2024-03-02 06:10:00")  # 00:10 the next day, Chicago (UTC-6)
-    assert str(row[2]) == "0:12:30"
-    assert str(row[3]).startswith("2024-03-02 06:05:00")
-    con3 = duckdb.connect()
-    (tmp_path / "u").mkdir()
-    monkeypatch.chdir(tmp_path / "u")
-    comp = _compile(tmp_path / "u", "columns_and_value_maps", con3, False)
-    got = con3.execute(f"SELECT call_id, call_type, priority_rank, origin, outcome, service, district "
-                       f"FROM {comp.out} WHERE __ri IS NULL ORDER BY call_id").fetchall()
-    assert got == [("1", "THEFT", 2, "911", "report", "police", "D1"),
-                   ("2", "NOISE", 3, "officer_initiated", "cancelled", "police", None)]
+    expected = ";\n\n".join(_compile(tmp_path, "columns_and_value_maps", con, False).statements) + ";\n"
+    proc = run_cli("inspect", "in.csv", "--sql", "--adapter", str(tmp_path / "adapter.yaml"))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == expected  # the same file, named as given, so the same SQL
+    proc = run_cli("inspect", "in.csv", "--adapter", "adapter.yaml")
+    assert proc.returncode == 2 and proc.stderr.startswith("error: --adapter goes with --sql")
+    proc = run_cli("inspect", "nothing.csv", "--sql")
+    assert proc.returncode == 2 and "nothing.csv: no such file" in proc.stderr

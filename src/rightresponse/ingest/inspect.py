@@ -95,13 +95,19 @@ def _guess_format(con, table: str, col: str) -> str | None:
     return best if total and best_n >= 0.9 * total else None
 
 
-def inspect_file(path: Path, sample_rows: int = 2000) -> InspectReport:
+def _check_inspectable(path: Path) -> None:
     from .pipeline import IngestError
 
     if not path.exists():
         raise IngestError(f"{path}: no such file")
     if file_kind(path) == "zip":
         raise IngestError(f"{path}: unzip it first, then inspect one member")
+
+
+def inspect_file(path: Path, sample_rows: int = 2000) -> InspectReport:
+    from .pipeline import IngestError
+
+    _check_inspectable(path)
     con = duckdb.connect()
     try:
         try:
@@ -193,10 +199,7 @@ def compiled_sql(path: Path, adapter: str | None = None) -> list[str]:
     from .pipeline import IngestError
     from .readers import csv_scan
 
-    if not path.exists():
-        raise IngestError(f"{path}: no such file")
-    if file_kind(path) == "zip":
-        raise IngestError(f"{path}: unzip it first, then inspect one member")
+    _check_inspectable(path)
     con = duckdb.connect()
     try:
         try:
@@ -212,13 +215,14 @@ def compiled_sql(path: Path, adapter: str | None = None) -> list[str]:
         if ad is None:
             raise IngestError(f"{path}: no adapter matches its columns; name one with --adapter")
         try:
-            comp = normalize(con, ad, Source(scan[0], scan[1], numbered=False) if scan else raw, name="norm")
+            comp = normalize(con, ad, Source(scan[0], scan[1], numbered=False) if scan else raw,
+                             source_file=path.name, name="norm")
         except duckdb.Error:
             if scan is None:
                 raise
             # DuckDB's strict scan refuses the file: ingest reads it with the exact reader
             raw = read_any(con, path, try_duckdb=False)
-            comp = normalize(con, ad, raw, name="norm")
+            comp = normalize(con, ad, raw, source_file=path.name, name="norm")
         return comp.statements
     finally:
         con.close()
