@@ -87,6 +87,7 @@ def week(tmp_path_factory):
     return root, one_json(proc)
 
 
+@pytest.mark.slow
 def test_json_contract_matches_raw_csv_in_sql(week):
     root, d = week
     raw = pd.DataFrame(raw_duckdb(RAW_SQL, str(WEEK)), columns=["problem", "calls", "hours"])
@@ -120,6 +121,7 @@ def test_json_contract_matches_raw_csv_in_sql(week):
     assert hours == sorted(hours, reverse=True)
 
 
+@pytest.mark.slow
 def test_report_and_tables_are_written(week):
     root, d = week
     out = root / "out"
@@ -139,6 +141,7 @@ def test_report_and_tables_are_written(week):
     assert int(cat["calls"].sum()) == d["calls"]
 
 
+@pytest.mark.slow
 def test_workspace_is_reused_with_suppression(week, tmp_path):
     """--workspace alone reuses the calls; the default --min-cell 10 suppresses small counts."""
     root, d = week
@@ -155,6 +158,7 @@ def test_workspace_is_reused_with_suppression(week, tmp_path):
     assert small and set(cat.loc[cat["category"].isin(small), "calls"]) == {"<10"}
 
 
+@pytest.mark.slow
 def test_no_arguments_runs_the_bundled_sample(tmp_path):
     proc = cli(cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -179,6 +183,7 @@ def test_help_has_runnable_examples():
     assert any("--workspace" in e for e in examples) and any("--decisions" in e for e in examples)
 
 
+@pytest.mark.slow
 def test_no_addresses_or_narratives_in_the_report(tmp_path):
     """San Luis Obispo publishes addresses and call-taker narratives: neither may reach the
     report, the public tables or the JSON; addresses go to the analyst folder only."""
@@ -289,6 +294,7 @@ def _decisions(url: str, n_rounds: int = 3) -> list[dict]:
     return rows
 
 
+@pytest.mark.slow
 def test_dispatch_practice_section_from_a_real_decision_log(week, tmp_path):
     root, _ = week
     db = tmp_path / "decisions.db"

@@ -126,6 +126,7 @@ def test_help(args):
         assert "--workspace" in proc.stdout and "--adapter" in proc.stdout and "--json" in proc.stdout
 
 
+@pytest.mark.slow
 def test_smoke_installed_command_as_a_process(damaged, tmp_path):
     """The installed entry point, in a process of its own: the same JSON, the same one-line
     errors (the contract tests above run the CLI in-process)."""

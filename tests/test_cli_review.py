@@ -123,6 +123,7 @@ def test_triage_unknown_policy_and_flag_are_clear_errors(model):
     assert proc.returncode != 0 and "laser" in proc.stderr and "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_policy_list_show_lint(tmp_path):
     names = [r["id"] for r in json.loads(rr("policy", "list", "--json").stdout)]
     assert set(names) >= {"status-quo", "denver-star", "eugene-cahoots", "albuquerque-acs", "houston-ccd",

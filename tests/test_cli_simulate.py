@@ -6,6 +6,7 @@ import json
 import math
 
 import duckdb
+import pytest
 from conftest import run_cli
 
 
@@ -41,6 +42,7 @@ def test_staffing_rejects_impossible_input_in_one_line():
     assert proc.returncode != 0 and proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_simulate_and_compare_on_the_bundled_sample(decc_ws, tmp_path):
     ws = decc_ws
     res = json.loads(rr("simulate", "decc-co-responder-pilot", "-r", 2, "-w", ws, "--json").stdout)

@@ -178,6 +178,7 @@ def _post(conn_box, port, body) -> int | None:
         return None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def test_no_acknowledged_decision_is_lost_when_the_server_is_killed(backend, tmp_path, request):
     model = cached_model(request.config)

@@ -21,6 +21,7 @@ def test_connect_sets_duckdb_memory_limit():
         engines.connect("duckdb", memory_limit="1GB'; SET threads = 1; --")
 
 
+@pytest.mark.slow
 def test_assess_runs_under_the_bound_and_fails_below_it(small_ws):
     free = assess(workspace=small_ws, policies=(), write=False).to_json_dict()
     bounded = assess(workspace=small_ws, policies=(), write=False, memory_limit="1GB").to_json_dict()

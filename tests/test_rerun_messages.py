@@ -27,6 +27,7 @@ def _held(ws) -> int:
     return raw_duckdb(f"SELECT count(*) FROM read_parquet('{ws}/calls/*/*/*.parquet', hive_partitioning=true)")[0][0]
 
 
+@pytest.mark.slow
 def test_second_ingest_says_nothing_new_and_the_report_tells_the_runs_apart(tmp_path):
     week = need(WEEK)
     ws = tmp_path / "ws"

@@ -38,6 +38,7 @@ def runs(decc_ws):
     return a, b, c
 
 
+@pytest.mark.slow
 def test_compare_equals_simulate(runs):
     a, b, c = runs
     checked = 0
@@ -114,6 +115,7 @@ def test_compare_csv_and_json_have_no_float_noise_and_the_page_has_the_report_te
     assert (artifacts / "comparison.png").stat().st_size > 50_000
 
 
+@pytest.mark.slow
 def test_a_team_with_about_one_call_is_withheld_not_a_crash(tmp_path):
     """`simulate decc-crisis-team --workspace <New Orleans>` crashed with a TypeError in the
     words: the crisis team gets about one call. Now its calls read "<10" and every figure

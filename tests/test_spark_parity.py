@@ -123,6 +123,7 @@ def test_cli_engine_flag_same_json(decc_ws, spark, tmp_path):
     assert (tmp_path / "spark" / "report.html").is_file()
 
 
+@pytest.mark.slow
 def test_unknown_engine_is_a_clear_error(decc_ws):
     with pytest.raises(AssessError, match="unknown engine 'presto'; choose one of: duckdb, spark"):
         assess(workspace=decc_ws, write=False, engine="presto")
