@@ -178,6 +178,7 @@ def decc(tmp_path_factory):
     return ws, prepare_history(ws)
 
 
+@pytest.mark.slow
 def test_decc_decisions_match_one_triage_per_call(decc):
     ws, prep = decc
     con = ibis.duckdb.connect()
@@ -216,6 +217,7 @@ def slo(tmp_path_factory):
     return d / "ws", prepare_history(d / "ws")
 
 
+@pytest.mark.slow
 def test_slo_narrative_flags_feed_the_conservative_view(slo):
     ws, prep = slo
     from rightresponse.taxonomy import narrative_flags
@@ -255,6 +257,7 @@ def _dangerous_by_type(types) -> set:
     return {t for t in types if isinstance(t, str) and text_flags(t, fs)}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sample", ["nola", "decc"])
 def test_no_call_whose_type_is_dangerous_counts_as_movable(sample, request):
     """Every preset, per call: a call moved away from police never has a call type that states

@@ -8,6 +8,7 @@ from rightresponse.policy import lint_policy, list_presets, load_policy
 from rightresponse.policy.lint import labelled_call_types
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list_presets())
 def test_every_preset_passes_lint_and_its_examples(name):
     report = lint_policy(name)

@@ -50,6 +50,7 @@ def dangerous():
     return df
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list_presets())
 def test_every_preset_over_every_dangerous_call_type_sends_police(name, dangerous):
     pol = load_policy(name)
@@ -121,6 +122,7 @@ def careless_policies(draw):
     return pol
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(careless_policies(), calls, st.sampled_from(DANGER_FLAGS))
 def test_the_floor_holds_under_any_policy(pol, call, danger):
@@ -129,6 +131,7 @@ def test_the_floor_holds_under_any_policy(pol, call, danger):
     assert rec.status == "final" and not rec.screen
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(careless_policies(), calls)
 def test_unknown_is_never_no_under_any_policy(pol, call):

@@ -329,6 +329,7 @@ def test_body_size_limit(served):
     assert r.status_code == 413
 
 
+@pytest.mark.slow
 def test_rate_limit_is_a_token_bucket_per_client(tmp_path, classifier):
     app = create_app(policies=["status-quo"], db_url=f"sqlite:///{tmp_path / 'r.db'}", classifier=classifier,
                      warm=False, reload_interval=0, rate=1, burst=5, agency="detroit")

@@ -57,6 +57,7 @@ def api_schema(request, tmp_path_factory, practice_ws):
         return schemathesis.openapi.from_asgi("/openapi.json", app)
 
 
+@pytest.mark.slow
 def test_every_operation_is_fuzzed(api_schema):
     published = {(r.ok().method.upper(), r.ok().path) for r in api_schema.get_all_operations()}
     assert published == set(OPERATIONS)
@@ -67,6 +68,7 @@ CASES = [(m, p, g) for m, p in OPERATIONS for g in GenerationMode
          if not (p == "/healthz" and g is GenerationMode.NEGATIVE)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method, path, mode", CASES, ids=[f"{m} {p} {g.value}" for m, p, g in CASES])
 def test_no_input_gives_a_server_error(api_schema, method, path, mode):
     op = api_schema[path][method]
@@ -92,6 +94,7 @@ _datetimes = st.one_of(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
 @given(since=_datetimes, until=_datetimes, recommended_at=_datetimes)
 def test_datetimes_at_the_range_edges_never_give_a_server_error(fuzz_client, since, until, recommended_at):

@@ -158,6 +158,7 @@ def _sample_values() -> dict[str, set]:
     return out
 
 
+@pytest.mark.slow
 @needs_data
 def test_crosswalks_cover_every_distinct_value_in_the_sample_files():
     values = _sample_values()

@@ -229,20 +229,30 @@ def adapters(as_json):
 @click.argument("path", type=click.Path())
 @click.option("--rows", default=2000, show_default=True, help="How many rows to sample.")
 @click.option("--out", "-o", type=click.Path(), help="Write the draft adapter YAML here instead of stdout.")
-def inspect(path, rows, out):
+@click.option("--sql", "show_sql", is_flag=True, help="Print the SQL the adapter compiles to for this file instead.")
+@click.option("--adapter", "-a", help="With --sql: adapter name or YAML path (default: detected from the header).")
+def inspect(path, rows, out, show_sql, adapter):
     """Show a file's columns and a draft adapter for a layout never seen before.
 
     The draft guesses the column mapping and timestamp formats; edit it, then
     ingest with --adapter ./draft.yaml. Example values are hidden for columns
-    that look like addresses or narratives.
+    that look like addresses or narratives. With --sql, print the statements
+    ingest would run to normalize the file (the compiler reads the file's
+    distinct values, so this takes about as long as reading it).
 
     \b
     Example:
       rightresponse inspect new_city.csv -o new_city.yaml
       rightresponse ingest new_city.csv --adapter new_city.yaml --workspace ws
+      rightresponse inspect new_city.csv --sql --adapter new_city.yaml
     """
-    from .ingest.inspect import inspect_file
+    from .ingest.inspect import compiled_sql, inspect_file
 
+    if show_sql:
+        click.echo(";\n\n".join(compiled_sql(Path(path), adapter)) + ";")
+        return
+    if adapter:
+        _fail("--adapter goes with --sql (inspect drafts a new adapter otherwise)")
     report = inspect_file(Path(path), sample_rows=rows)
     click.echo(report.describe())
     if out:

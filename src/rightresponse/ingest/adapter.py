@@ -460,6 +460,11 @@ def compile_expression(text: str, column_sql, where: str, path: str) -> str:
     return "(" + out[len("SELECT "):] + ")"
 
 
+def expression_columns(text: str, where: str, path: str) -> list[str]:
+    """The columns an adapter's ``sql:`` expression reads (``{Name}``), in order of use."""
+    return _parse_expression(text, where, path)[1]
+
+
 def _parse_expression(text: str, where: str, path: str) -> tuple[dict, list[str]]:
     """DuckDB's parse tree of ``SELECT <text>`` with each ``{Name}`` a placeholder column, and
     the names in placeholder order; AdapterError unless it is one allowed expression."""

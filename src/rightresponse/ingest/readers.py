@@ -39,7 +39,6 @@ from ..errors import RightResponseError
 from ..sqltext import ident, literal
 
 ROW = "__row"
-CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".psv")
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls")
 _BATCH = 100_000  # records held in Python before they go to DuckDB ...
 _JSON_BATCH = 20_000  # ... (as dicts)
