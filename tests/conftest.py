@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -19,12 +21,56 @@ CFS = DATA / "cfs"
 REQUIRE_REAL = os.environ.get("RIGHTRESPONSE_REQUIRE_REAL") == "1"
 
 
+def pytest_addoption(parser):
+    parser.addoption("--regen-golden", action="store_true",
+                     help="rewrite tests/golden/ from the compiler's current SQL (test_compiler_golden.py)")
+
+
 def pytest_configure(config):
     """The shipped call-type model is built once into this cache (pytest's own, so tests never
     write to the user's home) and loaded by every test and every CLI subprocess after that."""
     if "RIGHTRESPONSE_CACHE_DIR" not in os.environ:
         cache = getattr(config, "cache", None)
         os.environ["RIGHTRESPONSE_CACHE_DIR"] = str(cache.mkdir("rightresponse") if cache else REPO / ".pytest_cache")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Spark, Chromium and PostgreSQL tests start a JVM, a browser or a server: slow as well,
+    so ``pytest -m "not slow"`` leaves them out without each saying so twice."""
+    for item in items:
+        if any(item.get_closest_marker(m) for m in ("spark", "browser", "postgres")):
+            item.add_marker(pytest.mark.slow)
+
+
+def run_cli(*args, cwd=None, env=None, input=None, timeout=None) -> subprocess.CompletedProcess:
+    """``rightresponse ARGS`` in this process (click's CliRunner), as a CompletedProcess: the
+    contract tests (arguments, output, exit codes, one-line errors) run in milliseconds
+    instead of an interpreter start each. An exception the CLI did not turn into an exit
+    code is raised here, with its traceback (a user would have seen one). ``timeout`` is
+    accepted for the subprocess helpers' sake and ignored: nothing here waits on a process.
+    Tests that stop a run (signals, kills) and the smoke tests use :func:`run_cli_process`."""
+    from click.testing import CliRunner
+
+    from rightresponse.cli import main
+
+    here = os.getcwd()
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        res = CliRunner().invoke(main, [str(a) for a in args], env={"COLUMNS": "100", **(env or {})},
+                                 input=input, catch_exceptions=True)
+    finally:
+        os.chdir(here)
+    if res.exception is not None and not isinstance(res.exception, SystemExit):
+        raise res.exception
+    return subprocess.CompletedProcess(["rightresponse", *map(str, args)], res.exit_code, res.stdout, res.stderr)
+
+
+def run_cli_process(*args, cwd=None, env=None, timeout=600) -> subprocess.CompletedProcess:
+    """``rightresponse ARGS`` in a process of its own, as a user runs it."""
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "COLUMNS": "100", **(env or {})}
+    return subprocess.run([sys.executable, "-m", "rightresponse.cli", *map(str, args)], capture_output=True,
+                          text=True, timeout=timeout, cwd=cwd, env=env)
 
 
 def skip_or_fail(reason: str):

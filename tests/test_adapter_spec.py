@@ -25,20 +25,30 @@ def _with(**kw):
 @pytest.mark.parametrize(
     "doc, message",
     [
-        (_with(timezone="Central"), "timezone 'Central' is not an IANA zone name"),
-        (_with(colour="blue"), "unknown top-level keys: colour"),
-        (_with(fields={"call_type": "x"}), "fields.call_id is required"),
-        (_with(fields={"call_id": "id", "addres": "a"}), "unknown field(s) ['addres']"),
-        (_with(timestamps={"received": "when", "closed": "c"}), "unknown timestamp(s) ['closed']"),
-        (_with(timestamps={"dispatched": "d"}), "timestamps.received is required"),
-        (_with(origin={"column": "src", "map": {"P": "phone"}}), "'origin' maps to unknown value(s) ['phone']"),
-        (_with(disposition={"column": "d", "default": "arrested"}), "'disposition' maps to unknown value(s) ['arrested']"),
-        (_with(priority={"column": "p", "map": {"HIGH": 0}}), "ranks must be integers >= 1"),
-        (_with(grain="unit"), "grain: unit needs unit.unit_id"),
-        (_with(detect="id"), "detect must be a non-empty list"),
-        (_with(agency=None), "missing required key 'agency'"),
-        (_with(exclude=[{"column": "d", "pattern": "(?<=x)TEST"}]), "exclude[0].pattern '(?<=x)TEST' is not a regular"),
-        (_with(exclude=[{"pattern": "TEST"}]), "exclude[0] needs a column and a pattern"),
+        (_with(timezone="Central"), "timezone: 'Central' is not an IANA zone name"),
+        (_with(colour="blue"), "colour: unknown key 'colour'; keys: name, title"),
+        (_with(fields={"call_type": "x"}), "fields.call_id: missing: it is how calls are de-duplicated"),
+        (_with(fields={"call_id": "id", "addres": "a"}), "fields.addres: unknown key 'addres'"),
+        (_with(fields={"call_id": "id", "call_typ": "a"}), "unknown key 'call_typ' (did you mean 'call_type'?)"),
+        (_with(timestamps={"received": "when", "closed": "c"}), "timestamps.closed: unknown key 'closed' (did you mean 'cleared'?)"),
+        (_with(timestamps={"dispatched": "d"}), "timestamps.received: missing"),
+        (_with(origin={"column": "src", "map": {"P": "phone"}}), "origin.map.P: unknown value 'phone'; one of: 911,"),
+        (_with(origin={"column": "src", "map": {"P": "alarms"}}), "unknown value 'alarms' (did you mean 'alarm'?)"),
+        (_with(disposition={"column": "d", "default": "arrested"}), "disposition.default: unknown value 'arrested' (did you mean 'arrest'?)"),
+        (_with(priority={"column": "p", "map": {"HIGH": 0}}), "priority.map.HIGH: must be >= 1, got 0"),
+        (_with(priority={"column": "p", "map": {"HIGH": "1"}}), "priority.map.HIGH: expected a whole number, got '1'"),
+        (_with(origin={"column": "p", "patterns": [["x"]]}), "origin.patterns[0]"),
+        (_with(grain="unit"), "unit: grain: unit needs unit.unit_id"),
+        (_with(grain="units"), "grain: unknown value 'units' (did you mean 'unit'?)"),
+        (_with(detect="id"), "detect: a list of column names"),
+        (_with(detect=[]), "detect: expected at least 1 item(s), got 0"),
+        (_with(agency=None), "agency: missing"),
+        (_with(exclude=[{"column": "d", "pattern": "(?<=x)TEST"}]), "exclude[0].pattern: '(?<=x)TEST' is not a regular"),
+        (_with(exclude=[{"pattern": "TEST"}]), "exclude[0].column: missing"),
+        (_with(lookups={"t": {"file": "x.csv", "key": "k"}}), "lookups.t.value: missing"),
+        (_with(fields={"call_id": {"sql": "random()"}}), "fields.call_id.sql: function 'random' is not allowed"),
+        (_with(fields={"call_id": {"coalesce": ["a", {"sql": "(SELECT 1)"}]}}), "fields.call_id.coalesce[1].sql: a subquery"),
+        (_with(timestamps={"received": {"sql": "now()"}}), "timestamps.received.sql: function 'now' is not allowed"),
     ],
 )
 def test_invalid_adapters_name_the_problem(doc, message):
@@ -46,6 +56,27 @@ def test_invalid_adapters_name_the_problem(doc, message):
         parse_adapter(doc, "my_city.yaml")
     assert str(exc.value).startswith("adapter my_city.yaml: ")
     assert message in str(exc.value)
+
+
+def test_every_problem_of_an_adapter_is_reported_at_once():
+    doc = _with(timezone="Central", colour="blue", grain="units", fields={"call_typ": "x"},
+                exclude=[{"column": "d", "pattern": "(?<=x)"}])
+    with pytest.raises(AdapterError) as exc:
+        parse_adapter(doc, "my_city.yaml")
+    lines = str(exc.value).splitlines()
+    assert lines == [
+        "adapter my_city.yaml: timezone: 'Central' is not an IANA zone name (e.g. America/Chicago)",
+        "adapter my_city.yaml: fields.call_typ: unknown key 'call_typ' (did you mean 'call_type'?); keys: call_id, "
+        "call_type_code, call_type, initial_call_type_code, initial_call_type, district, beat, units_assigned, "
+        "location, latitude, longitude, narrative",
+        "adapter my_city.yaml: fields.call_id: missing: it is how calls are de-duplicated",
+        "adapter my_city.yaml: colour: unknown key 'colour'; keys: name, title, source, notes, agency, timezone, "
+        "grain, detect, read, null_values, fields, timestamps, exclude, unit, lookups, priority, origin, "
+        "disposition, service, channel",
+        "adapter my_city.yaml: grain: unknown value 'units' (did you mean 'unit'?); one of: incident, unit",
+        lines[5],
+    ]  # in the order they are written
+    assert lines[5].startswith("adapter my_city.yaml: exclude[0].pattern: '(?<=x)' is not a regular expression")
 
 
 def test_load_adapter_reports_yaml_errors_with_the_path(tmp_path):

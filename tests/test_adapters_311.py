@@ -142,5 +142,5 @@ def test_an_adapter_channel_is_checked_when_it_loads():
            "timestamps": {"received": "t", "formats": ["%Y"]}}
     assert parse_adapter(doc).channel.value == "cad"  # every adapter before channels was CAD
     assert parse_adapter({**doc, "channel": {"value": "311"}}).channel.value == "311"
-    with pytest.raises(AdapterError, match=r"'channel' maps to unknown value\(s\) \['911'\]; allowed: cad, 311"):
+    with pytest.raises(AdapterError, match=r"channel\.value: unknown value '911' \(did you mean '311'\?\); one of: cad, 311"):
         parse_adapter({**doc, "channel": {"value": "911"}})

@@ -39,6 +39,7 @@ def bal(tmp_path_factory):
     return ws, {f.path.rsplit("/", 1)[-1]: f for f in summary.files}, calls
 
 
+@pytest.mark.slow
 def test_all_four_exports_are_detected(bal, cfs):
     _, files, _ = bal
     expected = {2018: "baltimore_local_epoch", 2019: "baltimore_local_epoch", 2020: "baltimore_local_epoch",

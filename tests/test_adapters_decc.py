@@ -51,6 +51,7 @@ def decc(tmp_path_factory):
     return ws, summary, calls, _raw()
 
 
+@pytest.mark.slow
 def test_adapter_detected_for_both_layouts(decc, cfs):
     _, summary, _, raw = decc
     widths = {name: len(columns_of(cfs / DIR / name)) for name in WEEKS}
@@ -64,6 +65,7 @@ def test_adapter_detected_for_both_layouts(decc, cfs):
     assert summary.skipped == []
 
 
+@pytest.mark.slow
 def test_every_row_reconciles_with_an_independent_count(decc):
     _, summary, calls, raw = decc
     assert sum(len(v) for v in raw.values()) == summary.rows_read == 22147

@@ -78,6 +78,7 @@ def result():
     return decc_run()
 
 
+@pytest.mark.slow
 def test_decc_calls_and_deployed_hours_per_problem_match_raw_exports(result):
     read, kept = raw_decc()
     calls, hours, excluded = defaultdict(int), defaultdict(float), 0
@@ -105,6 +106,7 @@ def test_decc_calls_and_deployed_hours_per_problem_match_raw_exports(result):
     assert s["hours"] == pytest.approx(sum(hours.values()), rel=1e-12)
 
 
+@pytest.mark.slow
 def test_police_scope_and_services_are_stated(result):
     _, kept = raw_decc()
     by_agency = defaultdict(int)
@@ -206,6 +208,7 @@ def test_unknown_measure_and_bad_inputs_fail_clearly(tmp_path):
         assess(workspace=tmp_path / "empty", out=tmp_path / "o")
 
 
+@pytest.mark.slow
 def test_workspace_is_reused_and_agrees_with_paths(cfs, tmp_path, capsys):
     import rightresponse as rr
 

@@ -447,6 +447,7 @@ _edit = st.tuples(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(eol=st.sampled_from([b"\r\n", b"\n"]), edits=st.lists(_edit, min_size=1, max_size=4))
 def test_random_corruption_of_real_rows_reconciles(eol, edits):

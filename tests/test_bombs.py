@@ -67,6 +67,7 @@ def _one_line_error(proc, path: Path, *words: str) -> str:
     return lines[0]
 
 
+@pytest.mark.slow
 def test_gzip_bomb_of_records(tmp_path):
     """1 GiB of the same record in a 1 MB .csv.gz: refused once it expands 100 times."""
     header, row = nola_header_and_row()
@@ -78,6 +79,7 @@ def test_gzip_bomb_of_records(tmp_path):
     assert peak < 1024
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("compressed", [True, False])
 def test_huge_json(tmp_path, compressed):
     """Issue 14, reproduction 5: an 875 KB .json.gz took 4 GB within seconds (the whole
@@ -99,6 +101,7 @@ def test_huge_json(tmp_path, compressed):
     assert peak < 1024
 
 
+@pytest.mark.slow
 def test_huge_single_field(tmp_path):
     """A record whose one field never ends (1 GiB, gzipped): refused once it expands 100 times,
     without ever holding the field."""
@@ -110,6 +113,7 @@ def test_huge_single_field(tmp_path):
     assert peak < 1024
 
 
+@pytest.mark.slow
 def test_huge_field_in_a_plain_file_is_quarantined_in_bounded_memory(tmp_path):
     """Uncompressed, the same thing is a record: it is quarantined (its first 1,000 characters
     kept), the others load, and memory stays bounded by the record limit, not the field."""

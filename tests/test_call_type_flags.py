@@ -76,6 +76,7 @@ def predicted(labelled):
     return call_type_flags(labelled["call_type"])
 
 
+@pytest.mark.slow
 def test_the_labelled_set_is_real_large_and_spread_over_the_sample_cities(labelled):
     assert list(labelled.columns) == ["city", "call_type", *LABEL_FLAGS, "reasoning"]
     assert len(labelled) == 1565 and labelled["call_type"].nunique() == 1474

@@ -130,6 +130,7 @@ def test_model_is_loaded_not_trained_once_built(monkeypatch):
     assert out["method"].tolist() == ["rule", "needs_review"]
 
 
+@pytest.mark.slow
 def test_triage_on_the_command_line_loads_the_model():
     default_classifier()
     cmd = [sys.executable, "-m", "rightresponse.cli", "triage", "-p", "denver-star", "-c", "ZZ TOP CONCERT",

@@ -249,6 +249,7 @@ def test_review_table_round_trips_as_overrides(tmp_path, small_clf):
         ("COMMON ASSAULT", "override", "Violent Crime"): 2, ("RA POLICE", "override", "Statuses"): 10}
 
 
+@pytest.mark.slow
 def test_classifier_sklearn_interface_and_determinism():
     cw = load_crosswalk("seattle")
     cw = cw[cw["decided_by"] == "published"]

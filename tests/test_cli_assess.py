@@ -1,4 +1,4 @@
-"""`rightresponse assess` as a user runs it: the real CLI in a subprocess, on real exports.
+"""`rightresponse assess` as a user runs it: the real CLI (in-process, conftest.run_cli), on real exports.
 
 The JSON contract's figures are recomputed here from the raw CSV in plain DuckDB SQL
 (calls and total deployed hours per DECC `Problem`, then per category through the
@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import re
 import sqlite3
 import subprocess
-import sys
 import uuid
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
@@ -23,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import CFS, need, raw_duckdb
+from conftest import CFS, need, raw_duckdb, run_cli
 
 from rightresponse.assess import PUBLIC_TABLES
 
@@ -33,9 +31,7 @@ SLO = CFS / "san_luis_obispo" / "SLOPD_report_2022-03-15.csv"
 
 
 def cli(*args, cwd=None, timeout=600) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    return subprocess.run([sys.executable, "-m", "rightresponse.cli", "assess", *map(str, args)],
-                          capture_output=True, text=True, cwd=cwd, timeout=timeout, env=env)
+    return run_cli("assess", *args, cwd=cwd)
 
 
 def one_json(proc: subprocess.CompletedProcess) -> dict:
@@ -91,6 +87,7 @@ def week(tmp_path_factory):
     return root, one_json(proc)
 
 
+@pytest.mark.slow
 def test_json_contract_matches_raw_csv_in_sql(week):
     root, d = week
     raw = pd.DataFrame(raw_duckdb(RAW_SQL, str(WEEK)), columns=["problem", "calls", "hours"])
@@ -124,6 +121,7 @@ def test_json_contract_matches_raw_csv_in_sql(week):
     assert hours == sorted(hours, reverse=True)
 
 
+@pytest.mark.slow
 def test_report_and_tables_are_written(week):
     root, d = week
     out = root / "out"
@@ -143,6 +141,7 @@ def test_report_and_tables_are_written(week):
     assert int(cat["calls"].sum()) == d["calls"]
 
 
+@pytest.mark.slow
 def test_workspace_is_reused_with_suppression(week, tmp_path):
     """--workspace alone reuses the calls; the default --min-cell 10 suppresses small counts."""
     root, d = week
@@ -159,6 +158,7 @@ def test_workspace_is_reused_with_suppression(week, tmp_path):
     assert small and set(cat.loc[cat["category"].isin(small), "calls"]) == {"<10"}
 
 
+@pytest.mark.slow
 def test_no_arguments_runs_the_bundled_sample(tmp_path):
     proc = cli(cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -183,6 +183,7 @@ def test_help_has_runnable_examples():
     assert any("--workspace" in e for e in examples) and any("--decisions" in e for e in examples)
 
 
+@pytest.mark.slow
 def test_no_addresses_or_narratives_in_the_report(tmp_path):
     """San Luis Obispo publishes addresses and call-taker narratives: neither may reach the
     report, the public tables or the JSON; addresses go to the analyst folder only."""
@@ -293,6 +294,7 @@ def _decisions(url: str, n_rounds: int = 3) -> list[dict]:
     return rows
 
 
+@pytest.mark.slow
 def test_dispatch_practice_section_from_a_real_decision_log(week, tmp_path):
     root, _ = week
     db = tmp_path / "decisions.db"
@@ -359,6 +361,7 @@ def test_dispatch_practice_section_from_a_real_decision_log(week, tmp_path):
     assert re.search(r"<p>[^<]*decisions recorded by call-takers[^<]*</p>", alone).group(0) == sentence
 
 
+@pytest.mark.postgres
 def test_dispatch_practice_from_postgresql(week):
     """The same section from a decision log on a real PostgreSQL (Debian's package, started
     by the test setup); expected figures counted from the rows written."""

@@ -16,17 +16,14 @@ import sys
 
 import pytest
 
-from conftest import CFS, need
+from conftest import CFS, need, run_cli, run_cli_process
 
 NOLA = CFS / "new_orleans" / "nola_cfs_2016_subset_from_diff.csv"
 FILE_KEYS = {"path", "adapter", "rows_read", "rows_loaded", "rows_quarantined", "rows_duplicate"}
 
 
 def rr(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    exe = shutil.which("rightresponse")
-    cmd = [exe] if exe else [sys.executable, "-m", "rightresponse.cli"]
-    env = {**os.environ, "COLUMNS": "100"}
-    return subprocess.run(cmd + list(args), capture_output=True, text=True, timeout=120, cwd=cwd, env=env)
+    return run_cli(*args, cwd=cwd)
 
 
 def assert_one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> None:
@@ -127,3 +124,19 @@ def test_help(args):
     assert proc.stdout.startswith("Usage: ")
     if "ingest" in args:
         assert "--workspace" in proc.stdout and "--adapter" in proc.stdout and "--json" in proc.stdout
+
+
+@pytest.mark.slow
+def test_smoke_installed_command_as_a_process(damaged, tmp_path):
+    """The installed entry point, in a process of its own: the same JSON, the same one-line
+    errors (the contract tests above run the CLI in-process)."""
+    path, n = damaged
+    exe = shutil.which("rightresponse")
+    cmd = [exe] if exe else [sys.executable, "-m", "rightresponse.cli"]
+    env = {**os.environ, "COLUMNS": "100"}
+    proc = subprocess.run(cmd + ["ingest", str(path), "--workspace", str(tmp_path / "ws"), "--json"],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["rows_loaded"] == 197
+    assert_one_line_error(run_cli_process("ingest", str(tmp_path / "missing.csv"), "-w", str(tmp_path / "w2")),
+                          "no such file")

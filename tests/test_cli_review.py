@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import csv
 import json
-import subprocess
-import sys
 
 import pytest
 
 from rightresponse import ingest
 from rightresponse.taxonomy import load_taxonomy
 
-from conftest import CFS, need
+from conftest import CFS, need, run_cli
 
 
 def rr(*args, check=True):
-    proc = subprocess.run([sys.executable, "-m", "rightresponse.cli", *map(str, args)],
-                          capture_output=True, text=True, timeout=300)
+    proc = run_cli(*args)
     if check:
         assert proc.returncode == 0, proc.stderr
     return proc
@@ -126,6 +123,7 @@ def test_triage_unknown_policy_and_flag_are_clear_errors(model):
     assert proc.returncode != 0 and "laser" in proc.stderr and "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_policy_list_show_lint(tmp_path):
     names = [r["id"] for r in json.loads(rr("policy", "list", "--json").stdout)]
     assert set(names) >= {"status-quo", "denver-star", "eugene-cahoots", "albuquerque-acs", "houston-ccd",

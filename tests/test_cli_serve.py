@@ -16,6 +16,7 @@ import urllib.request
 import uuid
 
 import pytest
+from conftest import run_cli
 
 pytest.importorskip("fastapi")
 
@@ -25,8 +26,8 @@ TOKEN = "cli-serve-token-8d"
 
 
 def rr(*args, timeout=120, cwd=None):
-    return subprocess.run([sys.executable, "-m", "rightresponse.cli", *map(str, args)], capture_output=True,
-                          text=True, timeout=timeout, cwd=cwd)
+    """In-process: these are argument and error contracts, refused before a server starts."""
+    return run_cli(*args, cwd=cwd)
 
 
 def one_line_error(proc, *words):
@@ -146,6 +147,7 @@ def post(srv, path, body, token=None):
         return e.code, json.loads(e.read())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("call", CALLS, ids=[c["call_type"] for c in CALLS])
 def test_http_triage_equals_cli_triage_json(server, call):
     srv, _, model = server
@@ -165,6 +167,7 @@ def test_http_triage_equals_cli_triage_json(server, call):
     assert {k: got[k] for k in want} == want
 
 
+@pytest.mark.slow
 def test_decisions_need_a_token_and_the_log_keeps_no_personal_data(server):
     srv, tmp, _ = server
     taker, text, narrative = "ct-zz-9090", "man at 12 Birch Lane shouting", "Caller Jane Roe, 555-0100"

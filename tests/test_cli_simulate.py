@@ -1,18 +1,17 @@
-"""CLI contracts for staffing, simulate and scenario compare, run as a user runs them."""
+"""CLI contracts for staffing, simulate and scenario compare (in-process: conftest.run_cli)."""
 
 from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 
 import duckdb
+import pytest
+from conftest import run_cli
 
 
 def rr(*args, check=True):
-    proc = subprocess.run([sys.executable, "-m", "rightresponse.cli", *map(str, args)],
-                          capture_output=True, text=True, timeout=600)
+    proc = run_cli(*args)
     if check:
         assert proc.returncode == 0, proc.stderr
     return proc
@@ -43,6 +42,7 @@ def test_staffing_rejects_impossible_input_in_one_line():
     assert proc.returncode != 0 and proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_simulate_and_compare_on_the_bundled_sample(decc_ws, tmp_path):
     ws = decc_ws
     res = json.loads(rr("simulate", "decc-co-responder-pilot", "-r", 2, "-w", ws, "--json").stdout)

@@ -25,6 +25,8 @@ sync_api = pytest.importorskip("playwright.sync_api")
 
 from rightresponse.service.testing import ServerProcess, cached_model  # noqa: E402
 
+pytestmark = pytest.mark.browser
+
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]

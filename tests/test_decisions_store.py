@@ -38,7 +38,7 @@ def _pg(name: str) -> str:
     return fresh_database(base, name)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def db_url(request, tmp_path):
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'decisions.db'}"
@@ -178,7 +178,8 @@ def _post(conn_box, port, body) -> int | None:
         return None
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def test_no_acknowledged_decision_is_lost_when_the_server_is_killed(backend, tmp_path, request):
     model = cached_model(request.config)
     url = f"sqlite:///{tmp_path / 'kill.db'}" if backend == "sqlite" else _pg("rr_kill_" + uuid.uuid4().hex[:8])

@@ -18,6 +18,7 @@ from disclosure_attack import attack, truth
 from rightresponse.report import disclosure
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sample", list(SAMPLES))
 def test_attacker_recovers_no_withheld_count(sample, capsys):
     res, exact_out, _ = assessed(sample)
@@ -38,6 +39,7 @@ def test_attacker_recovers_no_withheld_count(sample, capsys):
     assert all(abs(t[q] - v) < 1e-6 for q, v in shown.items() if q in t)
 
 
+@pytest.mark.slow
 def test_the_attacker_finds_what_primary_suppression_alone_leaves(monkeypatch, tmp_path):
     """Control: with complements switched off (only counts 1..9 hidden, with what rests on
     them), the same attacker recovers hidden counts on New Orleans, among them the issue's
@@ -55,6 +57,7 @@ def test_the_attacker_finds_what_primary_suppression_alone_leaves(monkeypatch, t
     assert got.get(alarms) == pytest.approx(2)
 
 
+@pytest.mark.slow
 def test_the_issue_examples_are_closed():
     """The leaks the issue lists, one by one, on the published files."""
     # New Orleans outcomes: a row with a hidden outcome has a second hidden cell

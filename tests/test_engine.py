@@ -21,6 +21,7 @@ def test_connect_sets_duckdb_memory_limit():
         engines.connect("duckdb", memory_limit="1GB'; SET threads = 1; --")
 
 
+@pytest.mark.slow
 def test_assess_runs_under_the_bound_and_fails_below_it(small_ws):
     free = assess(workspace=small_ws, policies=(), write=False).to_json_dict()
     bounded = assess(workspace=small_ws, policies=(), write=False, memory_limit="1GB").to_json_dict()
@@ -38,6 +39,7 @@ def test_memory_limit_is_for_duckdb_only(small_ws):
         assess(workspace=small_ws, policies=(), write=False, memory_limit="2 gigs")
 
 
+@pytest.mark.spark
 def test_active_spark_session_is_used_before_the_env(monkeypatch):
     """spark-submit, notebooks, Databricks: the session already running wins over the env."""
     try:

@@ -103,6 +103,7 @@ def test_reference_times_are_exact_utc_instants(reference):
 # ---------------------------------------------------------------- delimited text
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("delim, name", [(";", "semicolon.csv"), ("\t", "tab.tsv"), ("|", "pipe.txt")])
 def test_other_delimiters(nola, reference, tmp_path, delim, name):
     header, data = nola
@@ -135,6 +136,7 @@ def test_zip_with_one_member(reference, tmp_path):
     _same_as_csv(tmp_path / "ws", reference)
 
 
+@pytest.mark.slow
 def test_zip_with_several_members_and_a_readme(nola, reference, tmp_path):
     """Members are ingested one by one; a non-data member is listed as skipped, not loaded."""
     header, data = nola
@@ -159,6 +161,7 @@ def test_zip_with_several_members_and_a_readme(nola, reference, tmp_path):
 # ---------------------------------------------------------------- Excel, Parquet
 
 
+@pytest.mark.slow
 def test_excel_with_date_cells(nola, reference, tmp_path):
     """As an analyst saves it: times as real Excel dates, coordinates as numbers, blanks empty.
 
@@ -222,6 +225,7 @@ def test_socrata_json_list_of_records(nola, reference, tmp_path):
     _same_as_csv(tmp_path / "ws", reference)
 
 
+@pytest.mark.slow
 def test_socrata_rows_json(nola, reference, tmp_path):
     header, data = nola
     meta = [{"fieldName": f":{n}", "name": n} for n in ("sid", "id", "position", "created_at", "updated_at", "meta")]

@@ -113,6 +113,7 @@ def adapter(tmp_path_factory) -> str:
 @settings(max_examples=60, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example,
                                  HealthCheck.function_scoped_fixture])
+@pytest.mark.slow
 @given(csv_file=hostile_csv())
 def test_every_record_is_loaded_quarantined_or_a_duplicate(adapter, csv_file):
     data, encoding = csv_file

@@ -90,6 +90,7 @@ def _hostile(rnd: random.Random, i: int, canary: Path) -> str:
     return f"h{i}" + "".join(parts)
 
 
+@pytest.mark.slow
 def test_hostile_names_and_values_are_data_in_inspect_ingest_and_assess(tmp_path, monkeypatch):
     """Headers, values and adapter settings full of quotes, semicolons, $$, backslashes and
     NULs: inspect, ingest and assess run, store every value exactly, and run none of it."""
@@ -257,6 +258,7 @@ def _w_records() -> tuple[bytes, list[bytes]]:
     return header, recs
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("eol", ["crlf", "lf"])
 @pytest.mark.parametrize("where", ["start", "middle", "end"])
 @pytest.mark.parametrize("blob", ["nul_line", "huge_field"])

@@ -49,6 +49,7 @@ def _sql(ws, sql: str, *params):
         con.close()
 
 
+@pytest.mark.slow
 def test_same_file_twice(tmp_path):
     header, rows = _read()
     rows = [list(r) for r in rows[:300]]

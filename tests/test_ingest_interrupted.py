@@ -96,6 +96,7 @@ def assert_interrupted_in_one_line(proc: subprocess.Popen, err: str) -> None:
     assert len(lines) == 1 and lines[0].startswith("error: interrupted: nothing from this run was stored"), err
 
 
+@pytest.mark.slow
 def test_kill_as_the_first_file_appears(export, tmp_path):
     """Issue 14, reproduction 4a: the re-run (and assess) died on a Parquet file too small to read."""
     ws = tmp_path / "ws"
@@ -107,6 +108,7 @@ def test_kill_as_the_first_file_appears(export, tmp_path):
     assert (s["rows_read"], s["rows_loaded"], s["rows_duplicate"]) == (CALLS + 300, CALLS, 300)
 
 
+@pytest.mark.slow
 def test_ctrl_c_during_the_writes(export, tmp_path):
     """Issue 14, reproduction 4b: Ctrl-C during the writes left a run's files visible; the re-run
     counted 560,818 duplicates and the sensitive table kept part of the calls."""
@@ -120,6 +122,7 @@ def test_ctrl_c_during_the_writes(export, tmp_path):
     assert (s["rows_loaded"], s["rows_duplicate"]) == (CALLS, 300)
 
 
+@pytest.mark.slow
 def test_kill_after_the_calls_are_written(export, tmp_path):
     """Issue 14, reproduction 4c: killed once the calls were written, the re-run stored no calls
     and assess crashed on a half-written sensitive file."""
@@ -135,6 +138,7 @@ def test_kill_after_the_calls_are_written(export, tmp_path):
     assert s["rows_loaded"] == CALLS
 
 
+@pytest.mark.slow
 def test_twenty_kills_at_random_moments(export, tmp_path):
     """20 stops (SIGKILL and SIGINT in turn) at random moments of a run, a re-run after each.
 
@@ -194,6 +198,7 @@ def _stage_workers() -> list[int]:
     return found
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
 def test_stopping_a_parallel_ingest_stops_its_workers_and_commits_nothing(tmp_path, sig):
     """--jobs 2: the same contract; the workers die with the run (no orphan keeps writing)."""
@@ -224,6 +229,7 @@ def test_stopping_a_parallel_ingest_stops_its_workers_and_commits_nothing(tmp_pa
     assert visible(ws) == (parts.calls, parts.calls, parts.calls)
 
 
+@pytest.mark.slow
 def test_a_run_that_spills_to_disk_completes(export, tmp_path):
     """With little memory DuckDB spills into the run's staging folder, which must exist by then."""
     proc = subprocess.run([sys.executable, "-m", "rightresponse.cli", "ingest", str(export), "--workspace",

@@ -55,6 +55,7 @@ def _manifest(ws) -> list[tuple]:
             for f in Workspace(ws).manifest()["files"]]
 
 
+@pytest.mark.slow
 def test_real_files_with_repeats_ingest_the_same_with_two_jobs(tmp_path):
     decc = need(CFS / "decc_psap_2025")
     files = [str(need(CFS / "dallas")), *(str(decc / f"week{w}.csv") for w in (35, 36, 37)),
@@ -78,6 +79,7 @@ def test_real_files_with_repeats_ingest_the_same_with_two_jobs(tmp_path):
     assert not (tmp_path / "two" / ".staging").exists()
 
 
+@pytest.mark.slow
 def test_calls_repeated_across_synthetic_parts_are_counted_once(tmp_path):
     src = tmp_path / "all.csv"
     res = generate(6_000, src, seed=5, dirt=Dirt(duplicate_rate=0.01))
@@ -104,6 +106,7 @@ def test_calls_repeated_across_synthetic_parts_are_counted_once(tmp_path):
     _same_tables(tmp_path / "one", tmp_path / "two")
 
 
+@pytest.mark.slow
 def test_a_failing_file_keeps_the_files_before_it_as_a_sequential_run_does(tmp_path):
     decc = need(CFS / "decc_psap_2025")
     bad = tmp_path / "week99.csv.gz"
@@ -118,6 +121,7 @@ def test_a_failing_file_keeps_the_files_before_it_as_a_sequential_run_does(tmp_p
     assert not (tmp_path / "ws2" / ".staging").exists()
 
 
+@pytest.mark.slow
 def test_cli_jobs_prints_the_same_json(tmp_path):
     decc = need(CFS / "decc_psap_2025")
     files = [str(decc / f"week{w}.csv") for w in (38, 39)]

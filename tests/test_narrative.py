@@ -144,6 +144,7 @@ def test_read_slo_comments_handles_bare_cr_and_crlf(tmp_path):
     assert df["call_comments"].tolist() == ["MALE W/ KNIFE", "C3 FALL"]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not SLO.exists(), reason="shared sample data not available")
 def test_real_slo_file_reads_every_record():
     df = read_slo_comments(SLO)

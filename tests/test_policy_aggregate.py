@@ -93,6 +93,7 @@ def _check(pol, prep):
     return got
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list_presets())
 def test_presets_aggregated_equal_per_call(decc, name):
     _check(load_policy(name), decc[1])
@@ -138,6 +139,7 @@ def test_comparison_keeps_no_per_call_table(decc):
     assert g.calls.sum().execute() == prep.coverage["calls"] and g.count().execute() <= prep.coverage["calls"]
 
 
+@pytest.mark.slow
 def test_narratives_stream_in_batches(tmp_path, monkeypatch):
     """Tiny batches, a tiny memo (cleared many times) and the join in many slices of call ids
     give the same narrative counts as one pass."""
@@ -174,6 +176,7 @@ def _who_section(html: str) -> str:
     return m.group(0)
 
 
+@pytest.mark.slow
 def test_report_says_sample_only_on_the_bundled_sample(decc, tmp_path):
     from rightresponse.assess import assess
 
@@ -184,6 +187,7 @@ def test_report_says_sample_only_on_the_bundled_sample(decc, tmp_path):
     assert SAMPLE_NOTE in _who_section(bundled.report_path.read_text(encoding="utf-8"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("measure, max_hours", [("deployed", 24), ("on_scene", 24), ("deployed", 0.5)])
 def test_officer_hours_are_the_workload_tables_hours(decc_ws, tmp_path, measure, max_hours):
     """One figure, one definition: the policy history's officer hours are the workload tables'

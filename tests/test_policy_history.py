@@ -19,7 +19,7 @@ import pytest
 import rightresponse as rr
 from rightresponse.policy import (apply_policy, compare_policies, diff_policies, list_presets, load_policy,
                                   make_call, policy_figures, prepare_history, triage, who_could_respond_html)
-from rightresponse.policy.classify import classify_call_types
+from rightresponse.taxonomy.provider import category_provider
 from rightresponse.policy.engine import Call, screened_flags
 from rightresponse.policy.model import _taxonomy_vocab
 from rightresponse.schema import MAX_CALL_HOURS
@@ -76,8 +76,9 @@ def test_nola_figures_match_an_independent_row_by_row_computation(nola, nola_raw
     pol = load_policy("nicjr-tiers")
     got = policy_figures(pol, prep)
 
-    routes = classify_call_types({r["route"] for r in nola_raw}, agency="new_orleans")
-    finals = classify_call_types({r["final"] for r in nola_raw}, agency="new_orleans")
+    nola_categories = category_provider(agency="new_orleans")
+    routes = nola_categories.classify({r["route"] for r in nola_raw})
+    finals = nola_categories.classify({r["final"] for r in nola_raw})
     _, group, _ = _taxonomy_vocab(None)
     for r in nola_raw:
         r["adverse"] = r["arrest"] or (r["report"] and group.get(finals[r["final"]][0]) == "violent crime")
@@ -177,6 +178,7 @@ def decc(tmp_path_factory):
     return ws, prepare_history(ws)
 
 
+@pytest.mark.slow
 def test_decc_decisions_match_one_triage_per_call(decc):
     ws, prep = decc
     con = ibis.duckdb.connect()
@@ -215,6 +217,7 @@ def slo(tmp_path_factory):
     return d / "ws", prepare_history(d / "ws")
 
 
+@pytest.mark.slow
 def test_slo_narrative_flags_feed_the_conservative_view(slo):
     ws, prep = slo
     from rightresponse.taxonomy import narrative_flags
@@ -254,6 +257,7 @@ def _dangerous_by_type(types) -> set:
     return {t for t in types if isinstance(t, str) and text_flags(t, fs)}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sample", ["nola", "decc"])
 def test_no_call_whose_type_is_dangerous_counts_as_movable(sample, request):
     """Every preset, per call: a call moved away from police never has a call type that states

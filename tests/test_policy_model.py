@@ -135,15 +135,17 @@ def test_validation_names_the_file_and_the_rule_for_every_error(tmp_path):
     def has(rule, *words):
         return any(f"rule {rule}:" in m and all(w in m for w in words) for m in msgs)
 
-    assert has("typo_responder", "undefined responder 'crisis_tem'", "did you mean 'crisis_team'")
-    assert has("typo_category", "unknown category 'Behavioural Health'", "did you mean 'Behavioral Health'")
-    assert has("bad_regex", "not a valid regular expression")
-    assert has("bad_key", "unknown condition 'calltype'", "did you mean 'call_type'")
-    assert has("no_reason", "missing 'reason'")
-    assert has("bad_flag", "unknown flag 'gun'")
-    assert has("bad_origin", "unknown origin 'phone'")
-    assert has("default", "a default rule is required")
-    assert "responders.crisis_team: cannot read hours '7am-11pm'" in text
+    assert has("typo_responder", "rules[0].responder: unknown value 'crisis_tem' (did you mean 'crisis_team'?)")
+    assert has("typo_category", "rules[1].when.category: unknown category 'Behavioural Health'",
+               "did you mean 'Behavioral Health'")
+    assert has("bad_regex", "rules[2].when.call_type: ", "not a valid regular expression")
+    assert has("bad_key", "rules[3].when.calltype: unknown key 'calltype' (did you mean 'call_type'?)")
+    assert has("no_reason", "rules[4].reason: missing")
+    assert has("bad_flag", "rules[5].when.flags.gun: unknown key 'gun'; keys: weapon, violence")
+    assert has("bad_origin", "rules[6].when.origin[0]: unknown value 'phone'; one of: 911,")
+    assert has("default", "default: missing: a default rule is required")
+    assert "responders.crisis_team.hours: cannot read hours '7am-11pm'" in text
+    assert len(msgs) == 9  # every mistake once, nothing spurious
 
 
 def test_unknown_preset_and_missing_file_are_clear(tmp_path):

@@ -36,6 +36,7 @@ def nola_exact(nola, tmp_path_factory):
     return nola.write(tmp_path_factory.mktemp("nola0") / "out", min_cell=0)
 
 
+@pytest.mark.browser
 def test_report_renders_in_headless_chromium():
     if not CHROMIUM.exists():
         skip_or_fail("chromium not installed (apt-get install chromium)")
@@ -103,6 +104,7 @@ def test_report_states_scope_measure_and_sample():
         assert src in html
 
 
+@pytest.mark.slow
 def test_no_addresses_or_narratives_leave_the_analyst_folder(nola):
     with open(need(NOLA), newline="", encoding="utf-8") as fh:
         locations = {r["BLOCK_ADDRESS"].strip() for r in csv.DictReader(fh)} - {""}
@@ -117,6 +119,7 @@ def test_no_addresses_or_narratives_leave_the_analyst_folder(nola):
     assert "repeat_locations" not in nola.tables
 
 
+@pytest.mark.slow
 def test_small_cells_are_suppressed_in_report_and_files(nola, nola_exact):
     cat = nola["by_category"]
     small = cat[(cat["calls"] > 0) & (cat["calls"] < 10)]
@@ -154,6 +157,7 @@ def test_report_without_district_or_dispatch_data_still_builds(nola):
     assert "% unit-weighted deployed time" not in html
 
 
+@pytest.mark.slow
 def test_report_for_data_without_officer_time_or_origin(tmp_path):
     """Dallas publishes one time per call and no origin: the report says so instead of
     drawing zeros, and every category (all under 10 calls but one) is suppressed."""

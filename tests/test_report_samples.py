@@ -59,6 +59,7 @@ def test_decc_names_every_group_and_both_definitions_of_crime():
     assert "25.4%" in row and "demand type &#x27;crime&#x27;" in row and "narrower than the crime groups" in row
 
 
+@pytest.mark.slow
 def test_decc_says_how_much_is_not_service_work_and_offers_to_leave_it_out(tmp_path):
     res, _, ws = assessed("decc")
     html = res.report_path.read_text(encoding="utf-8")
@@ -123,6 +124,7 @@ def test_new_orleans_does_not_say_officers_took_no_time():
     assert "none of them has the timestamps total deployed time needs" in lede
 
 
+@pytest.mark.slow
 def test_baltimore_says_up_front_which_categories_are_guesses(tmp_path):
     res, _, ws = assessed("baltimore")
     html = res.report_path.read_text(encoding="utf-8")
@@ -145,6 +147,7 @@ def test_baltimore_says_up_front_which_categories_are_guesses(tmp_path):
     assert 'class="banner notice"' not in fixed.report_path.read_text(encoding="utf-8")
 
 
+@pytest.mark.browser
 @pytest.mark.parametrize("sample", ["decc", "seattle", "baltimore"])
 def test_report_screenshots(sample):
     if not CHROMIUM.exists():

@@ -7,30 +7,27 @@ no column for the call id is an error. Real CLI processes on real exports.
 from __future__ import annotations
 
 import csv
-import os
 import re
 import subprocess
-import sys
 from html import unescape
 
 import pytest
 
-from conftest import CFS, need, raw_duckdb
+from conftest import CFS, need, raw_duckdb, run_cli
 
 WEEK = CFS / "decc_psap_2025" / "week38.csv"
 NOLA = CFS / "new_orleans"
 
 
 def rr(*args, timeout=600) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONWARNINGS": "ignore", "COLUMNS": "100"}
-    return subprocess.run([sys.executable, "-m", "rightresponse.cli", *map(str, args)], capture_output=True,
-                          text=True, timeout=timeout, env=env)
+    return run_cli(*args)
 
 
 def _held(ws) -> int:
     return raw_duckdb(f"SELECT count(*) FROM read_parquet('{ws}/calls/*/*/*.parquet', hive_partitioning=true)")[0][0]
 
 
+@pytest.mark.slow
 def test_second_ingest_says_nothing_new_and_the_report_tells_the_runs_apart(tmp_path):
     week = need(WEEK)
     ws = tmp_path / "ws"

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from rightresponse.cli import main
 from rightresponse.policy import FLAGS, RESPONDERS, list_presets, load_policy, make_call, triage
-from rightresponse.policy.engine import Call, screened_flags
+from rightresponse.policy.engine import Call, screened_flags, shipped_categories
 from rightresponse.policy.lint import LABEL_FLAGS, labelled_call_types, lint_policy
 from rightresponse.policy.model import DANGER_FLAGS, SCREEN_ORDER, _taxonomy_vocab, parse_policy
 from rightresponse.schema import ORIGINS
@@ -50,12 +50,13 @@ def dangerous():
     return df
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list_presets())
 def test_every_preset_over_every_dangerous_call_type_sends_police(name, dangerous):
     pol = load_policy(name)
     # Each city's call types classified with its own crosswalk, as its call-takers' would be.
     cats = {(city, v): c or "" for city, g in dangerous.groupby("city")
-            for v, (c, _) in pol.compiled.categories(g["call_type"], agency=city).items()}
+            for v, (c, _) in shipped_categories(pol, agency=city).classify(g["call_type"]).items()}
     bad, n = [], 0
     for row in dangerous.itertuples(index=False):
         states = [f for f in LABEL_FLAGS if getattr(row, f)]
@@ -121,6 +122,7 @@ def careless_policies(draw):
     return pol
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(careless_policies(), calls, st.sampled_from(DANGER_FLAGS))
 def test_the_floor_holds_under_any_policy(pol, call, danger):
@@ -129,6 +131,7 @@ def test_the_floor_holds_under_any_policy(pol, call, danger):
     assert rec.status == "final" and not rec.screen
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(careless_policies(), calls)
 def test_unknown_is_never_no_under_any_policy(pol, call):

@@ -58,13 +58,13 @@ def test_errors_name_file_and_key(tmp_path):
     pools["police"]["dispatch"]["preemptible"] = ["eight"]
     errs = _errors(tmp_path, doc)
     expect = [
-        "horizn: unknown key (did you mean 'horizon'?)",
+        "horizn: unknown key 'horizn' (did you mean 'horizon'?)",
         "horizon: missing",
         "pools.crisis_team.travel: a stated lognormal time is an assumption",
         "pools.crisis_team.service.categories.Behavioural Health: not a category of the taxonomy (did you mean 'Behavioral Health'?)",
         "pools.crisis_team.dispatch.when_busy.fallback: no pool 'cops'",
         "pools.co_responder.units.07:30-23:00: shifts must start and end on the hour",
-        "pools.police.serves: 'polise' is not a responder (did you mean 'police'?)",
+        "pools.police.serves[0]: unknown value 'polise' (did you mean 'police'?)",
         "pools.police.dispatch.preemptible[0]: expected a whole number",
         "pools: one pool must serve 'police'",
     ]
@@ -90,7 +90,7 @@ def test_errors_name_file_and_key(tmp_path):
      "pools.police.units.staffing", "service_level and within_minutes go together"),
     (lambda d: d["pools"]["crisis_team"]["service"]["categories"]["Behavioral Health"]["lognormal"].pop("sd_minutes"),
      "pools.crisis_team.service.categories.Behavioral Health.lognormal.sd_minutes", "missing"),
-    (lambda d: d.update(view="hopeful"), "view", "must be 'optimistic'"),
+    (lambda d: d.update(view="hopeful"), "view", "unknown value 'hopeful'; one of: optimistic, conservative"),
     (lambda d: d["data"].update(sample="atlantis"), "data.sample", "unknown sample"),
 ])
 def test_single_mistakes(tmp_path, mutate, key, msg):

@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from assessed import assessed
-from conftest import REPO, skip_or_fail
+from conftest import REPO, skip_or_fail, run_cli
 
 from rightresponse.simulate import compare_scenarios, simulate
 from rightresponse.simulate.metrics import POOL, TOTAL, metric_text
@@ -28,9 +26,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 
 
 def rr(*args, timeout=600) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    return subprocess.run([sys.executable, "-m", "rightresponse.cli", *map(str, args)], capture_output=True,
-                          text=True, timeout=timeout, env=env)
+    return run_cli(*args)
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +38,7 @@ def runs(decc_ws):
     return a, b, c
 
 
+@pytest.mark.slow
 def test_compare_equals_simulate(runs):
     a, b, c = runs
     checked = 0
@@ -77,6 +74,7 @@ def test_compare_equals_simulate(runs):
     assert checked >= 2 * len(TOTAL) + len(POOL)
 
 
+@pytest.mark.browser
 def test_compare_csv_and_json_have_no_float_noise_and_the_page_has_the_report_template(decc_ws, tmp_path):
     out = tmp_path / "cmp"
     proc = rr("scenario", "compare", "decc-status-quo", "decc-co-responder-pilot", "-r", REPS, "-w", decc_ws,
@@ -117,6 +115,7 @@ def test_compare_csv_and_json_have_no_float_noise_and_the_page_has_the_report_te
     assert (artifacts / "comparison.png").stat().st_size > 50_000
 
 
+@pytest.mark.slow
 def test_a_team_with_about_one_call_is_withheld_not_a_crash(tmp_path):
     """`simulate decc-crisis-team --workspace <New Orleans>` crashed with a TypeError in the
     words: the crisis team gets about one call. Now its calls read "<10" and every figure

@@ -29,6 +29,7 @@ from rightresponse.service.testing import cached_model  # noqa: E402
 from rightresponse.taxonomy.classify import default_classifier  # noqa: E402
 from rightresponse.taxonomy.crosswalk import CROSSWALK_DIR  # noqa: E402
 from rightresponse.taxonomy.normalize import match_key  # noqa: E402
+from rightresponse.taxonomy.provider import category_provider  # noqa: E402
 
 TOKEN = "test-token-5f2c"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -41,12 +42,10 @@ def classifier(request):
 
 
 def fresh_policy(name: str, classifier):
-    """The preset parsed anew (not the shared cached object), classifying with the same model."""
+    """The preset parsed anew (not the shared cached object)."""
     path = str(PRESETS_DIR / f"{name}.yaml")
     findings: list = []
-    pol = parse_policy(yaml.safe_load(Path(path).read_text(encoding="utf-8")), path, findings)
-    pol.compiled.use_classifier(classifier=classifier)
-    return pol
+    return parse_policy(yaml.safe_load(Path(path).read_text(encoding="utf-8")), path, findings)
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +91,8 @@ def test_triage_returns_the_cli_json_contract(served, classifier, call):
     pol = fresh_policy("denver-star", classifier)
     flags = call.get("flags")
     want = triage(pol, make_call(call["call_type"], priority=call.get("priority"), at=call.get("at"),
-                                 flags=flags if isinstance(flags, dict) else list(flags or []))).to_dict()
+                                 flags=flags if isinstance(flags, dict) else list(flags or [])),
+                  category_provider(classifier=classifier)).to_dict()
     assert {k: got[k] for k in want} == want
     assert set(want) == {"responder", "co_responder", "fallback", "rule", "reason", "questions", "policy_hash", "status",
                          "if_screened", "screen", "call_type_flags", "call_type_dangers", "floor"}
@@ -329,6 +329,7 @@ def test_body_size_limit(served):
     assert r.status_code == 413
 
 
+@pytest.mark.slow
 def test_rate_limit_is_a_token_bucket_per_client(tmp_path, classifier):
     app = create_app(policies=["status-quo"], db_url=f"sqlite:///{tmp_path / 'r.db'}", classifier=classifier,
                      warm=False, reload_interval=0, rate=1, burst=5, agency="detroit")

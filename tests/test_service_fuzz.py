@@ -10,6 +10,7 @@ examples keep it well under a minute.
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import pytest
 
@@ -30,20 +31,33 @@ OPERATIONS = [
     ("POST", "/v1/triage"), ("GET", "/v1/policies"), ("GET", "/v1/policies/{name}"),
     ("POST", "/v1/policies/reload"), ("POST", "/v1/decisions"), ("GET", "/v1/decisions/summary"),
     ("GET", "/v1/call-types"), ("GET", "/v1/console"), ("GET", "/healthz"),
+    ("POST", "/v1/practice/deal"), ("POST", "/v1/practice/answer"),
 ]
+WEEK = Path(__file__).resolve().parents[1] / "src" / "rightresponse" / "data" / "sample" / "decc_psap_2025" / "week35.csv.gz"
 
 
 @pytest.fixture(scope="module")
-def api_schema(request, tmp_path_factory):
+def practice_ws(tmp_path_factory):
+    """One bundled DECC week, for the practice routes."""
+    from rightresponse import ingest
+
+    ws = tmp_path_factory.mktemp("fuzz_practice") / "ws"
+    ingest([WEEK], workspace=ws)
+    return ws
+
+
+@pytest.fixture(scope="module")
+def api_schema(request, tmp_path_factory, practice_ws):
     clf = default_classifier(cached_model(request.config))
     db = tmp_path_factory.mktemp("fuzz") / "decisions.db"
     app = create_app(policies=["denver-star", "nicjr-tiers"], db_url=f"sqlite:///{db}", classifier=clf,
-                     api_token=TOKEN, warm=False, reload_interval=0, agency="detroit")
+                     api_token=TOKEN, warm=False, reload_interval=0, agency="detroit", practice=str(practice_ws))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return schemathesis.openapi.from_asgi("/openapi.json", app)
 
 
+@pytest.mark.slow
 def test_every_operation_is_fuzzed(api_schema):
     published = {(r.ok().method.upper(), r.ok().path) for r in api_schema.get_all_operations()}
     assert published == set(OPERATIONS)
@@ -54,6 +68,7 @@ CASES = [(m, p, g) for m, p in OPERATIONS for g in GenerationMode
          if not (p == "/healthz" and g is GenerationMode.NEGATIVE)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method, path, mode", CASES, ids=[f"{m} {p} {g.value}" for m, p, g in CASES])
 def test_no_input_gives_a_server_error(api_schema, method, path, mode):
     op = api_schema[path][method]
@@ -79,6 +94,7 @@ _datetimes = st.one_of(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
 @given(since=_datetimes, until=_datetimes, recommended_at=_datetimes)
 def test_datetimes_at_the_range_edges_never_give_a_server_error(fuzz_client, since, until, recommended_at):
@@ -89,6 +105,39 @@ def test_datetimes_at_the_range_edges_never_give_a_server_error(fuzz_client, sin
             "dispatched": "crisis_team", "call_taker": "ct-1", "recommended_at": recommended_at}
     r = c.post("/v1/decisions", json=body, headers={"Authorization": f"Bearer {TOKEN}"})
     assert r.status_code < 500, (recommended_at, r.text)
+
+
+_answers = st.dictionaries(st.one_of(st.sampled_from(["weapon", "violence", "injury", "juvenile"]), st.text(max_size=12)),
+                           st.one_of(st.booleans(), st.none(), st.integers(), st.text(max_size=5)), max_size=8)
+
+
+@settings(max_examples=120, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
+@given(answers=st.one_of(_answers, st.lists(st.text(max_size=8), max_size=4), st.none()),
+       responder=st.one_of(st.sampled_from(["police", "crisis_team", "no_dispatch", "fire_ems"]), st.text(max_size=12)),
+       trainee=st.one_of(st.none(), st.text(max_size=70)))
+def test_practice_answers_to_a_real_deal_never_give_a_server_error(practice_client, answers, responder, trainee):
+    """Schemathesis cannot guess a dealt id: here every answer goes to a call really dealt."""
+    c = practice_client
+    r = c.post("/v1/practice/deal", json={} if trainee is None else {"trainee": trainee})
+    assert r.status_code in (200, 422), r.text
+    if r.status_code != 200:
+        return
+    r = c.post("/v1/practice/answer", json={"id": r.json()["id"], "answers": answers, "responder": responder})
+    assert r.status_code in (200, 422), (answers, responder, r.text)
+
+
+@pytest.fixture(scope="module")
+def practice_client(request, tmp_path_factory, practice_ws):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
+
+    clf = default_classifier(cached_model(request.config))
+    db = tmp_path_factory.mktemp("fuzz_practice_db") / "decisions.db"
+    app = create_app(policies=["denver-star"], db_url=f"sqlite:///{db}", classifier=clf, warm=False, reload_interval=0,
+                     practice=str(practice_ws), practice_seed=5)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
 
 
 @pytest.fixture(scope="module")

@@ -138,6 +138,7 @@ RAW = [b'{"call_type": "welfare check", "call_type": "welfare check", "at": "14:
        b'\xef\xbb\xbf{"call_type": "welfare check"}']
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("raw", [json.dumps(b).encode() for b in BODIES] + RAW)
 def test_the_triage_shortcut_answers_as_the_route_does(tmp_path, classifier, raw):
     """The same request twice: first the call type is new (the FastAPI route answers and
@@ -146,10 +147,10 @@ def test_the_triage_shortcut_answers_as_the_route_does(tmp_path, classifier, raw
     st = application.state.rr
     with TestClient(application) as c:
         slot = st.policies.default
-        assert st.policies.categorizer(slot.policy).get("welfare check") is None
+        assert st.policies.categorizer(slot.policy).known("welfare check") is None
         first = c.post("/v1/triage", content=raw, headers={"Content-Type": "application/json"})
         if first.status_code == 200:
-            assert st.policies.categorizer(slot.policy).get("welfare check") is not None
+            assert st.policies.categorizer(slot.policy).known("welfare check") is not None
         second = c.post("/v1/triage", content=raw, headers={"Content-Type": "application/json"})
         assert (second.status_code, second.json()) == (first.status_code, first.json())
 
@@ -180,6 +181,7 @@ def test_allow_host_adds_names(tmp_path, classifier):
         assert c.get("/v1/policies", headers={"Host": "evil.example"}).status_code == 200
 
 
+@pytest.mark.slow
 def test_serve_refuses_unknown_hosts_on_a_real_socket(tmp_path, request):
     model = cached_model(request.config)
     with ServerProcess(["--policy", "status-quo", "--model", model, "--reload-interval", "0",
@@ -222,6 +224,7 @@ def _serve_error(*args: str) -> str:
     "postgresql://user:S3cret@PW@localhost:{port}/db",
     "postgresql://user:S3cretPW@localhost:{port}/db?sslmode=bogus",
 ])
+@pytest.mark.slow
 def test_database_passwords_never_appear_in_messages(url, tmp_path):
     """Issue 14: `serve --db postgresql://user:PASSWORD@...` echoed the password."""
     url = url.format(port=free_port())
@@ -248,6 +251,7 @@ def test_decision_log_is_created_owner_only(tmp_path, classifier):
     assert mode(db.parent) == 0o700
 
 
+@pytest.mark.slow
 def test_workspace_sensitive_files_and_analyst_tables_are_owner_only(tmp_path):
     os.umask(0o022)
     out = tmp_path / "report"

@@ -42,6 +42,7 @@ def _sql(ws, where: str):
                       "AND origin IS DISTINCT FROM 'officer_initiated'")[0]
 
 
+@pytest.mark.slow
 def test_every_police_call_from_the_public_is_simulated(ws, pilot, baseline):
     n, usable = _sql(ws, "time_issue IS NULL AND dispatched IS NOT NULL AND cleared IS NOT NULL")
     n_all = raw_duckdb(f"SELECT count(*) FROM read_parquet('{ws}/calls/**/*.parquet', hive_partitioning = true) "
@@ -54,6 +55,7 @@ def test_every_police_call_from_the_public_is_simulated(ws, pilot, baseline):
         assert res.weeks == pytest.approx(14.0, abs=0.05)  # 2025-08-24 .. 2025-11-29
 
 
+@pytest.mark.slow
 def test_status_quo_patrol_takes_every_call_with_the_historical_times(ws, baseline):
     rows = baseline.per_replication
     assert (rows.calls_simulated == 12_076).all()
@@ -74,6 +76,7 @@ def test_status_quo_patrol_takes_every_call_with_the_historical_times(ws, baseli
     assert baseline.total("cost_of_new_pools")[0] == 0
 
 
+@pytest.mark.slow
 def test_pilot_routing_matches_the_policy(ws, pilot):
     routed = apply_policy("co-responder-pilot", prepare_history(ws)).to_pandas()
     routed = routed[routed.origin != "officer_initiated"]

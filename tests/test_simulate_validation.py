@@ -35,6 +35,7 @@ CASES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lam,minutes,c,n,t_target", CASES)
 def test_mean_wait_and_service_level_match_erlang_c(lam, minutes, c, n, t_target):
     a = lam * minutes / 60.0
@@ -53,6 +54,7 @@ def test_mean_wait_and_service_level_match_erlang_c(lam, minutes, c, n, t_target
     assert h < 0.03
 
 
+@pytest.mark.slow
 def test_priority_classes_match_cobham():
     """Two priority classes, non-pre-emptive: each class's mean wait matches Cobham's formula."""
     lam, minutes, c, p1 = 9.0, 60.0, 10, 0.3

@@ -19,6 +19,8 @@ import sys
 import pytest
 from conftest import skip_or_fail
 
+pytestmark = pytest.mark.spark
+
 
 SERVER = """
 import sys

@@ -77,6 +77,7 @@ def _parity(root, spark, tmp_path):
     return d
 
 
+@pytest.mark.spark
 def test_real_sample_tables_identical_on_duckdb_and_spark(decc_ws, spark, tmp_path):
     d = _parity(decc_ws, spark, tmp_path)
     # Known answer: the police calls in scope are the police rows of the workspace.
@@ -84,6 +85,7 @@ def test_real_sample_tables_identical_on_duckdb_and_spark(decc_ws, spark, tmp_pa
     assert int(d["by_category"]["calls"].sum()) == police == 14570
 
 
+@pytest.mark.spark
 def test_synthetic_tables_identical_on_duckdb_and_spark(synth_ws, spark, tmp_path):
     d = _parity(synth_ws, spark, tmp_path)
     assert int(d["scope"]["calls"].sum()) == SYNTH_CALLS
@@ -92,6 +94,7 @@ def test_synthetic_tables_identical_on_duckdb_and_spark(synth_ws, spark, tmp_pat
     assert "over_24h" in issues and "cleared_before_arrival" in issues
 
 
+@pytest.mark.spark
 def test_assess_json_identical_on_both_engines(decc_ws, spark):
     d = assess(workspace=decc_ws, write=False)
     s = assess(workspace=decc_ws, write=False, engine="spark", spark=spark)
@@ -111,6 +114,7 @@ def _cli_json(ws, out, *extra) -> dict:
     return d
 
 
+@pytest.mark.spark
 def test_cli_engine_flag_same_json(decc_ws, spark, tmp_path):
     duck = _cli_json(decc_ws, tmp_path / "duck")  # the default engine
     spk = _cli_json(decc_ws, tmp_path / "spark", "--engine", "spark")
@@ -119,6 +123,7 @@ def test_cli_engine_flag_same_json(decc_ws, spark, tmp_path):
     assert (tmp_path / "spark" / "report.html").is_file()
 
 
+@pytest.mark.slow
 def test_unknown_engine_is_a_clear_error(decc_ws):
     with pytest.raises(AssessError, match="unknown engine 'presto'; choose one of: duckdb, spark"):
         assess(workspace=decc_ws, write=False, engine="presto")

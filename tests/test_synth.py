@@ -158,6 +158,7 @@ def test_csv_parts_concatenate_to_the_single_file(tmp_path):
     assert {k: getattr(res, k) for k in same} == {k: getattr(one, k) for k in same}
 
 
+@pytest.mark.slow
 def test_multi_part_output_ingests_like_the_single_file(parts_and_single, tmp_path):
     single, parts = parts_and_single
     con = duckdb.connect()
@@ -217,6 +218,7 @@ def test_parts_refuse_a_non_empty_directory_and_bad_counts(tmp_path):
     assert not (tmp_path / "e").exists()
 
 
+@pytest.mark.slow
 def test_cli_writes_part_files(tmp_path):
     out = tmp_path / "parts"
     r = subprocess.run([sys.executable, "-m", "rightresponse.cli", "synth", "--calls", "3000", "--out", str(out),

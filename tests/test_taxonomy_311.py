@@ -56,9 +56,10 @@ def test_crosswalk_answers_agree_with_the_hand_labels():
 @pytest.fixture(scope="module")
 def unseen_311_classifier():
     """The classifier fitted as the shipped one is, but without any 311 crosswalk: how well it
-    reads request types of a 311 system it has never seen (a fourth city's)."""
+    reads request types of a 311 system it has never seen (a fourth city's). The shipped
+    model's training data leaves the 311 crosswalks out, so this is the shipped model's fit."""
     cw = training_data()
-    cw = cw[~cw["agency"].isin(AGENCIES_311)]
+    assert not set(cw["agency"]) & set(AGENCIES_311)
     return CallTypeClassifier(calibrate=False).fit(cw["value"], cw["category"], groups=cw["agency"],
                                                    code_pairs=code_pairs())
 

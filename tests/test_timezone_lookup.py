@@ -20,6 +20,7 @@ ZONES = ["America/Chicago", "America/New_York", "America/Los_Angeles", "America/
          "Pacific/Chatham", "America/Sao_Paulo", "America/Mexico_City"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("tz", ZONES)
 def test_lookup_equals_icu_every_433_seconds_1985_to_2065(tz):
     con = duckdb.connect()

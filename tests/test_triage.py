@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-import rightresponse.policy.classify as classify_mod
+import rightresponse.taxonomy.provider as provider_mod
 from rightresponse.policy import flag_info, load_policy, make_call, triage, triage_args
 from rightresponse.policy.engine import screened_flags
 from rightresponse.policy.model import PolicyError, parse_policy
@@ -117,16 +117,17 @@ def test_unknown_time_assumes_on_duty_and_says_so(star):
     assert rec.responder == "crisis_team" and "time not given" in rec.reason
 
 
-def test_triage_is_pure_and_classification_is_memoized_on_the_policy(monkeypatch):
+def test_triage_is_pure_and_classification_is_remembered_by_the_provider(monkeypatch):
     pol = load_policy("eugene-cahoots")
     call = make_call("Citizen Dispute", at="12:00")
     first = triage(pol, call)
-    assert pol.compiled._categories["Citizen Dispute"][0] == first.category
+    assert provider_mod.category_provider().known("Citizen Dispute")[0] == first.category
+    assert not hasattr(pol, "_cache") and "_categories" not in vars(pol.compiled)
 
     def boom(*a, **k):
         raise AssertionError("classified twice")
 
-    monkeypatch.setattr(classify_mod, "classify_call_types", boom)
+    monkeypatch.setattr("rightresponse.taxonomy.classify.classify_values", boom)
     assert triage(pol, call) == first  # same answer, no second classification
     given = triage(pol, make_call("Something new", category="Behavioral Health", at="12:00", flags=NO))
     assert given.responder == "crisis_team" and given.category == "Behavioral Health"
@@ -189,4 +190,20 @@ def test_the_unscreened_responder_must_send_officers():
     parse_policy(doc, "<bad>", findings)
     msgs = [str(f) for f in findings]
     assert any("unscreened: 'crisis_team' is not a responder whose officers attend" in m for m in msgs), msgs
-    assert any("rule r: error: unscreened: 'non_emergency'" in m for m in msgs), msgs
+    assert any("rule r: error: rules[0].unscreened: 'non_emergency'" in m for m in msgs), msgs
+
+
+def test_a_citys_overrides_do_not_leak_into_later_loads_of_the_preset(tmp_path):
+    """Issue 17: overrides given to one triage (a city's file) must not change what a later
+    load_policy of the same preset answers in the same process."""
+    from rightresponse.taxonomy import load_taxonomy
+
+    plain = triage(load_policy("eugene-cahoots"), make_call("Citizen Dispute", at="12:00"))
+    other = next(c for c in load_taxonomy().names if c != plain.category)
+    overrides = tmp_path / "overrides.csv"
+    overrides.write_text(f"agency,field,value,category\n,call_type,Citizen Dispute,{other}\n", encoding="utf-8")
+    city = triage_args("eugene-cahoots", "Citizen Dispute", at="12:00", overrides=str(overrides))
+    assert city.category == other  # the city's own file applies to its own triage
+    later = triage(load_policy("eugene-cahoots"), make_call("Citizen Dispute", at="12:00"))
+    assert later.category == plain.category != other
+    assert triage_args("eugene-cahoots", "Citizen Dispute", at="12:00").category == plain.category

@@ -57,6 +57,7 @@ def tables(nola):
     return wl.compute(calls, sensitive=sensitive)
 
 
+@pytest.mark.slow
 def test_officer_initiated_share_matches_selfinitiated(raw, tables):
     expected = (raw["self"] == "Y").sum() / len(raw)
     og = tables["by_origin_group"].set_index("origin_group")

@@ -19,13 +19,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from .errors import RightResponseError
 from . import __version__
 from .schema import MAX_CALL_HOURS, QUARANTINE_REASONS
 from .workload import (DEFAULT_MEASURE, INTERVALS, MEASURES, ORIGIN_GROUPS, OUTCOME_ORDER, UNCATEGORIZED, WorkloadError,
                        compute, coverage_summary, scope_table)
 
 
-class AssessError(ValueError):
+class AssessError(RightResponseError, ValueError):
     """The assessment cannot run as asked; the message says why and what to do."""
 
 

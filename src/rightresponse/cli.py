@@ -15,13 +15,28 @@ DEFAULT_WORKSPACE = "rr-workspace"
 
 
 def _fail(msg: str, code: int = 2):
-    # Policy problems arrive lint-style ("FILE: error: MESSAGE"); say "error" once.
-    msg = re.sub(r"^([^\n]*?): error: ", r"\1: ", msg, count=1)
-    click.echo(f"error: {msg}", err=True)
+    """Print a message as errors, one line per problem, and exit."""
+    for line in [ln for ln in str(msg).splitlines() if ln.strip()] or ["failed"]:
+        # Policy problems arrive lint-style ("FILE: rule R: error: MESSAGE"); say "error" once.
+        click.echo("error: " + re.sub(r"^(.*?): error: ", r"\1: ", line, count=1), err=True)
     sys.exit(code)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _Commands(click.Group):
+    """The command group: any ``RightResponseError`` (a bad file, option, workspace...) that a
+    command does not handle itself is printed one line per problem, without a traceback, and
+    the command exits with code 2."""
+
+    def invoke(self, ctx):
+        from .errors import RightResponseError
+
+        try:
+            return super().invoke(ctx)
+        except RightResponseError as exc:
+            _fail(str(exc))
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="rightresponse")
 def main():
     """rightresponse: who is best equipped to respond to each kind of 911 call?
@@ -33,6 +48,7 @@ def main():
       rightresponse ingest ../shared/data/cfs/decc_psap_2025 --workspace ws
       rightresponse triage --policy denver-star --call-type "welfare check"
       rightresponse serve --policy denver-star
+      rightresponse evaluate --workspace ws --policy denver-star --pilot-start 2025-10-12
     """
 
 
@@ -68,13 +84,10 @@ def ingest(paths, sample, workspace, adapter, agency, as_json, memory_limit, job
     if not paths:
         _fail("give one or more files or directories to ingest, or --sample for the bundled real sample")
     try:  # the import too: Ctrl-C at any moment gives the same one line
-        from .ingest.pipeline import IngestError, ingest as run, quarantine_examples
+        from .ingest.pipeline import ingest as run, quarantine_examples
 
-        try:
-            summary = run(list(paths), workspace, adapter=adapter, agency=agency,
-                          progress=not as_json and sys.stderr.isatty(), memory_limit=memory_limit, jobs=jobs)
-        except IngestError as exc:
-            _fail(str(exc))
+        summary = run(list(paths), workspace, adapter=adapter, agency=agency,
+                      progress=not as_json and sys.stderr.isatty(), memory_limit=memory_limit, jobs=jobs)
     except KeyboardInterrupt:
         _fail(f"interrupted: nothing from this run was stored; {workspace} is as it was before it", 130)
     if as_json:
@@ -216,25 +229,31 @@ def adapters(as_json):
 @click.argument("path", type=click.Path())
 @click.option("--rows", default=2000, show_default=True, help="How many rows to sample.")
 @click.option("--out", "-o", type=click.Path(), help="Write the draft adapter YAML here instead of stdout.")
-def inspect(path, rows, out):
+@click.option("--sql", "show_sql", is_flag=True, help="Print the SQL the adapter compiles to for this file instead.")
+@click.option("--adapter", "-a", help="With --sql: adapter name or YAML path (default: detected from the header).")
+def inspect(path, rows, out, show_sql, adapter):
     """Show a file's columns and a draft adapter for a layout never seen before.
 
     The draft guesses the column mapping and timestamp formats; edit it, then
     ingest with --adapter ./draft.yaml. Example values are hidden for columns
-    that look like addresses or narratives.
+    that look like addresses or narratives. With --sql, print the statements
+    ingest would run to normalize the file (the compiler reads the file's
+    distinct values, so this takes about as long as reading it).
 
     \b
     Example:
       rightresponse inspect new_city.csv -o new_city.yaml
       rightresponse ingest new_city.csv --adapter new_city.yaml --workspace ws
+      rightresponse inspect new_city.csv --sql --adapter new_city.yaml
     """
-    from .ingest.inspect import inspect_file
-    from .ingest.pipeline import IngestError
+    from .ingest.inspect import compiled_sql, inspect_file
 
-    try:
-        report = inspect_file(Path(path), sample_rows=rows)
-    except IngestError as exc:
-        _fail(str(exc))
+    if show_sql:
+        click.echo(";\n\n".join(compiled_sql(Path(path), adapter)) + ";")
+        return
+    if adapter:
+        _fail("--adapter goes with --sql (inspect drafts a new adapter otherwise)")
+    report = inspect_file(Path(path), sample_rows=rows)
     click.echo(report.describe())
     if out:
         Path(out).write_text(report.draft_yaml, encoding="utf-8")
@@ -325,6 +344,60 @@ def assess(paths, workspace, out, min_cell, measure, adapter, decisions_url, as_
         click.echo(res.summary_text())
 
 
+
+@main.command()
+@click.option("--workspace", "-w", default=DEFAULT_WORKSPACE, show_default=True,
+              type=click.Path(exists=True, file_okay=False), help="The ingested workspace to evaluate.")
+@click.option("--policy", "-p", required=True, help="The policy the pilot ran (preset name or policy YAML file): "
+                                                     "its conservative view decides which calls are eligible.")
+@click.option("--pilot-start", required=True, metavar="DATE", help="First day of the pilot (local date, YYYY-MM-DD).")
+@click.option("--pilot-end", metavar="DATE", help="Last day of the pilot (inclusive; default: the end of the data).")
+@click.option("--area", "areas", multiple=True, metavar="DISTRICT",
+              help="A district where the pilot ran. Repeatable; adds treated areas against the others (eligible "
+                   "calls) as a second contrast.")
+@click.option("--decisions", "decisions_url", metavar="URL",
+              help="The triage decision log (sqlite:///decisions.db or postgresql://...): adherence, overrides by "
+                   "reason and fallbacks during the pilot.")
+@click.option("--out", "-o", default="rr-evaluation", show_default=True, type=click.Path(file_okay=False),
+              help="Directory for report.html, tables/ and summary.json (and analyst/ with addresses, private).")
+@click.option("--min-cell", default=10, show_default=True, type=click.IntRange(min=0),
+              help="Counts below this are shown as '<N', and the figures resting on them withheld (0: exact).")
+@click.option("--measure", default="deployed", show_default=True,
+              type=click.Choice(["deployed", "on_scene", "unit_weighted"]), help="Officer-time measure (as assess).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the terminal summary.")
+def evaluate(workspace, policy, pilot_start, pilot_end, areas, decisions_url, out, min_cell, measure, as_json):
+    """Evaluate a pilot: eligible calls against comparable calls, before and after.
+
+    The design of Dee and Pyne's STAR evaluation (Science Advances, 2022): the calls the
+    policy moves from police (eligible) against the rest (comparison), before and after the
+    pilot start, with a difference-in-differences estimate and its 95% interval, an event
+    study by week, response times, outcomes, repeat calls to an address, and, with
+    --decisions, what call-takers did. See docs/evaluation.md for what it cannot show.
+
+    \b
+    Examples:
+      rightresponse ingest ../shared/data/cfs/decc_psap_2025 --workspace ws
+      rightresponse evaluate --workspace ws --policy denver-star --pilot-start 2025-10-12 --json
+      rightresponse evaluate -w ws -p denver-star --pilot-start 2025-10-12 --pilot-end 2025-11-22 --out eval
+      rightresponse evaluate -w nola -p eugene-cahoots --pilot-start 2024-03-01 --area 1 --area 5
+      rightresponse evaluate -w ws -p my_city.yaml --pilot-start 2025-10-12 --decisions sqlite:///decisions.db
+    """
+    from .evaluate import EvaluateError, evaluate as run
+
+    try:
+        res = run(workspace, policy, pilot_start, pilot_end, areas=areas, decisions=decisions_url, out=out,
+                  min_cell=min_cell, measure=measure)
+    except EvaluateError as exc:
+        if decisions_url:  # never echo the decision log's password
+            from .service.store import redact_text
+
+            _fail(redact_text(str(exc), decisions_url))
+        _fail(str(exc))
+    if as_json:
+        click.echo(json.dumps(res.to_json_dict(), default=str))
+    else:
+        click.echo(res.summary_text())
+
 # ---------------------------------------------------------------- classify
 
 
@@ -352,7 +425,7 @@ def classify(input_csv, agency, output, overrides, model):
     """
     import pandas as pd
 
-    from .taxonomy import TaxonomyError, classify_table
+    from .taxonomy import classify_table
 
     try:
         df = pd.read_csv(input_csv, dtype=str, keep_default_na=False)
@@ -360,10 +433,7 @@ def classify(input_csv, agency, output, overrides, model):
         _fail(f"{input_csv}: cannot read as CSV ({exc})")
     if "call_type" not in df.columns:
         _fail(f"{input_csv}: no 'call_type' column (columns: {', '.join(df.columns)})")
-    try:
-        out = classify_table(df, agency=agency, overrides=overrides, model_path=model)
-    except TaxonomyError as exc:
-        _fail(str(exc))
+    out = classify_table(df, agency=agency, overrides=overrides, model_path=model)
     if output:
         out.to_csv(output, index=False)
         click.echo(f"{len(out):,} call types written to {output}", err=True)
@@ -419,12 +489,11 @@ def crosswalk_import(file, workspace, all_rows):
     Example:
       rightresponse crosswalk import review.csv --workspace ws
     """
-    from .taxonomy import TaxonomyError
     from .taxonomy.review import import_review
 
     try:
         res = import_review(file, workspace, all_rows=all_rows)
-    except (TaxonomyError, FileNotFoundError) as exc:
+    except FileNotFoundError as exc:
         _fail(str(exc))
     click.echo(f"{res.applied:,} overrides applied from {res.file} ({res.unchanged:,} rows unchanged); "
                f"{res.total_overrides:,} overrides in {res.overrides_path}")
@@ -457,11 +526,11 @@ def triage(policy, call_type, flags, priority, at, model, as_json):
       rightresponse triage -p denver-star -c "welfare check" --flag no_weapon --flag no_violence \\
           --flag no_crime_in_progress --flag no_suicide_risk_with_means --flag no_injury
     """
-    from .policy import PolicyError, triage_args
+    from .policy import triage_args
 
     try:
         rec = triage_args(policy, call_type, flags=flags, priority=priority, at=at, model_path=model)
-    except (PolicyError, ValueError) as exc:
+    except ValueError as exc:  # a flag or time that does not parse (a bad policy: the group's handler)
         _fail(str(exc))
     click.echo(json.dumps(rec.to_dict()) if as_json else rec.format())
 
@@ -499,12 +568,9 @@ def policy_list(as_json):
 def policy_show(name_or_file, as_json):
     """Print a policy's rules in order, with reasons, questions, each rule's screen and the
     safety floor that applies to every policy."""
-    from .policy import PolicyError, load_policy
+    from .policy import load_policy
 
-    try:
-        pol = load_policy(name_or_file)
-    except PolicyError as exc:
-        _fail(str(exc))
+    pol = load_policy(name_or_file)
     click.echo(json.dumps(pol.to_dict()) if as_json else pol.to_text())
 
 
@@ -519,12 +585,9 @@ def policy_lint(name_or_file, as_json):
     with every flag combination: any that would get a responder without police is an error.
     Exits non-zero when there are errors.
     """
-    from .policy import PolicyError, lint_policy
+    from .policy import lint_policy
 
-    try:
-        rep = lint_policy(name_or_file)
-    except PolicyError as exc:
-        _fail(str(exc))
+    rep = lint_policy(name_or_file)
     click.echo(json.dumps(rep.to_dict()) if as_json else rep.format())
     if not rep.ok:
         sys.exit(1)
@@ -537,11 +600,11 @@ def policy_lint(name_or_file, as_json):
 @click.option("--json", "as_json", is_flag=True)
 def policy_diff(a, b, workspace, as_json):
     """Which call types change responder from policy A to B, and what share of calls and hours moves."""
-    from .policy import PolicyError, diff_policies
+    from .policy import diff_policies
 
     try:
         d = diff_policies(a, b, calls=workspace)
-    except (PolicyError, FileNotFoundError) as exc:
+    except FileNotFoundError as exc:
         _fail(str(exc))
     click.echo(json.dumps(d.to_dict()) if as_json else d.format())
 
@@ -574,12 +637,12 @@ def simulate(scenario, replications, seed, workspace, report, min_cell, as_json)
       rightresponse simulate decc-co-responder-pilot --replications 10
       rightresponse simulate my_pilot.yaml --workspace ws --json
     """
-    from .simulate import DataError, ScenarioError, simulate as run
+    from .simulate import simulate as run
 
     try:
         res = run(scenario, replications=replications, seed=seed, workspace=workspace,
                   progress=not as_json and sys.stderr.isatty())
-    except (ScenarioError, DataError, FileNotFoundError) as exc:
+    except FileNotFoundError as exc:
         _fail(str(exc))
     if report:
         Path(report).write_text(res.html(min_cell=min_cell), encoding="utf-8")
@@ -655,12 +718,12 @@ def scenario_compare(a, b, replications, seed, workspace, out, min_cell, as_json
     Example:
       rightresponse scenario compare decc-status-quo decc-co-responder-pilot -r 10 --out cmp
     """
-    from .simulate import DataError, ScenarioError, compare_scenarios
+    from .simulate import compare_scenarios
 
     try:
         cmp = compare_scenarios(a, b, replications=replications, seed=seed, workspace=workspace,
                                 progress=not as_json and sys.stderr.isatty(), min_cell=min_cell)
-    except (ScenarioError, DataError, FileNotFoundError) as exc:
+    except FileNotFoundError as exc:
         _fail(str(exc))
     outdir = Path(out)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -675,6 +738,30 @@ def scenario_compare(a, b, replications, seed, workspace, out, min_cell, as_json
 
 
 # ---------------------------------------------------------------- the call-taker console
+
+
+@main.command()
+@click.argument("kind", type=click.Choice(["adapter", "policy", "scenario"]))
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the schema to this file instead of printing it.")
+def schema(kind, output):
+    """Print the JSON Schema of an adapter, policy or scenario file, for an editor to complete
+    and check the YAML as it is typed (the same checks `rightresponse` runs on load).
+
+    \b
+    Examples:
+      rightresponse schema adapter -o adapter.schema.json
+      # then, first line of my_city.yaml (VS Code with the YAML extension):
+      # yaml-language-server: $schema=./adapter.schema.json
+      rightresponse schema policy | jq '.properties.rules'
+    """
+    from .validation import file_schema
+
+    text = json.dumps(file_schema(kind), indent=2)
+    if output:
+        Path(output).write_text(text + "\n", encoding="utf-8")
+        click.echo(f"{kind} schema written to {output}", err=True)
+    else:
+        click.echo(text)
 
 
 @main.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -699,9 +786,12 @@ def scenario_compare(a, b, replications, seed, workspace, out, min_cell, as_json
 @click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
               help="Answer requests for this host name too (besides localhost and IP addresses), e.g. the "
                    "machine's name on the network. Repeatable. Other names are refused (DNS rebinding).")
+@click.option("--practice", "practice", type=click.Path(exists=True, file_okay=False), metavar="WORKSPACE",
+              help="Add the practice page (/practice): trainees answer past calls of this workspace; answers go to "
+                   "the decision log marked as practice.")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info", show_default=True)
 def serve(policies, host, port, db_url, workspace, agency, model, overrides, store_narrative, rate, burst, max_body,
-          reload_interval, read_access, allow_hosts, log_level):
+          reload_interval, read_access, allow_hosts, practice, log_level):
     """Serve the call-taker console, the triage API and the decision log.
 
     Open http://HOST:PORT/ for the console; the API is described at /openapi.json.
@@ -715,6 +805,7 @@ def serve(policies, host, port, db_url, workspace, agency, model, overrides, sto
       rightresponse serve --policy my_city.yaml --agency detroit --model classifier.pkl
       rightresponse serve -p denver-star --db postgresql://rr@localhost/rr
       rightresponse serve --host 0.0.0.0 --allow-host dispatch-pc.city.local --read-access token
+      rightresponse serve -p denver-star --practice ws --db sqlite:///training.db   # then open /practice
     """
     from .service.server import serve as run
 
@@ -722,11 +813,56 @@ def serve(policies, host, port, db_url, workspace, agency, model, overrides, sto
         run(list(policies) or ["status-quo"], host, port, db_url, workspace=workspace, agency=agency,
             model_path=model, overrides=overrides, store_narrative=store_narrative, rate=rate, burst=burst,
             max_body=max_body, reload_interval=reload_interval, read_access=read_access, log_level=log_level,
-            allow_hosts=allow_hosts)
+            allow_hosts=allow_hosts, practice=practice)
     except (ValueError, FileNotFoundError) as exc:  # set-up errors: PolicyError, StoreError, ServeError, TaxonomyError ...
         from .service.store import redact_text
 
         _fail(redact_text(str(exc), db_url))
+
+
+@main.group()
+def practice():
+    """Practice mode for call-takers: `serve --practice WORKSPACE`, then `practice report`."""
+
+
+@practice.command("report")
+@click.option("--db", "db_url", required=True, metavar="URL",
+              help="The decision log the practice answers went to: sqlite:///FILE, a file path, or postgresql://...")
+@click.option("--out", "-o", default="rr-practice", show_default=True, type=click.Path(file_okay=False),
+              help="Directory for practice.html and the tables as CSV.")
+@click.option("--min-cell", default=10, show_default=True, type=click.IntRange(min=0),
+              help="Counts below this are shown as '<N', and the figures resting on them withheld (0: exact).")
+@click.option("--block", default=20, show_default=True, type=click.IntRange(min=1),
+              help="Improvement over time: agreement per block of this many answers, per trainee.")
+@click.option("--json", "as_json", is_flag=True, help="Print the published tables as one JSON object.")
+def practice_report(db_url, out, min_cell, block, as_json):
+    """Per trainee: calls answered, agreement with the policy by category, unsafe choices, and
+    agreement over time (by blocks of answers). Only practice answers; small counts withheld.
+
+    \b
+    Examples:
+      rightresponse practice report --db sqlite:///training.db --out practice
+      rightresponse practice report --db postgresql://rr@localhost/rr --min-cell 5 --json
+    """
+    from .report.practice import write_practice_report
+    from .service.practice_summary import summarize_practice
+    from .service.store import StoreError, redact_text
+
+    try:
+        summary = summarize_practice(db_url, block=block)
+    except (StoreError, ValueError) as exc:
+        _fail(redact_text(str(exc), db_url))
+    pub, paths = write_practice_report(summary, out, min_cell)
+    if as_json:
+        click.echo(json.dumps({name: d.records() for name, d in pub.tables.items()} | {"min_cell": min_cell}))
+    else:
+        from .report.html import cell_text
+
+        tot = pub["practice_totals"]
+        click.echo(f"practice answers: {cell_text(tot, 0, 'answered')} by {summary.trainees} trainee(s); "
+                   f"unsafe choices: {cell_text(tot, 0, 'unsafe')}")
+        click.echo("written: " + ", ".join(str(p) for p in paths))
+
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -14,6 +14,8 @@ import uuid
 import warnings
 from pathlib import Path
 
+from .errors import RightResponseError
+
 ENGINES = ("duckdb", "spark")
 DEFAULT_ENGINE = "duckdb"
 # Where Spark runs when no session exists: RIGHTRESPONSE_SPARK_MASTER (e.g. "yarn",
@@ -21,7 +23,7 @@ DEFAULT_ENGINE = "duckdb"
 SPARK_MASTER_ENV = "RIGHTRESPONSE_SPARK_MASTER"
 
 
-class EngineError(ValueError):
+class EngineError(RightResponseError, ValueError):
     """The engine cannot be used as asked (unknown name, Spark not installed, no Java)."""
 
 

@@ -140,7 +140,3 @@ MAX_CALL_HOURS = 24
 def field_names(fields: tuple[Field, ...] = CALL_FIELDS) -> list[str]:
     return [f.name for f in fields]
 
-
-def duckdb_columns(fields: tuple[Field, ...] = CALL_FIELDS) -> str:
-    """Column list for a DuckDB ``CREATE TABLE``."""
-    return ", ".join(f'"{f.name}" {f.dtype}' for f in fields)

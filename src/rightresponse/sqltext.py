@@ -12,9 +12,10 @@ string, and NUL bytes pass through (the parser is length-aware), so doubling the
 the whole job. Where a value can be bound as a parameter (``con.execute(sql, [value])``),
 that is better still.
 
-Generated SQL is also rewritten in a few places (the ingest compiler substitutes column
-aliases). :func:`code_spans` splits SQL into code and quoted text, so a rewrite never
-touches the inside of a quoted name or string.
+Generated SQL is never rewritten as text (the ingest compiler renders it from a graph of
+columns, ``ingest/column_graph.py``). :func:`code_spans` splits an adapter's ``sql:``
+expression into code and quoted text, so its ``{Column}`` references are found in the code
+only, never inside a quoted name or string.
 """
 
 from __future__ import annotations
@@ -37,9 +38,7 @@ _QUOTED = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
 
 def code_spans(sql: str):
     """(is_code, text) pieces of ``sql``, in order: quoted strings and names are not code.
-
-    Only for SQL this package generated, whose quoted parts all come from :func:`ident` and
-    :func:`literal` (so every quote is closed)."""
+    An unclosed quote leaves the rest as code; DuckDB's parser then refuses the text."""
     pos = 0
     for m in _QUOTED.finditer(sql):
         if m.start() > pos:
@@ -48,80 +47,3 @@ def code_spans(sql: str):
         pos = m.end()
     if pos < len(sql):
         yield True, sql[pos:]
-
-
-def sub_code(pattern: re.Pattern, repl, sql: str) -> str:
-    """``pattern.sub(repl, sql)`` applied to the code only, never inside quotes."""
-    return "".join(pattern.sub(repl, text) if code else text for code, text in code_spans(sql))
-
-
-def findall_code(pattern: re.Pattern, sql: str) -> list:
-    """``pattern.findall`` over the code of ``sql`` only."""
-    return [m for code, text in code_spans(sql) if code for m in pattern.findall(text)]
-
-
-def replace_code(sql: str, old: str, new: str) -> str:
-    """``sql.replace(old, new)`` where ``old`` occurs as code: not inside quotes it does not
-    itself open. ``old`` is generated SQL and may hold quoted parts of its own."""
-    if old not in sql:
-        return sql
-    out, i = [], 0
-    quoted = _quoted_mask(sql)
-    while (j := sql.find(old, i)) >= 0:
-        if quoted[j]:  # inside a string or a name: not this expression
-            out.append(sql[i:j + 1])
-            i = j + 1
-            continue
-        out.append(sql[i:j])
-        out.append(new)
-        i = j + len(old)
-    out.append(sql[i:])
-    return "".join(out)
-
-
-def find_code(sql: str, token: str, start: int = 0) -> int:
-    """Index of the first ``token`` at or after ``start`` that is code, not quoted text; -1 if none."""
-    while (j := sql.find(token, start)) >= 0:
-        if not _inside_quotes(sql, j):
-            return j
-        start = j + 1
-    return -1
-
-
-def _inside_quotes(sql: str, pos: int) -> bool:
-    for m in _QUOTED.finditer(sql):
-        if m.start() >= pos:
-            return False
-        if pos < m.end():
-            return True
-    return False
-
-
-def _quoted_mask(sql: str) -> list[bool]:
-    """For every character: is it inside a quoted string or name (its opening quote excluded)?"""
-    mask = [False] * (len(sql) + 1)
-    for m in _QUOTED.finditer(sql):
-        for k in range(m.start() + 1, m.end()):
-            mask[k] = True
-    return mask
-
-
-def matching_paren(sql: str, open_at: int) -> int:
-    """Index of the parenthesis that closes the one at ``open_at``, skipping quoted text."""
-    depth = 0
-    i = open_at
-    n = len(sql)
-    while i < n:
-        c = sql[i]
-        if c in "'\"":
-            m = _QUOTED.match(sql, i)
-            i = m.end() if m else n
-            continue
-        if c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-            if depth == 0:
-                return i
-        i += 1
-    raise ValueError("unbalanced parentheses in generated SQL")

@@ -26,6 +26,7 @@ import ibis
 import ibis.expr.datatypes as dt
 import pandas as pd
 
+from .errors import RightResponseError
 from .schema import CHANNEL_311, DEFAULT_CHANNEL, MAX_CALL_HOURS
 
 
@@ -65,7 +66,7 @@ OUTCOME_ORDER = ("arrest", "report", "no_action", "unfounded", "cancelled", "oth
 UNCATEGORIZED = "Uncategorized"
 
 
-class WorkloadError(ValueError):
+class WorkloadError(RightResponseError, ValueError):
     """The data cannot support what was asked (e.g. unit-weighted time without unit counts)."""
 
 

@@ -21,8 +21,13 @@ import yaml
 
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader parses adapters ~10x faster
 
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, create_model, field_validator, model_validator
+from typing import Annotated, Literal
+
+from ..errors import Problem, RightResponseError
 from ..schema import CHANNELS, DEFAULT_CHANNEL, ORIGINS, OUTCOMES, SERVICES, TIMESTAMP_FIELDS
 from ..sqltext import code_spans, ident
+from ..validation import Spec, bad, check
 
 # Fields an adapter may fill besides timestamps and the value-mapped ones.
 SIMPLE_FIELDS = (
@@ -41,18 +46,11 @@ SIMPLE_FIELDS = (
 )
 MAPPED_FIELDS = {"priority": None, "origin": ORIGINS, "disposition": OUTCOMES, "service": SERVICES,
                  "channel": CHANNELS}
-TOP_KEYS = {
-    "name", "title", "source", "notes", "agency", "timezone", "grain", "detect", "read",
-    "null_values", "fields", "timestamps", "priority", "origin", "disposition", "service",
-    "exclude", "unit", "lookups", "channel",
-}
-FIELD_FORMS = {"column", "value", "concat", "coalesce", "lookup", "count_list", "sql", "sep", "table", "key"}
-TS_FORMS = {"column", "format", "date", "time", "after", "tolerance_minutes", "epoch_ms", "epoch_s", "base", "add_minutes",
-            "add_seconds", "sql"}
 
 
-class AdapterError(ValueError):
-    """An adapter file that does not follow the format."""
+class AdapterError(RightResponseError, ValueError):
+    """An adapter file that does not follow the format: one line per problem, each naming the
+    file and the YAML path (``adapter city.yaml: fields.beat.sql: ...``)."""
 
 
 @dataclass
@@ -104,17 +102,230 @@ def _fail(path: str, msg: str) -> AdapterError:
     return AdapterError(f"adapter {path}: {msg}")
 
 
-def _value_map(spec: Any, key: str, allowed, path: str) -> ValueMap:
+# ---------------------------------------------------------------------------- the file format
+# The adapter file as a pydantic model: every key, its type and its checks in one place, and
+# the JSON Schema editors use (`rightresponse schema adapter`). To add a key: a field of the
+# call record is one more name in SIMPLE_FIELDS (a column, constant or expression) or in
+# MAPPED_FIELDS (a value map with its allowed values), or a top-level key is a field of
+# _AdapterKeys below; then read it in parse_adapter.
+
+def _sql_text(v: Any, info: ValidationInfo) -> Any:
+    """An adapter's ``sql:`` expression, parsed and checked when the file loads (rendered
+    when it is compiled): one expression over the row's columns, nothing else."""
+    if v is not None:
+        file = (info.context or {}).get("file", "<memory>")
+        try:
+            _parse_expression(v, "sql", file)
+        except AdapterError as exc:
+            raise bad(str(exc).removeprefix(f"adapter {file}: sql").lstrip(": ")) from None
+    return v
+
+
+def _column_or_spec(v: Any) -> Any:
+    return {"column": v} if isinstance(v, str) else v
+
+
+class FieldSpec(Spec):
+    """How one field is read: a column, a constant, or computed from columns."""
+
+    column: str | None = None
+    value: Any = None
+    concat: list[Any] | None = None
+    sep: str | None = None
+    coalesce: list[Annotated["FieldSpec", BeforeValidator(_column_or_spec, json_schema_input_type=str | dict)]] | None = None
+    lookup: str | None = Field(None, description="a table named under lookups:")
+    table: Any = None
+    key: Any = None
+    count_list: str | None = None
+    sql: str | None = Field(None, description="one SQL expression over the row's columns, written {Column Name}")
+
+    _check_sql = field_validator("sql")(_sql_text)
+
+
+class TimestampSpec(Spec):
+    """How one timestamp is read: a column with the file's formats, or another form."""
+
+    column: str | None = None
+    format: str | list[str] | None = None
+    date: str | None = None
+    time: str | None = None
+    after: str | None = None
+    tolerance_minutes: float | None = None
+    epoch_ms: str | None = None
+    epoch_s: str | None = None
+    base: str | None = None
+    add_minutes: Any = None
+    add_seconds: Any = None
+    sql: str | None = Field(None, description="one SQL expression over the row's columns, written {Column Name}")
+
+    _check_sql = field_validator("sql")(_sql_text)
+
+
+def _spec(model):
+    """A field given as a column name (the common case) or as a mapping of ``model``."""
+    return Annotated[model | None, BeforeValidator(_column_or_spec, json_schema_input_type=str | model | None)]
+
+
+Fields = create_model(
+    "Fields", __base__=Spec,
+    **{f: (_spec(FieldSpec), Field(..., description="it is how calls are de-duplicated") if f == "call_id"
+           else Field(None)) for f in SIMPLE_FIELDS})
+
+
+def _formats(v: Any) -> Any:
+    return [v] if isinstance(v, str) else v
+
+
+Timestamps = create_model(
+    "Timestamps", __base__=Spec,
+    formats=(Annotated[list[str] | None, BeforeValidator(_formats, json_schema_input_type=str | list[str] | None)], Field(None, description="strptime formats, tried in order")),
+    format=(Annotated[list[str] | None, BeforeValidator(_formats, json_schema_input_type=str | list[str] | None)], None),
+    **{t: (_spec(TimestampSpec), Field(..., description="when the call came in") if t == "received" else None)
+       for t in TIMESTAMP_FIELDS})
+
+
+def _value_map_model(name: str, allowed):
+    """A value map: a column's values mapped to the call record's values (``allowed``), or a
+    priority rank (``allowed`` None: integers >= 1)."""
+    target = Literal[tuple(allowed)] if allowed is not None else Annotated[int, Field(ge=1, strict=True)]
+    return create_model(
+        name, __base__=Spec,
+        column=(str | None, None),
+        map=(dict[str, target | None] | None, Field(None, description="source value (case-insensitive) -> value")),
+        patterns=(list[tuple[str, target | None]] | None, Field(None, description="[regex, value] pairs, tried in order")),
+        default=(target | None, None),
+        value=(target | None, Field(None, description="a constant for every row")),
+        pattern=(str | None, Field(None, description="priority: a regex whose first group is the number")),
+        offset=(int, 0),
+        raw=(Any, Field(None, description="the field spec for the *_raw column when it differs from column")),
+    )
+
+
+class ExcludeRule(Spec):
+    """Rows whose column matches the pattern are quarantined as excluded (test calls...)."""
+
+    column: _spec(FieldSpec) = Field(description="the column to test")
+    pattern: str = Field(min_length=1, description="a regular expression (RE2, case-insensitive)")
+    reason: str | None = Field(None, description="the quarantine reason shown for these rows")
+
+    @field_validator("pattern")
+    @classmethod
+    def _runs_in_duckdb(cls, v: str) -> str:
+        problem = _re2_problem(v)
+        if problem:
+            raise bad(f"{v!r} is not a regular expression DuckDB can run (RE2 syntax): {problem}")
+        return v
+
+
+class LookupTable(Spec):
+    file: str = Field(description="a CSV beside the adapter file (inside its folder)")
+    key: str
+    value: str
+
+    @field_validator("file")
+    @classmethod
+    def _beside_the_adapter(cls, v: str, info: ValidationInfo) -> str:
+        try:
+            lookup_path((info.context or {}).get("file", "<memory>"), v, "file")
+        except AdapterError as exc:
+            raise bad(str(exc).split(": file: ", 1)[-1]) from None  # lookup_path's own message
+        return v
+
+
+def _zone(v: str) -> str:
+    try:
+        ZoneInfo(v)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise bad(f"{v!r} is not an IANA zone name (e.g. America/Chicago)") from None
+    return v
+
+
+def _detect(v: Any) -> Any:
+    if isinstance(v, str):
+        raise bad("a list of column names, not one text (detect: [Col A, Col B])")
+    return v
+
+
+class _AdapterKeys(Spec):
+    """An adapter: how one CAD export's columns map to the call record (docs/adapters.md)."""
+
+    name: str = Field(description="the adapter's name (--adapter NAME)")
+    title: str | None = None
+    source: str | None = None
+    notes: str | None = None
+    agency: str = Field(description="the agency id calls are stored under")
+    timezone: Annotated[str, AfterValidator(_zone)] = Field(description="IANA time zone of the wall-clock times")
+    grain: Literal["incident", "unit"] = "incident"
+    detect: Annotated[list[str], BeforeValidator(_detect), Field(min_length=1)] = Field(
+        description="columns that identify this layout (all must be present)")
+    read: dict[str, Any] | None = None
+    null_values: list[str] | None = None
+    fields: Fields
+    timestamps: Timestamps
+    exclude: list[ExcludeRule] | None = None
+    unit: dict[str, Any] | None = Field(None, validate_default=True)
+    lookups: dict[str, LookupTable] | None = None
+
+    @field_validator("unit")
+    @classmethod
+    def _unit_grain(cls, v, info: ValidationInfo):
+        if info.data.get("grain") == "unit" and "unit_id" not in (v or {}):
+            raise bad("grain: unit needs unit.unit_id (the unit column)")
+        return v
+
+
+AdapterFile = create_model(
+    "AdapterFile", __base__=_AdapterKeys, __doc__=_AdapterKeys.__doc__,
+    **{k: (_spec(_value_map_model(f"{k.capitalize()}Map", allowed)), None) for k, allowed in MAPPED_FIELDS.items()})
+
+
+def check_adapter(doc: Any, path: str = "<memory>") -> list[Problem]:
+    """Every problem of an adapter document (empty: it loads)."""
+    if not isinstance(doc, dict):
+        return [Problem(path, "", "must be a YAML mapping")]
+    return check(AdapterFile, doc, path)
+
+
+def parse_adapter(doc: dict, path: str = "<memory>") -> Adapter:
+    """An Adapter from a YAML document; AdapterError lists every problem (one a line)."""
+    found = check_adapter(doc, path)
+    if found:
+        raise AdapterError("\n".join(f"adapter {p}" for p in found))
+    ts = dict(doc["timestamps"] or {})
+    formats = ts.pop("formats", ts.pop("format", []))
+    formats = [formats] if isinstance(formats, str) else list(formats)
+    return Adapter(
+        name=str(doc["name"]),
+        title=str(doc.get("title", doc["name"])),
+        agency=str(doc["agency"]),
+        timezone=doc["timezone"],
+        detect=[str(c) for c in doc["detect"]],
+        fields=dict(doc["fields"]),
+        timestamps=ts,
+        formats=formats,
+        priority=_value_map(doc.get("priority")),
+        origin=_value_map(doc.get("origin")),
+        disposition=_value_map(doc.get("disposition")),
+        service=_value_map(doc.get("service", {"value": "police"})),
+        channel=_value_map(doc.get("channel", {"value": DEFAULT_CHANNEL})),
+        null_values=[str(v) for v in doc.get("null_values", ["", "NULL", "null", "N/A"])],
+        exclude=list(doc.get("exclude") or []),
+        grain=doc.get("grain", "incident"),
+        unit=dict(doc.get("unit") or {}),
+        read=dict(doc.get("read") or {}),
+        lookups=dict(doc.get("lookups") or {}),
+        source=str(doc.get("source", "")),
+        notes=str(doc.get("notes", "")),
+        path=path,
+    )
+
+
+def _value_map(spec: Any) -> ValueMap:
     if spec is None:
         return ValueMap()
     if isinstance(spec, str):
         return ValueMap(column=spec)
-    if not isinstance(spec, dict):
-        raise _fail(path, f"'{key}' must be a column name or a mapping")
-    unknown = set(spec) - {"column", "map", "patterns", "default", "value", "pattern", "offset", "raw"}
-    if unknown:
-        raise _fail(path, f"'{key}' has unknown keys: {', '.join(sorted(unknown))}")
-    vm = ValueMap(
+    return ValueMap(
         column=spec.get("column"),
         map={str(k).strip().upper(): v for k, v in (spec.get("map") or {}).items()},
         patterns=[tuple(p) for p in (spec.get("patterns") or [])],
@@ -123,104 +334,6 @@ def _value_map(spec: Any, key: str, allowed, path: str) -> ValueMap:
         pattern=spec.get("pattern"),
         offset=int(spec.get("offset", 0)),
         raw=spec.get("raw"),
-    )
-    if allowed is not None:
-        values = list(vm.map.values()) + [p[1] for p in vm.patterns] + [vm.default, vm.value]
-        bad = sorted({str(v) for v in values if v is not None and v not in allowed})
-        if bad:
-            raise _fail(path, f"'{key}' maps to unknown value(s) {bad}; allowed: {', '.join(allowed)}")
-    else:
-        bad = [v for v in vm.map.values() if not isinstance(v, int) or v < 1]
-        if bad:
-            raise _fail(path, f"'{key}.map' ranks must be integers >= 1, got {bad}")
-    for p in vm.patterns:
-        if len(p) != 2:
-            raise _fail(path, f"'{key}.patterns' entries must be [regex, value] pairs, got {list(p)}")
-    return vm
-
-
-def parse_adapter(doc: dict, path: str = "<memory>") -> Adapter:
-    if not isinstance(doc, dict):
-        raise _fail(path, "must be a YAML mapping")
-    unknown = set(doc) - TOP_KEYS
-    if unknown:
-        raise _fail(path, f"unknown top-level keys: {', '.join(sorted(unknown))}")
-    for req in ("name", "agency", "timezone", "detect", "fields", "timestamps"):
-        if req not in doc:
-            raise _fail(path, f"missing required key '{req}'")
-    try:
-        ZoneInfo(doc["timezone"])
-    except (ZoneInfoNotFoundError, ValueError):
-        raise _fail(path, f"timezone '{doc['timezone']}' is not an IANA zone name") from None
-    fields = dict(doc["fields"] or {})
-    bad = set(fields) - set(SIMPLE_FIELDS)
-    if bad:
-        raise _fail(path, f"unknown field(s) {sorted(bad)}; fields are: {', '.join(SIMPLE_FIELDS)}")
-    if "call_id" not in fields:
-        raise _fail(path, "fields.call_id is required (it is how calls are de-duplicated)")
-    for k, v in fields.items():
-        if isinstance(v, dict) and set(v) - FIELD_FORMS:
-            raise _fail(path, f"fields.{k} has unknown keys {sorted(set(v) - FIELD_FORMS)}")
-        _check_sql_forms(v, f"fields.{k}", path)
-    ts = dict(doc["timestamps"] or {})
-    formats = ts.pop("formats", ts.pop("format", []))
-    formats = [formats] if isinstance(formats, str) else list(formats)
-    bad = set(ts) - set(TIMESTAMP_FIELDS)
-    if bad:
-        raise _fail(path, f"unknown timestamp(s) {sorted(bad)}; timestamps are: {', '.join(TIMESTAMP_FIELDS)}")
-    if "received" not in ts:
-        raise _fail(path, "timestamps.received is required")
-    for k, v in ts.items():
-        if isinstance(v, dict) and set(v) - TS_FORMS:
-            raise _fail(path, f"timestamps.{k} has unknown keys {sorted(set(v) - TS_FORMS)}")
-        _check_sql_forms(v, f"timestamps.{k}", path)
-    lookups = doc.get("lookups") or {}
-    if not isinstance(lookups, dict):
-        raise _fail(path, "lookups must be a mapping of name: {file, key, value}")
-    for name, spec in lookups.items():
-        if not isinstance(spec, dict) or not all(isinstance(spec.get(k), str) for k in ("file", "key", "value")):
-            raise _fail(path, f"lookups.{name} needs file, key and value")
-        lookup_path(path, spec["file"], f"lookups.{name}")
-    grain = doc.get("grain", "incident")
-    if grain not in ("incident", "unit"):
-        raise _fail(path, "grain must be 'incident' or 'unit'")
-    unit = dict(doc.get("unit") or {})
-    if grain == "unit" and "unit_id" not in unit:
-        raise _fail(path, "grain: unit needs unit.unit_id (the unit column)")
-    detect = doc["detect"]
-    if isinstance(detect, str) or not detect:
-        raise _fail(path, "detect must be a non-empty list of column names")
-    exclude = list(doc.get("exclude") or [])
-    for i, rule in enumerate(exclude):
-        if not isinstance(rule, dict) or not rule.get("column") or not rule.get("pattern"):
-            raise _fail(path, f"exclude[{i}] needs a column and a pattern")
-        problem = _re2_problem(str(rule["pattern"]))
-        if problem:
-            raise _fail(path, f"exclude[{i}].pattern {str(rule['pattern'])!r} is not a regular expression "
-                              f"DuckDB can run (RE2 syntax): {problem}")
-    return Adapter(
-        name=str(doc["name"]),
-        title=str(doc.get("title", doc["name"])),
-        agency=str(doc["agency"]),
-        timezone=doc["timezone"],
-        detect=[str(c) for c in detect],
-        fields=fields,
-        timestamps=ts,
-        formats=formats,
-        priority=_value_map(doc.get("priority"), "priority", None, path),
-        origin=_value_map(doc.get("origin"), "origin", ORIGINS, path),
-        disposition=_value_map(doc.get("disposition"), "disposition", OUTCOMES, path),
-        service=_value_map(doc.get("service", {"value": "police"}), "service", SERVICES, path),
-        channel=_value_map(doc.get("channel", {"value": DEFAULT_CHANNEL}), "channel", CHANNELS, path),
-        null_values=[str(v) for v in doc.get("null_values", ["", "NULL", "null", "N/A"])],
-        exclude=exclude,
-        grain=grain,
-        unit=unit,
-        read=dict(doc.get("read") or {}),
-        lookups=dict(lookups),
-        source=str(doc.get("source", "")),
-        notes=str(doc.get("notes", "")),
-        path=path,
     )
 
 
@@ -287,17 +400,6 @@ def lookup_path(adapter_path: str, file: str, where: str) -> Path:
     return target
 
 
-def _check_sql_forms(spec: Any, where: str, path: str) -> None:
-    """Check every ``sql:`` expression in a field or timestamp spec when the adapter loads."""
-    if isinstance(spec, dict):
-        if "sql" in spec:
-            if not isinstance(spec["sql"], str):
-                raise _fail(path, f"{where}.sql must be text")
-            _parse_expression(spec["sql"], f"{where}.sql", path)  # rendered when compiled
-        for sub in spec.get("coalesce") or []:
-            _check_sql_forms(sub, where, path)
-
-
 _COLUMN = re.compile(r"\{([^{}'\"]+)\}")
 _PLACEHOLDER = re.compile(r"^__rr_col_(\d+)$")
 # Expression node classes an adapter expression may hold (DuckDB's parser's names). Absent on
@@ -359,6 +461,11 @@ def compile_expression(text: str, column_sql, where: str, path: str) -> str:
     out = cur.execute("SELECT json_deserialize_sql(?::JSON)", [json.dumps(tree)]).fetchone()[0]
     assert out.startswith("SELECT "), out
     return "(" + out[len("SELECT "):] + ")"
+
+
+def expression_columns(text: str, where: str, path: str) -> list[str]:
+    """The columns an adapter's ``sql:`` expression reads (``{Name}``), in order of use."""
+    return _parse_expression(text, where, path)[1]
 
 
 def _parse_expression(text: str, where: str, path: str) -> tuple[dict, list[str]]:

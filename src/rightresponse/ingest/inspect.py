@@ -16,7 +16,7 @@ import duckdb
 import yaml
 
 from ..sqltext import ident
-from .adapter import builtin_adapters, detect_adapter
+from .adapter import AdapterError, builtin_adapters, detect_adapter, get_adapter
 from .readers import ReadError, file_kind, read_any
 
 SENSITIVE_NAME = re.compile(r"addr|location|street|block|comment|narrative|note|remark|^lat|^lon|latitude|longitude|^x$|^y$|^map_?[xy]$", re.I)
@@ -95,13 +95,19 @@ def _guess_format(con, table: str, col: str) -> str | None:
     return best if total and best_n >= 0.9 * total else None
 
 
-def inspect_file(path: Path, sample_rows: int = 2000) -> InspectReport:
+def _check_inspectable(path: Path) -> None:
     from .pipeline import IngestError
 
     if not path.exists():
         raise IngestError(f"{path}: no such file")
     if file_kind(path) == "zip":
         raise IngestError(f"{path}: unzip it first, then inspect one member")
+
+
+def inspect_file(path: Path, sample_rows: int = 2000) -> InspectReport:
+    from .pipeline import IngestError
+
+    _check_inspectable(path)
     con = duckdb.connect()
     try:
         try:
@@ -179,3 +185,44 @@ def _draft(path: Path, infos: list[ColumnInfo]) -> dict:
             else:
                 draft[role] = {"column": info.name, "map": {e: "EDIT_ME" for e in info.examples}, "default": "other"}
     return draft
+
+
+def compiled_sql(path: Path, adapter: str | None = None) -> list[str]:
+    """The SQL statements ``adapter`` (default: the one detected from the header) compiles to
+    for ``path``, in the order ingest runs them.
+
+    The compiler sizes some of its output from the data (the value maps and the ENUM types
+    hold the file's distinct values), so it runs over the file, on a throwaway in-memory
+    database, exactly as ingest would; nothing is written.
+    """
+    from .normalize import Source, normalize
+    from .pipeline import IngestError
+    from .readers import csv_scan
+
+    _check_inspectable(path)
+    con = duckdb.connect()
+    try:
+        try:
+            scan = csv_scan(path)
+            raw = None if scan is not None else read_any(con, path)
+        except ReadError as exc:
+            raise IngestError(str(exc)) from None
+        columns = scan[1] if scan is not None else raw.columns
+        try:
+            ad = get_adapter(adapter) if adapter else detect_adapter(columns, builtin_adapters())
+        except AdapterError as exc:
+            raise IngestError(str(exc)) from None
+        if ad is None:
+            raise IngestError(f"{path}: no adapter matches its columns; name one with --adapter")
+        try:
+            comp = normalize(con, ad, Source(scan[0], scan[1], numbered=False) if scan else raw,
+                             source_file=path.name, name="norm")
+        except duckdb.Error:
+            if scan is None:
+                raise
+            # DuckDB's strict scan refuses the file: ingest reads it with the exact reader
+            raw = read_any(con, path, try_duckdb=False)
+            comp = normalize(con, ad, raw, source_file=path.name, name="norm")
+        return comp.statements
+    finally:
+        con.close()

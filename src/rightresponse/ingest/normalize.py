@@ -12,12 +12,16 @@ cheapest:
   in a view that the Parquet writes read.
 * Checks (quarantine reasons, time issues) are one SQL CASE cascade, so every rejected
   row carries the first reason that applies, the column at fault and its raw record.
+
+The adapter is first built into a graph of columns (``column_graph``: each output column a
+node over its inputs); ``_Compiler._build`` plans the query by walking that graph and
+renders each statement from it.
 """
 
 from __future__ import annotations
 
-import collections
 import csv
+from collections import Counter
 import functools
 import hashlib
 import re
@@ -27,22 +31,19 @@ from typing import Any, Callable
 import duckdb
 
 from ..schema import DEFAULT_CHANNEL, MAX_CALL_HOURS, TIMESTAMP_FIELDS
-from .adapter import Adapter, AdapterError, ValueMap, compile_expression, lookup_path
-from ..sqltext import find_code, findall_code, ident, literal, matching_paren, replace_code, sub_code
+from ..sqltext import ident, literal
+from .adapter import Adapter, AdapterError, ValueMap, expression_columns, lookup_path
+from .column_graph import (NULL_TEXT, AdapterSql, Clean, Col, Instant, Mapped, Node, PassColumn, Raw, Scope,
+                           is_constant, join, maps_in, plan_layers, render, sql, walk)
 from .readers import ROW, RawTable, _new_name
-
-
-_VM_REF = re.compile(r"\b(vm_[0-9a-f]{10})\.v\b")  # a value map's column in compiled SQL
-_ALIAS_REF = re.compile(r"\bs\.(__s\d+|__t\d+)\b")  # a source or parsed-timestamp column of the pass
-_ANY_REF = re.compile(r"\bs\.")  # any column of the pass
 
 
 @dataclass
 class _Check:
     reason: str
-    condition: str  # SQL: true when the row is to be quarantined
+    condition: Node  # true when the row is to be quarantined
     column: str
-    message: str  # SQL expression producing the message
+    message: Node  # the message's text
 
 
 @dataclass
@@ -67,7 +68,7 @@ class Compiled:
     ``name``: every row with ``__row``, the quarantine columns (``__reason``, ``__column``,
     ``__message``, ``__record``) and the columns the checks need; cheap to scan for counts
     and duplicates. ``out``: a view adding the value-mapped and constant columns, for the
-    Parquet writes.
+    Parquet writes. ``statements``: the SQL that built them, in order (``inspect --sql``).
     """
 
     name: str
@@ -75,52 +76,72 @@ class Compiled:
     rows: int
     warnings: list[str] = field(default_factory=list)
     objects: list[tuple[str, str]] = field(default_factory=list)  # (VIEW|TABLE, name) to drop, in order
+    statements: list[str] = field(default_factory=list)
 
     def drop(self, con) -> None:
         for kind, name in self.objects:
             con.execute(f"DROP {kind} IF EXISTS {name}")
 
 
+# Output columns the pass itself must compute: the checks and the keys read it, and the
+# quarantine keeps it.
+_IN_PASS = {"__reason", "__column", "__message", "__record", "call_id", "year", "unit_id", "received_local",
+            "time_issue", *TIMESTAMP_FIELDS}
+
+
 class _Compiler:
-    def __init__(self, con, adapter: Adapter, source: Source, agency: str, source_file: str):
+    def __init__(self, con, adapter: Adapter, source: Source, agency: str, source_file: str, name: str):
         self.con = con
         self.ad = adapter
         self.source = source
         self.agency = agency
         self.source_file = source_file
+        self.name = name
         self.colmap = {c.lower(): c for c in source.columns}
-        self.used: dict[str, str] = {}  # source column -> stage0 alias
+        self.used: dict[str, str] = {}  # source column -> its cleaned column in the pass
+        self.maps: list[Mapped] = []
         self.warnings: list[str] = []
         self.checks: list[_Check] = []
+        self.statements: list[str] = []
+
+    def _run(self, statement: str, params=None):
+        """Execute one statement that builds the result, and keep its text."""
+        self.statements.append(statement)
+        return self.con.execute(statement, params) if params is not None else self.con.execute(statement)
+
+    def _scope(self, at: dict) -> Scope:
+        tz = self.ad.timezone
+        return Scope(tz, at, self.clean_sql, lambda col: local_to_instant_sql(tz, col))
 
     # ---- source columns
 
-    def src(self, name: str) -> str:
-        """Cleaned reference to a source column (NULL if the file lacks it)."""
+    def src(self, name: str) -> Node:
+        """The cleaned source column (NULL if the file lacks it)."""
         actual = self.colmap.get(str(name).lower())
         if actual is None:
             msg = f"column '{name}' named by adapter {self.ad.name} is not in the file; treated as empty"
             if msg not in self.warnings:
                 self.warnings.append(msg)
-            return "CAST(NULL AS VARCHAR)"
-        alias = self.used.setdefault(actual, f"__s{len(self.used)}")
-        return f"s.{alias}"
+            return NULL_TEXT
+        self.used.setdefault(actual, f"__s{len(self.used)}")
+        return Col(actual)
 
-    def _raw_src(self, name: str) -> str | None:
+    def _raw_src(self, name: str) -> Raw | None:
         """The source column as read (the pass carries every raw column), or None if absent."""
         actual = self.colmap.get(str(name).lower())
-        return None if actual is None else f"s.{ident(actual)}"
+        return None if actual is None else Raw(actual)
 
     def _tokens_never_parse(self, fmts: list[str]) -> bool:
         """True when no null token is itself a timestamp in ``fmts`` (a sentinel date would be)."""
         tokens = [v for v in self.ad.null_values if v != ""]
         if not tokens:
             return True
-        return not self.con.execute(f"SELECT bool_or({self._parse('t', fmts)} IS NOT NULL) FROM unnest(?::VARCHAR[]) u(t)",
+        parsed = render(self._parse(sql("t"), fmts), self._scope({}))
+        return not self.con.execute(f"SELECT bool_or({parsed} IS NOT NULL) FROM unnest(?::VARCHAR[]) u(t)",
                                     [tokens]).fetchone()[0]
 
     def clean_sql(self, x: str) -> str:
-        """SQL that trims ``x`` and turns empty values and null tokens into NULL."""
+        """SQL that trims ``x`` (rendered SQL) and turns empty values and null tokens into NULL."""
         nulls = ", ".join(literal(v) for v in self.ad.null_values if v != "")
         t = f"trim({x})"
         cond = f"{t} = ''" + (f" OR {t} IN ({nulls})" if nulls else "")
@@ -139,56 +160,58 @@ class _Compiler:
         return self.con.execute(f"SELECT list_transform(?::VARCHAR[], lambda v: {self.clean_sql('v')})",
                                 [values]).fetchone()[0]
 
-    def stage0_sql(self, deferred: frozenset = frozenset()) -> str:
+    def stage0_sql(self, deferred: frozenset) -> str:
         """Every raw column (a quarantined row keeps its whole record) plus the cleaned columns;
-        ``deferred`` aliases stay raw: they are cleaned over their distinct values later."""
+        ``deferred`` columns stay raw: they are cleaned over their distinct values later."""
         cols = ["src.*"]
         for actual, alias in self.used.items():
             x = ident(actual)
-            cols.append(f"{x} AS {alias}" if alias in deferred else f"{self.clean_sql(x)} AS {alias}")
+            cols.append(f"{x} AS {alias}" if Col(actual) in deferred else f"{self.clean_sql(x)} AS {alias}")
         return f"SELECT {', '.join(cols)} FROM {self.source.sql} src"
 
     # ---- value maps over distinct values
 
-    def mapped(self, key_sql: str, fn: Callable[[str | None], Any], sql_type: str) -> str:
-        """Join a Python function of the value, computed once per distinct value."""
-        name = _new_name(self.con, "vm")
-        self._pending.append((name, key_sql, fn, sql_type))
-        return f"{name}.v"
+    def mapped(self, key: Node, fn: Callable[[str | None], Any], sql_type: str) -> Mapped:
+        """A Python function of the value, computed once per distinct value and joined."""
+        node = Mapped(f"{self.name}_m{len(self.maps):02d}", key, fn, sql_type)
+        self.maps.append(node)
+        return node
 
     # ---- field specs
 
-    def field_expr(self, spec: Any, key: str) -> str:
+    def field_expr(self, spec: Any, key: str) -> Node:
         if spec is None:
-            return "CAST(NULL AS VARCHAR)"
+            return NULL_TEXT
         if isinstance(spec, str):
             return self.src(spec)
         if not isinstance(spec, dict):
             raise AdapterError(f"adapter {self.ad.path}: {key} must be a column name or a mapping")
         if "value" in spec:
-            return literal(str(spec["value"]))
+            return sql(literal(str(spec["value"])))
         if "concat" in spec:
-            parts = ", ".join(self.src(c) for c in spec["concat"])
-            return f"nullif(concat_ws({literal(spec.get('sep', ' '))}, {parts}), '')"
+            parts = [self.src(c) for c in spec["concat"]]
+            return sql(f"nullif(concat_ws({literal(spec.get('sep', ' '))}, ", *join(", ", parts), "), '')")
         if "coalesce" in spec:
-            return "coalesce(" + ", ".join(self.field_expr(c, key) for c in spec["coalesce"]) + ")"
+            return sql("coalesce(", *join(", ", [self.field_expr(c, key) for c in spec["coalesce"]]), ")")
         if "count_list" in spec:
             ref = self.src(spec["count_list"])
-            sep = spec.get("sep", ",")
-            return (
-                f"CASE WHEN {ref} IS NULL THEN NULL ELSE "
-                f"len(list_filter(string_split(replace(replace({ref}, chr(13), ''), chr(10), {literal(sep)}), "
-                f"{literal(sep)}), lambda x: trim(x) <> '')) END"
-            )
+            sep = literal(spec.get("sep", ","))
+            return sql("CASE WHEN ", ref, " IS NULL THEN NULL ELSE len(list_filter(string_split(replace(replace(",
+                       ref, f", chr(13), ''), chr(10), {sep}), {sep}), lambda x: trim(x) <> '')) END")
         if "lookup" in spec:
             table = self._lookup_table(spec["lookup"], key)
             ref = self.src(spec["column"])
             return self.mapped(ref, lambda v, t=table: t.get(v.upper()) if v is not None else None, "VARCHAR")
         if "sql" in spec:
-            return compile_expression(spec["sql"], self.src, f"{key}.sql", self.ad.path)
+            return self.adapter_sql(spec["sql"], f"{key}.sql")
         if "column" in spec:
             return self.src(spec["column"])
         raise AdapterError(f"adapter {self.ad.path}: {key} has no column, value, concat, coalesce, lookup or sql")
+
+    def adapter_sql(self, text: str, where: str) -> AdapterSql:
+        """An adapter's ``sql:`` expression over the cleaned columns it names."""
+        names = expression_columns(text, where, self.ad.path)
+        return AdapterSql(text, tuple((n, self.src(n)) for n in dict.fromkeys(names)), where, self.ad.path)
 
     def _lookup_table(self, name: str, key: str) -> dict[str, str]:
         spec = self.ad.lookups.get(name)
@@ -221,12 +244,11 @@ class _Compiler:
             raise AdapterError(f"adapter {self.ad.path}: timestamps need a format (timestamps.formats)")
         return fmts
 
-    def _parse(self, text_sql: str, fmts: list[str]) -> str:
-        lst = "[" + ", ".join(literal(f) for f in fmts) + "]"
-        return f"try_strptime({text_sql}, {lst})"
+    def _parse(self, text: Node, fmts: list[str]) -> Node:
+        return sql("try_strptime(", text, ", [" + ", ".join(literal(f) for f in fmts) + "])")
 
-    def ts_expr(self, fld: str, spec: Any, ready: dict[str, tuple[str, str]]) -> tuple[str, str] | None:
-        """(local, instant) SQL for one timestamp, or None if it waits on another one."""
+    def ts_expr(self, fld: str, spec: Any, ready: dict[str, tuple[Node, Node]]) -> tuple[Node, Node] | None:
+        """(local, instant) nodes for one timestamp, or None if it waits on another one."""
         tz = literal(self.ad.timezone)
         if isinstance(spec, str):
             spec = {"column": spec}
@@ -243,43 +265,41 @@ class _Compiler:
             else:
                 # Nearly every value parses as it is: trim and test for null tokens only
                 # those that do not (coalesce evaluates its second argument for those alone).
-                ref = self.clean_sql(raw)
-                parsed = f"coalesce({self._parse(raw, fmts)}, {self._parse(ref, fmts)})"
+                ref = Clean(raw)
+                parsed = sql("coalesce(", self._parse(raw, fmts), ", ", self._parse(ref, fmts), ")")
             self._check_parse(ref, parsed, spec["column"], fmts, fld)
             if any("%z" in f or "%Z" in f for f in fmts):
-                return f"timezone({tz}, {parsed})", parsed
-            return parsed, self.instant(parsed)
+                return sql(f"timezone({tz}, ", parsed, ")"), parsed
+            return parsed, Instant(parsed)
         if "date" in spec and "time" in spec:
-            d, t = self.src(spec["date"]), self.src(spec["time"])
+            both = sql("(", self.src(spec["date"]), " || ' ' || ", self.src(spec["time"]), ")")
             fmts = self._formats(spec)
-            parsed = self._parse(f"({d} || ' ' || {t})", fmts)
-            self._check_parse(f"({d} || ' ' || {t})", parsed, f"{spec['date']}+{spec['time']}", fmts, fld)
-            return parsed, self.instant(parsed)
+            parsed = self._parse(both, fmts)
+            self._check_parse(both, parsed, f"{spec['date']}+{spec['time']}", fmts, fld)
+            return parsed, Instant(parsed)
         if "time" in spec and "after" in spec:
             t = self.src(spec["time"])
             fmts = self._formats(spec)
-            parsed_t = f"CAST({self._parse(t, fmts)} AS TIME)"
             self._check_parse(t, self._parse(t, fmts), spec["time"], fmts, fld)
             base_local = ready[spec["after"]][0]
-            cand = f"(CAST({base_local} AS DATE) + {parsed_t})"
+            cand = sql("(CAST(", base_local, " AS DATE) + CAST(", self._parse(t, fmts), " AS TIME))")
             # Next day if earlier than `after` by more than tolerance_minutes (default 0); a time a
             # little earlier is a recording error (or the repeated DST hour), kept on the same day
             # so time_issue flags it, not turned into a 23-hour delay.
             tol = spec.get("tolerance_minutes", 0)
             if not isinstance(tol, int) or tol < 0:
                 raise AdapterError(f"adapter {self.ad.path}: timestamps.{fld}.tolerance_minutes must be a whole number >= 0")
-            local = (f"CASE WHEN {cand} < {base_local} - INTERVAL {tol} MINUTE "
-                     f"THEN {cand} + INTERVAL 1 DAY ELSE {cand} END")
-            return local, self.instant(local)
+            local = sql("CASE WHEN ", cand, " < ", base_local, f" - INTERVAL {tol} MINUTE THEN ", cand,
+                        " + INTERVAL 1 DAY ELSE ", cand, " END")
+            return local, Instant(local)
         if "epoch_ms" in spec or "epoch_s" in spec:
             col = spec.get("epoch_ms") or spec.get("epoch_s")
             ref = self.src(col)
             num = _number(ref)
-            self.checks.append(_Check("unparseable_number", f"{ref} IS NOT NULL AND {num} IS NULL", col,
-                                      f"{literal(f'column {col}: ')} || left({ref}, 200) || ' is not an epoch number'"))
-            secs = f"{num} / 1000.0" if "epoch_ms" in spec else num
-            inst = f"to_timestamp({secs})"
-            return f"timezone({tz}, {inst})", inst
+            self.checks.append(_Check("unparseable_number", sql(ref, " IS NOT NULL AND ", num, " IS NULL"), col,
+                                      sql(f"{literal(f'column {col}: ')} || left(", ref, ", 200) || ' is not an epoch number'")))
+            inst = sql("to_timestamp(", num, " / 1000.0)") if "epoch_ms" in spec else sql("to_timestamp(", num, ")")
+            return sql(f"timezone({tz}, ", inst, ")"), inst
         if "base" in spec:
             cols = spec.get("add_minutes") or spec.get("add_seconds") or []
             cols = [cols] if isinstance(cols, str) else cols
@@ -288,46 +308,41 @@ class _Compiler:
             for c in cols:
                 ref = self.src(c)
                 num = _number(ref)
-                self.checks.append(_Check("unparseable_number", f"{ref} IS NOT NULL AND {num} IS NULL", c,
-                                          f"{literal(f'column {c}: ')} || left({ref}, 200) || ' is not a number'"))
+                self.checks.append(_Check("unparseable_number", sql(ref, " IS NOT NULL AND ", num, " IS NULL"), c,
+                                          sql(f"{literal(f'column {c}: ')} || left(", ref, ", 200) || ' is not a number'")))
                 terms.append(num)
-            total = " + ".join(terms) if terms else "0"
-            inst = f"({ready[spec['base']][1]} + to_microseconds(CAST(round(({total}) * {scale} * 1e6) AS BIGINT)))"
-            return f"timezone({tz}, {inst})", inst
+            total = join(" + ", terms) if terms else ["0"]
+            inst = sql("(", ready[spec["base"]][1], " + to_microseconds(CAST(round((", *total,
+                       f") * {scale} * 1e6) AS BIGINT)))")
+            return sql(f"timezone({tz}, ", inst, ")"), inst
         if "sql" in spec:
-            expr = compile_expression(spec["sql"], self.src, f"timestamps.{fld}.sql", self.ad.path)
-            return expr, self.instant(expr)
+            expr = self.adapter_sql(spec["sql"], f"timestamps.{fld}.sql")
+            return expr, Instant(expr)
         raise AdapterError(f"adapter {self.ad.path}: timestamps.{fld} has no column, date+time, time+after, epoch or base")
 
-    def instant(self, local: str) -> str:
-        # A marker, expanded once ``local`` is a column of an inner projection: the lookup
-        # refers to its argument a few hundred times.
-        return f"{_INSTANT}({local})"
-
-    def _check_parse(self, ref: str, parsed: str, col: str, fmts: list[str], fld: str) -> None:
+    def _check_parse(self, ref: Node, parsed: Node, col: str, fmts: list[str], fld: str) -> None:
         tail = literal("' matches none of the formats " + ", ".join(fmts))
         self.checks.append(_Check(
-            "unparseable_timestamp", f"{parsed} IS NULL AND {ref} IS NOT NULL", col,
-            f"{literal(f'column {col} ({fld}): ')} || chr(39) || left({ref}, 200) || {tail}",
+            "unparseable_timestamp", sql(parsed, " IS NULL AND ", ref, " IS NOT NULL"), col,
+            sql(f"{literal(f'column {col} ({fld}): ')} || chr(39) || left(", ref, f", 200) || {tail}"),
         ))
 
-    # ---- the whole query
+    # ---- the graph of output columns
 
     def compile(self) -> Compiled:
-        self._pending: list = []
         ad = self.ad
         f = {k: self.field_expr(v, f"fields.{k}") for k, v in ad.fields.items()}
 
-        def vm(spec: ValueMap, kind: str, fallback: str | None = None) -> tuple[str, str]:
-            """(raw SQL, mapped SQL); ``fallback`` replaces a value that maps to nothing, inside
+        def vm(spec: ValueMap, kind: str, fallback: str | None = None) -> tuple[Node, Node]:
+            """(raw, mapped) nodes; ``fallback`` replaces a value that maps to nothing, inside
             the map, so the mapped column is the map's own (ENUM) column."""
             raw_expr = self.field_expr(spec.raw if spec.raw is not None else spec.column, kind) if (
-                spec.column or spec.raw) else "CAST(NULL AS VARCHAR)"
+                spec.column or spec.raw) else NULL_TEXT
             if spec.value is not None:
-                return raw_expr, literal(str(spec.value)) if kind != "priority" else str(int(spec.value))
+                return raw_expr, sql(literal(str(spec.value)) if kind != "priority" else str(int(spec.value)))
             if not spec.column and spec.default is None:
-                return raw_expr, literal(fallback) if fallback is not None else "CAST(NULL AS VARCHAR)"
-            key = self.field_expr(spec.column, kind) if spec.column else "CAST(NULL AS VARCHAR)"
+                return raw_expr, sql(literal(fallback)) if fallback is not None else NULL_TEXT
+            key = self.field_expr(spec.column, kind) if spec.column else NULL_TEXT
             sql_type = "SMALLINT" if kind == "priority" else "VARCHAR"
 
             def fn(v, s=spec, k=kind):
@@ -342,7 +357,7 @@ class _Compiler:
         _, channel = vm(ad.channel, "channel", DEFAULT_CHANNEL)
 
         # timestamps, in dependency order
-        ready: dict[str, tuple[str, str]] = {}
+        ready: dict[str, tuple[Node, Node]] = {}
         todo = dict(ad.timestamps)
         while todo:
             progressed = False
@@ -354,7 +369,8 @@ class _Compiler:
                     progressed = True
             if not progressed:
                 raise AdapterError(f"adapter {ad.path}: timestamps {sorted(todo)} depend on each other or on a missing one")
-        ins = {t: ready[t][1] if t in ready else "CAST(NULL AS TIMESTAMPTZ)" for t in TIMESTAMP_FIELDS}
+        null_instant = sql("CAST(NULL AS TIMESTAMPTZ)")
+        ins = {t: ready[t][1] if t in ready else null_instant for t in TIMESTAMP_FIELDS}
         received_local = ready["received"][0]
 
         # exclusions (test calls and the like): a row-wise regular-expression search (RE2, as
@@ -364,60 +380,61 @@ class _Compiler:
         for i, rule in enumerate(ad.exclude):
             ref = self.field_expr(rule.get("column"), f"exclude[{i}]")
             pat = str(rule["pattern"])  # checked when the adapter was loaded
-            excl.append(_Check("excluded_by_adapter", f"coalesce(regexp_matches({ref}, {literal(pat)}, 'i'), false)",
-                               rule.get("column", ""), literal(rule.get("reason", "excluded by adapter rule"))))
+            excl.append(_Check("excluded_by_adapter", sql("coalesce(regexp_matches(", ref, f", {literal(pat)}, 'i'), false)"),
+                               rule.get("column", ""), sql(literal(rule.get("reason", "excluded by adapter rule")))))
 
-        call_id = f.get("call_id", "NULL")
+        call_id = f.get("call_id", sql("NULL"))
         id_col, rec_col = _col_of(ad.fields.get("call_id")), _ts_col_of(ad.timestamps.get("received"))
         checks = [
-            _Check("missing_call_id", f"{call_id} IS NULL", id_col,
-                   literal(f"column {id_col} is empty: no incident number" if id_col else "no incident number")),
+            _Check("missing_call_id", sql(call_id, " IS NULL"), id_col,
+                   sql(literal(f"column {id_col} is empty: no incident number" if id_col else "no incident number"))),
         ]
         rec_checks = [c for c in self.checks if c.column and rec_col == c.column]
         checks += rec_checks
-        checks.append(_Check("missing_received", f"{ins['received']} IS NULL", rec_col,
-                             literal(f"column {rec_col} (received) is empty: no received time" if rec_col
-                                      else "no received time")))
+        checks.append(_Check("missing_received", sql(ins["received"], " IS NULL"), rec_col,
+                             sql(literal(f"column {rec_col} (received) is empty: no received time" if rec_col
+                                         else "no received time"))))
         checks += [c for c in self.checks if c not in rec_checks]
         checks += excl
 
         # One cascade gives the index of the first failing check; reason, column and message
         # are looked up from it, so each condition is evaluated once per row, not three times.
-        first_fail = "CASE " + " ".join(f"WHEN {c.condition} THEN {i}" for i, c in enumerate(checks, 1)) + " END"
+        ri = PassColumn("__ri", sql("CASE ", *[p for i, c in enumerate(checks, 1)
+                                               for p in ("WHEN ", c.condition, f" THEN {i} ")], "END"))
 
-        def by_check(values: list[str]) -> str:
-            return ("CASE s.__ri " + " ".join(f"WHEN {i} THEN {v}" for i, v in enumerate(values, 1)) + " END"
-                    if values else "CAST(NULL AS VARCHAR)")
+        def by_check(values: list[Node]) -> Node:
+            if not values:
+                return NULL_TEXT
+            return sql("CASE ", ri, " ", *[p for i, v in enumerate(values, 1) for p in (f"WHEN {i} THEN ", v, " ")], "END")
 
-        record = ", ".join(f"s.{ident(c)}" for c in self.source.columns)
+        record = [Raw(c) for c in self.source.columns]
         r, d, a, c = ins["received"], ins["dispatched"], ins["arrived"], ins["cleared"]
         issue_checks = [
-            (f"{d} < {r}", "dispatched_before_received"),
-            (f"{a} < {d}", "arrived_before_dispatched"),
-            (f"{c} < {a}", "cleared_before_arrival"),
-            (f"{c} < {r} OR {c} < {d}", "negative_duration"),
+            (sql(d, " < ", r), "dispatched_before_received"),
+            (sql(a, " < ", d), "arrived_before_dispatched"),
+            (sql(c, " < ", a), "cleared_before_arrival"),
+            (sql(c, " < ", r, " OR ", c, " < ", d), "negative_duration"),
             # On microseconds: subtracting two TIMESTAMPTZ goes through ICU's calendar.
-            (f"epoch_us({c}) - epoch_us({r}) > {MAX_CALL_HOURS * 3_600_000_000}", "over_24h"),
+            (sql("epoch_us(", c, ") - epoch_us(", r, f") > {MAX_CALL_HOURS * 3_600_000_000}"), "over_24h"),
         ]
         # Built only for the few rows with an issue: concat_ws on every row cost more
         # than the comparisons themselves.
-        time_issue = (
-            "CASE WHEN " + " OR ".join(f"({cond})" for cond, _ in issue_checks) + " THEN "
-            "nullif(concat_ws(';', " + ", ".join(f"CASE WHEN {cond} THEN '{name}' END" for cond, name in issue_checks)
-            + "), '') END"
-        )
+        time_issue = sql("CASE WHEN ", *join(" OR ", [sql("(", cond, ")") for cond, _ in issue_checks]),
+                         " THEN nullif(concat_ws(';', ",
+                         *join(", ", [sql("CASE WHEN ", cond, f" THEN '{name}' END") for cond, name in issue_checks]),
+                         "), '') END")
 
         def fld(name, cast=None):
-            e = f.get(name, "CAST(NULL AS VARCHAR)")  # typed, so Parquet files agree on the schema
-            return f"try_cast({e} AS {cast})" if cast else e
+            e = f.get(name, NULL_TEXT)  # typed, so Parquet files agree on the schema
+            return sql("try_cast(", e, f" AS {cast})") if cast else e
 
         select = {
-            "__reason": by_check([literal(c.reason) for c in checks]),
-            "__column": by_check([literal(c.column) for c in checks]),
+            "__reason": by_check([sql(literal(c.reason)) for c in checks]),
+            "__column": by_check([sql(literal(c.column)) for c in checks]),
             # Only a quarantined row has a message: one test instead of the whole CASE.
-            "__message": f"CASE WHEN s.__ri IS NOT NULL THEN {by_check([c.message for c in checks])} END",
-            "__record": (f"CASE WHEN s.__ri IS NOT NULL THEN CAST(to_json(struct_pack({record})) AS VARCHAR) END"
-                         if record else "CAST(NULL AS VARCHAR)"),
+            "__message": sql("CASE WHEN ", ri, " IS NOT NULL THEN ", by_check([c.message for c in checks]), " END"),
+            "__record": (sql("CASE WHEN ", ri, " IS NOT NULL THEN CAST(to_json(struct_pack(", *join(", ", record),
+                             ")) AS VARCHAR) END") if record else NULL_TEXT),
             "call_id": call_id,
             "service": service,
             "channel": channel,
@@ -428,7 +445,7 @@ class _Compiler:
             "initial_call_type_code": fld("initial_call_type_code"),
             "initial_call_type": fld("initial_call_type"),
             "priority_raw": prio_raw,
-            "priority_rank": f"CAST({prio_rank} AS SMALLINT)",
+            "priority_rank": sql("CAST(", prio_rank, " AS SMALLINT)"),
             "origin_raw": origin_raw,
             "origin": origin,
             "disposition_raw": disp_raw,
@@ -437,7 +454,7 @@ class _Compiler:
             "district": fld("district"),
             "beat": fld("beat"),
             "time_issue": time_issue,
-            "year": f"CAST(year({received_local}) AS INTEGER)",
+            "year": sql("CAST(year(", received_local, ") AS INTEGER)"),
             "location": fld("location"),
             "latitude": fld("latitude", "DOUBLE"),
             "longitude": fld("longitude", "DOUBLE"),
@@ -446,154 +463,132 @@ class _Compiler:
         if ad.grain == "unit":
             select["unit_id"] = self.field_expr(ad.unit["unit_id"], "unit.unit_id")
             select["unit_status"] = self.field_expr(ad.unit.get("status"), "unit.status")
-        constants = {"agency": literal(self.agency), "source_file": literal(self.source_file),
-                     "timezone": literal(ad.timezone)}
-        return self._build(select, first_fail, len(checks), constants, ready)
+        constants = {"agency": sql(literal(self.agency)), "source_file": sql(literal(self.source_file)),
+                     "timezone": sql(literal(ad.timezone))}
+        return self._build(select, ri, len(checks), constants, ready)
 
-    def _build(self, select: dict[str, str], first_fail: str, n_checks: int, constants: dict[str, str],
-               ready: dict[str, tuple[str, str]]) -> Compiled:
-        """Run the pass over the source and set up the value maps and the output view.
+    # ---- planning and rendering the query
+
+    def _build(self, select: dict[str, Node], ri: PassColumn, n_checks: int, constants: dict[str, Node],
+               ready: dict[str, tuple[Node, Node]]) -> Compiled:
+        """Plan the pass over the source, the value maps and the output view from the graph,
+        then run them.
 
         Columns that need a value map are left out of the pass (unless a check or a key
         needs them): their inputs are kept as hidden columns, the maps are computed from the
         distinct values of the result, and the ``out`` view joins them.
         """
         con = self.con
+        cols = {Col(a): alias for a, alias in self.used.items()}  # cleaned source columns of the pass
         # Each parsed timestamp appears in a dozen expressions (checks, time issues, year);
-        # DuckDB does not share subexpressions inside CASE, so parse each once in an inner
-        # projection and refer to its columns. Longest first: one expression may contain another.
-        aliases: dict[str, str] = {}
+        # DuckDB does not share subexpressions inside CASE, so each is computed once in an
+        # inner projection, a layer further out than the ones it is computed from.
+        shared: dict[Node, str] = {}
         for i, (loc, inst) in enumerate(ready.values()):
             for j, e in enumerate((loc, inst)):
-                aliases.setdefault(e, f"__t{i}{j}")
-        parsed = sorted(aliases.items(), key=lambda x: -len(x[0]))
-        # An expression built on another (an instant on its local time, a time on its base)
-        # refers to that one's column, one projection further in.
-        depth: dict[str, int] = {}
-        layers: list[list[str]] = []
-        for e, alias in reversed(parsed):  # shortest first: what it contains is placed already
-            d = 0
-            for e2, a2 in parsed:  # longest first
-                if a2 in depth and e2 in e:
-                    e = replace_code(e, e2, f"s.{a2}")
-                    d = max(d, depth[a2] + 1)
-            depth[alias] = d
-            layers.extend([] for _ in range(d + 1 - len(layers)))
-            layers[d].append(f"{e} AS {alias}")
+                shared.setdefault(e, f"__t{i}{j}")
+        layers = plan_layers(shared)
+        pass_cols = {n: f"s.{a}" for n, a in {**cols, **shared}.items()}
+        computed = lambda n: n in pass_cols  # noqa: E731  (a column of the pass's inner projections)
 
-        def sub(expr: str) -> str:
-            for e, alias in parsed:
-                expr = replace_code(expr, e, f"s.{alias}")
-            return expr
-
-        select = {k: sub(v) for k, v in select.items()}
-        first_fail = sub(first_fail)
-        vm_names = {name for name, *_ in self._pending}
-        refs = lambda e: {n for n in findall_code(_VM_REF, e) if n in vm_names}  # noqa: E731
-        needed_in_pass = {"__reason", "__column", "__message", "__record", "call_id", "year", "unit_id",
-                          "received_local", "time_issue", *TIMESTAMP_FIELDS}
-        late = {k: v for k, v in select.items() if refs(v) and k not in needed_in_pass}
+        late = {k: v for k, v in select.items() if maps_in(v) and k not in _IN_PASS}
         early_cols = {k: v for k, v in select.items() if k not in late}
         # Columns that are the same on every row (no enroute column, a fixed service) cost
         # memory in the table for nothing: the view adds them.
-        constants = {**{k: v for k, v in early_cols.items() if k not in needed_in_pass and not findall_code(_ANY_REF, v)},
-                     **constants}
+        constants = {**{k: v for k, v in early_cols.items() if k not in _IN_PASS and is_constant(v)}, **constants}
         early_cols = {k: v for k, v in early_cols.items() if k not in constants}
         # The table keeps the index of the failing check (one byte); reason and column, which
         # follow from it, are added by the view, as strings they would cost 16 bytes a row each.
         from_ri = {k: early_cols.pop(k) for k in ("__reason", "__column")}
-        early_vms = set().union(*map(refs, early_cols.values()), refs(first_fail))
-        pending = {name: rest for name, *rest in self._pending}
-        late_vms = set().union(*map(refs, late.values())) - early_vms
+        early_maps = set().union(*map(maps_in, early_cols.values()), maps_in(ri))
+        late_maps = set().union(*map(maps_in, late.values())) - early_maps
+        early_maps, late_maps = (sorted(m, key=lambda m: m.name) for m in (early_maps, late_maps))
         # Inputs of the late columns (and of their maps' keys), kept as hidden columns unless an
         # output column already holds the same value (priority_raw is often the map's key).
-        late_text = " ".join(late.values()) + " " + " ".join(pending[n][0] for n in late_vms)
-        inputs = sorted(set(findall_code(_ALIAS_REF, late_text)))
-        same = {v[2:]: k for k, v in early_cols.items() if re.fullmatch(r"s\.(__s\d+|__t\d+)", v)}
-        hidden = [h for h in inputs if h not in same]
+        inputs = {n for e in [*late.values(), *(m.key for m in late_maps)] for n in walk(e, computed) if computed(n)}
+        same = {v: k for k, v in early_cols.items() if computed(v)}
+        hidden = sorted((pass_cols[n][2:] for n in inputs if n not in same))
 
         # Output-only source columns (used nowhere but as a whole output column or a whole key
         # of a late map) are stored raw and cleaned over their distinct values after the pass:
         # a few hundred call types instead of millions of rows.
-        texts = [*early_cols.values(), *late.values(), first_fail, *(p[0] for p in pending.values()),
-                 *(e for e, _ in parsed)]
+        whole = Counter(v for v in [*(v for k, v in early_cols.items() if k not in _IN_PASS),
+                                    *(m.key for m in late_maps)] if v in cols)
+        uses = Counter(n for e in [*early_cols.values(), *late.values(), ri.definition, *(m.key for m in self.maps)]
+                       for n in walk(e, lambda n: n in shared) if n in cols)
+        uses.update(n for e in shared for n in walk(e, lambda n: n is not e and n in shared) if n in cols)
+        deferred = frozenset(c for c in cols if uses[c] and uses[c] == whole[c])
+        raw_keys = {m for m in late_maps if m.key in deferred}
+        deferred_out = {k for k, v in early_cols.items() if v in deferred}
 
-        counts = collections.Counter(a for a in findall_code(_ALIAS_REF, " ".join(texts)) if a.startswith("__s"))
-
-        def uses(alias: str) -> int:
-            return counts[alias]
-
-        def whole_uses(alias: str) -> int:
-            return (sum(v == f"s.{alias}" and k not in needed_in_pass for k, v in early_cols.items())
-                    + sum(pending[n][0] == f"s.{alias}" for n in late_vms))
-
-        deferred = frozenset(a for a in self.used.values() if uses(a) and uses(a) == whole_uses(a))
-        raw_keys = {n for n in late_vms if pending[n][0] in {f"s.{a}" for a in deferred}}
-        deferred_out = {k for k, v in early_cols.items() if v[2:] in deferred}
-
-        def via_outputs(expr: str) -> str:
-            return sub_code(_ALIAS_REF, lambda m: f"s.{ident(same[m.group(1)])}" if m.group(1) in same
-                            else m.group(0), expr)
-
-        late = {k: via_outputs(v) for k, v in late.items()}
-        for n in late_vms:
-            pending[n] = [via_outputs(pending[n][0]), *pending[n][1:]]
-
-        stage0 = self.stage0_sql(deferred)
         objects: list[tuple[str, str]] = []
+        base = self.name
+        pass_scope = self._scope(pass_cols)
+        # The pass: the source with its cleaned columns, then one projection per layer of
+        # shared timestamps, then the failing check and the maps the checks need.
+        stage0 = self.stage0_sql(deferred)
+        inner, done = stage0, dict(cols)
+        for layer in layers:
+            scope = self._scope({n: f"s.{a}" for n, a in done.items()})
+            inner = (f"SELECT s.*, {', '.join(f'{render(n, scope, top=False)} AS {shared[n]}' for n in layer)} "
+                     f"FROM ({inner}) s")
+            done.update({n: shared[n] for n in layer})
 
-        def materialize_map(name: str, from_sql: str) -> None:
-            key_sql, fn, sql_type = pending[name]
-            keys = [r[0] for r in con.execute(f"SELECT DISTINCT {key_sql} FROM ({from_sql}) s").fetchall()]
-            values = [fn(k) for k in (self.clean_values(keys) if name in raw_keys else keys)]
-            if sql_type == "VARCHAR":
-                sql_type = _enum_type(values) or sql_type
+        def joins(maps: list[Mapped], scope: Scope) -> str:
+            return "\n".join(f"LEFT JOIN {m.name} ON {m.name}.k IS NOT DISTINCT FROM ({render(m.key, scope)})"
+                             for m in maps)
+
+        def materialize_map(m: Mapped, from_sql: str, scope: Scope) -> None:
+            keys = [r[0] for r in con.execute(f"SELECT DISTINCT {render(m.key, scope)} FROM ({from_sql}) s").fetchall()]
+            values = [m.fn(k) for k in (self.clean_values(keys) if m in raw_keys else keys)]
+            sql_type = (_enum_type(values) or m.sql_type) if m.sql_type == "VARCHAR" else m.sql_type
             # Two list parameters, not an Arrow table: the first Arrow registration in a
             # process costs a fifth of a second.
-            con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT unnest(?::VARCHAR[]) AS k, "
-                        f"unnest(?::VARCHAR[])::{sql_type} AS v", [keys, values])
-            objects.append(("TABLE", name))
+            self._run(f"CREATE OR REPLACE TABLE {m.name} AS SELECT unnest(?::VARCHAR[]) AS k, "
+                      f"unnest(?::VARCHAR[])::{sql_type} AS v", [keys, values])
+            objects.append(("TABLE", m.name))
 
-        for name in sorted(early_vms):  # rare: a map feeding a check or a key; costs a pass of its own
-            materialize_map(name, stage0)
+        for m in early_maps:  # rare: a map feeding a check or a key; costs a pass of its own
+            materialize_map(m, stage0, pass_scope)
 
-        def join(names) -> str:
-            return "\n".join(f"LEFT JOIN {n} ON {n}.k IS NOT DISTINCT FROM ({pending[n][0]})" for n in sorted(names))
-
+        mid_scope = pass_scope.with_({m: f"{m.name}.v" for m in early_maps})
+        mid = (f"SELECT s.*, {''.join(f'{m.name}.v AS {m.name}__v, ' for m in early_maps)}"
+               f"{render(ri, mid_scope, top=False)} AS __ri FROM ({inner}) s {joins(early_maps, pass_scope)}")
+        numbering = [] if not self.source.numbered else [f"s.{ROW} AS {ROW}", f"s.{ROW} AS source_row"]
+        table_scope = pass_scope.with_({ri: "s.__ri", **{m: f"s.{m.name}__v" for m in early_maps}})
+        stored = (numbering + ["CAST(s.__ri AS UTINYINT) AS __ri" if n_checks < 256 else "s.__ri"]
+                  + [f"{render(v, table_scope)} AS {ident(k)}" for k, v in early_cols.items()]
+                  + [f"s.{h} AS {h}" for h in hidden])
+        set_offset_variables(con, self.ad.timezone, self.statements)
         # Tables and views here are not TEMP: the sensitive files are written on a second
         # cursor (another connection to this in-memory database), which cannot see TEMP ones.
-        base = _new_name(con, "norm")
-        inner = stage0
-        for layer in layers:
-            inner = f"SELECT s.*, {', '.join(_expand_instants(c, self.ad.timezone) for c in layer)} FROM ({inner}) s"
-        mid = (f"SELECT s.*, {', '.join(f'{n}.v AS {n}__v' for n in sorted(early_vms)) + ', ' if early_vms else ''}"
-               f"{first_fail} AS __ri FROM ({inner}) s {join(early_vms)}")
-        numbering = [] if not self.source.numbered else [f"s.{ROW} AS {ROW}", f"s.{ROW} AS source_row"]
-        early_sql = {k: sub_code(_VM_REF, r"s.\1__v", v) for k, v in early_cols.items()}  # mid exposes them so
-        cols = (numbering + ["CAST(s.__ri AS UTINYINT) AS __ri" if n_checks < 256 else "s.__ri"]
-                + [f"{v} AS {ident(k)}" for k, v in early_sql.items()] + [f"s.{h} AS {h}" for h in hidden])
-        set_offset_variables(con, self.ad.timezone)
-        con.execute(_expand_instants(f"CREATE OR REPLACE TABLE {base} AS SELECT\n  " + ",\n  ".join(cols)
-                                     + f"\nFROM ({mid}) s", self.ad.timezone))
+        self._run(f"CREATE OR REPLACE TABLE {base} AS SELECT\n  " + ",\n  ".join(stored) + f"\nFROM ({mid}) s")
         objects.append(("TABLE", base))
         # Built in file order (insertion order is preserved), so a direct scan's record number
         # is rowid + 1.
         name = f"{base}_v"
         numbered = "" if self.source.numbered else f"rowid + 1 AS {ROW}, rowid + 1 AS source_row, "
-        con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT {numbered}s.*, "
-                    + ", ".join(f"{v} AS {ident(k)}" for k, v in from_ri.items()) + f" FROM {base} s")
+        view_scope = self._scope({ri: "s.__ri"})
+        self._run(f"CREATE OR REPLACE VIEW {name} AS SELECT {numbered}s.*, "
+                  + ", ".join(f"{render(v, view_scope)} AS {ident(k)}" for k, v in from_ri.items()) + f" FROM {base} s")
         objects.insert(0, ("VIEW", name))
-        for n in sorted(late_vms):
-            materialize_map(n, f"SELECT * FROM {base} WHERE __ri IS NULL")
+        # The late maps and columns read the stored table: a hidden column, or the output
+        # column that holds the same value.
+        out_scope = self._scope({**pass_cols,
+                                 **{n: f"s.{ident(k)}" for n, k in same.items()},
+                                 **{m: f"{m.name}.v" for m in late_maps}})
+        for m in late_maps:
+            materialize_map(m, f"SELECT * FROM {base} WHERE __ri IS NULL", out_scope)
         out = f"{base}_out"
-        extra = ([f"{v} AS {ident(k)}" for k, v in late.items()]
-                 + [f"{self._as_enum(v)} AS {ident(k)}" for k, v in constants.items()])
+        extra = ([f"{render(v, out_scope)} AS {ident(k)}" for k, v in late.items()]
+                 + [f"{self._as_enum(render(v, out_scope))} AS {ident(k)}" for k, v in constants.items()])
         replace = self._out_columns(base, early_cols, deferred_out)
         star = f"s.* REPLACE ({', '.join(f'{v} AS {ident(k)}' for k, v in replace.items())})" if replace else "s.*"
-        con.execute(f"CREATE OR REPLACE VIEW {out} AS SELECT {star}, {', '.join(extra)} FROM {name} s {join(late_vms)}")
+        self._run(f"CREATE OR REPLACE VIEW {out} AS SELECT {star}, {', '.join(extra)} FROM {name} s "
+                  f"{joins(late_maps, out_scope)}")
         objects.insert(0, ("VIEW", out))
         rows = con.execute(f"SELECT count(*) FROM {base}").fetchone()[0]
-        return Compiled(name, out, rows, self.warnings, objects)
+        return Compiled(name, out, rows, self.warnings, objects, self.statements)
 
 
     # ---- output types
@@ -683,21 +678,6 @@ def _offset_segments(tz: str) -> tuple[tuple[int, int | None], ...]:
     return tuple(segments)
 
 
-_INSTANT = "__rr_instant"
-
-
-def _expand_instants(sql: str, tz: str) -> str:
-    """Replace each ``__rr_instant(x)`` with the SQL for the instant of wall-clock time x."""
-    out, i = [], 0
-    while (j := find_code(sql, _INSTANT + "(", i)) >= 0:
-        k = matching_paren(sql, j + len(_INSTANT))
-        arg = _expand_instants(sql[j + len(_INSTANT) + 1:k], tz)
-        out += [sql[i:j], local_to_instant_sql(tz, arg) if re.fullmatch(r"s\.__t\d+", arg)
-                else f"timezone({literal(tz)}, {arg})"]
-        i = k + 1
-    return "".join(out) + sql[i:]
-
-
 _BUCKET_DAYS = 64
 
 
@@ -734,11 +714,15 @@ def _variable(tz: str, key: str) -> str:
     return f"rr_tz_{hashlib.sha1(tz.encode()).hexdigest()[:12]}_{key}"
 
 
-def set_offset_variables(con, tz: str) -> None:
-    """Make the zone's offset lists available to ``local_to_instant_sql`` on ``con``."""
+def set_offset_variables(con, tz: str, statements: list[str] | None = None) -> None:
+    """Make the zone's offset lists available to ``local_to_instant_sql`` on ``con`` (each
+    statement's text appended to ``statements``, the values bound)."""
     buckets = _offset_buckets(tz)
     for key, values in (buckets[2].items() if buckets else ()):
-        con.execute(f"SET VARIABLE {_variable(tz, key)} = ?::BIGINT[]", [values])
+        statement = f"SET VARIABLE {_variable(tz, key)} = ?::BIGINT[]"
+        if statements is not None:
+            statements.append(statement)
+        con.execute(statement, [values])
 
 
 def local_to_instant_sql(tz: str, local: str) -> str:
@@ -764,11 +748,12 @@ def local_to_instant_sql(tz: str, local: str) -> str:
     return f"coalesce(make_timestamptz(epoch_us({local}) - ({offset})), {icu})"
 
 
-def _number(ref: str) -> str:
+def _number(ref: Node) -> Node:
     """A number in SQL; thousands separators ("1,645.3", as Detroit writes long durations) are
     dropped only when the commas group digits by three, so "1,5" stays unparseable."""
     grouped = "'\\s*-?[0-9]{1,3}(,[0-9]{3})+(\\.[0-9]*)?\\s*'"
-    return f"try_cast(CASE WHEN regexp_full_match({ref}, {grouped}) THEN replace({ref}, ',', '') ELSE {ref} END AS DOUBLE)"
+    return sql("try_cast(CASE WHEN regexp_full_match(", ref, f", {grouped}) THEN replace(", ref, ", ',', '') ELSE ",
+               ref, " END AS DOUBLE)")
 
 
 def _col_of(spec) -> str:
@@ -809,7 +794,10 @@ def map_value(spec: ValueMap, value: str | None, kind: str):
 
 
 def normalize(con, adapter: Adapter, source: RawTable | Source, agency: str | None = None,
-              source_file: str = "") -> Compiled:
+              source_file: str = "", name: str | None = None) -> Compiled:
+    """Normalize ``source`` with ``adapter`` on ``con``; ``name`` names the tables and views
+    it creates (default: a fresh one; a fixed one gives the same SQL every time)."""
     if isinstance(source, RawTable):
         source = Source.of(source)
-    return _Compiler(con, adapter, source, agency or adapter.agency, source_file).compile()
+    name = name or _new_name(con, "norm")
+    return _Compiler(con, adapter, source, agency or adapter.agency, source_file, name).compile()

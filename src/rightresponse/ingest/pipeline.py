@@ -23,6 +23,7 @@ from pathlib import Path
 
 import duckdb
 
+from ..errors import RightResponseError
 from .. import __version__
 from ..schema import CALL_FIELDS, SENSITIVE_FIELDS, UNIT_FIELDS, field_names
 from .adapter import Adapter, AdapterError, builtin_adapters, detect_adapter, get_adapter
@@ -34,7 +35,7 @@ from .recordcount import RecordCounter
 from .workspace import Workspace, WorkspaceBusy
 
 
-class IngestError(Exception):
+class IngestError(RightResponseError):
     """A file that cannot be ingested at all: missing, unreadable, unknown layout."""
 
 
@@ -238,8 +239,9 @@ def _fits(ad: Adapter, columns) -> bool:
 
 # DuckDB's own default is 80% of RAM. Ingest spills to the run's staging folder beyond this
 # instead, so a multi-million-row export fits beside an analyst's other work (about 0.75 GB
-# peak for 2M rows; benchmarks/README.md). At 512MB the 2M-row pass spilled, about 0.4 s
-# slower. Pass memory_limit (or --memory-limit) to change it.
+# peak for 2M rows; benchmarks/README.md). 640MB because the 2M-row pass fits in it without
+# spilling (at 512MB it spilled, about 0.4 s slower). Pass memory_limit (or --memory-limit)
+# to change it.
 DEFAULT_MEMORY_LIMIT = "640MB"
 
 
@@ -613,15 +615,32 @@ def _copies(select_sql: str, dest: Path, tag: str, parts: list[tuple]) -> list[s
     return out
 
 
-def _run_two_at_a_time(con, statements: list[str]) -> None:
-    """Run ``statements`` on ``con`` and on a second cursor, each taking the next in turn.
+def _parquet_writers(con) -> int:
+    """How many Parquet COPYs to run side by side on ``con``: two when DuckDB may use two
+    threads or more, else one.
 
-    One Parquet COPY keeps only about one and a half of two cores busy; two side by side
-    fill both (benchmarks/README.md). The cursor is another connection to the same
-    in-memory database, so the tables it reads are not TEMP. A failure (or Ctrl-C) on
-    either stops both.
+    DuckDB's Parquet writer does part of its work on one thread: on two cores one COPY kept
+    about one and a half busy, and two side by side took the 2M-call writes from 2.9 s to
+    1.7 s (benchmarks/README.md). With one thread (one core, or ``--jobs`` workers sharing
+    the cores) a second COPY would only take turns with the first. More than two was not
+    measured: with more cores each COPY has more threads of its own.
+    """
+    threads = int(con.execute("SELECT current_setting('threads')").fetchone()[0])
+    return 2 if threads >= 2 else 1
+
+
+def _run_side_by_side(con, statements: list[str]) -> None:
+    """Run ``statements`` on ``con`` and, when ``_parquet_writers`` says so, on a second
+    cursor, each taking the next in turn.
+
+    The cursor is another connection to the same in-memory database, so the tables it reads
+    are not TEMP. A failure (or Ctrl-C) on either stops both.
     """
     if not statements:
+        return
+    if _parquet_writers(con) < 2 or len(statements) < 2:
+        for sql in statements:
+            con.execute(sql)
         return
     queue = collections.deque(statements)
 
@@ -754,7 +773,7 @@ def _write_outputs(con, ws: Workspace, path: Path, ad: Adapter, shown: str, seen
     parts = [(agency_id, y) for (y,) in con.execute(f"SELECT DISTINCT year FROM {norm} WHERE __ri IS NULL").fetchall()]
 
     tag = sha[:16]
-    statements: list[str] = []  # the Parquet writes, run two at a time at the end
+    statements: list[str] = []  # the Parquet writes, run side by side at the end
     if unit_grain:
         unit_cols = ", ".join(map(ident, field_names(UNIT_FIELDS)))
         statements += _copies(f"SELECT {unit_cols} FROM ({keep})", ws.dir("units"), tag, parts)
@@ -777,7 +796,7 @@ def _write_outputs(con, ws: Workspace, path: Path, ad: Adapter, shown: str, seen
         statements = (_copies(f"SELECT {cols} FROM ({incidents})", ws.dir("calls"), tag, parts) + statements
                       + _copies(f"SELECT {sens} FROM ({incidents}) i WHERE i.location IS NOT NULL "
                                 f"OR i.narrative IS NOT NULL OR i.latitude IS NOT NULL", ws.dir("sensitive"), tag, parts))
-    _run_two_at_a_time(con, statements)
+    _run_side_by_side(con, statements)
 
     _write_quarantine(con, ws, qname, sha)
     con.execute(f"DROP TABLE IF EXISTS {norm}_d; DROP TABLE IF EXISTS {seen}")

@@ -35,10 +35,10 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from ..errors import RightResponseError
 from ..sqltext import ident, literal
 
 ROW = "__row"
-CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".psv")
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls")
 _BATCH = 100_000  # records held in Python before they go to DuckDB ...
 _JSON_BATCH = 20_000  # ... (as dicts)
@@ -58,7 +58,7 @@ MIN_EXPANDED_BYTES = 64 << 20
 csv.field_size_limit(MAX_RECORD_CHARS)
 
 
-class ReadError(Exception):
+class ReadError(RightResponseError):
     """Input that cannot be read at all (as opposed to rows that are quarantined)."""
 
 

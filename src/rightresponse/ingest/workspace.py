@@ -34,6 +34,7 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ..errors import RightResponseError
 from ..private import private_dir
 from ..sqltext import literal
 
@@ -45,7 +46,7 @@ LOCK = ".lock"
 FORMAT = 2  # 1: no data lists (every file in a table's folder was its data)
 
 
-class WorkspaceBusy(RuntimeError):
+class WorkspaceBusy(RightResponseError, RuntimeError):
     """Another ingest holds the workspace."""
 
 

@@ -1,8 +1,9 @@
 """Triage: the policy's recommendation for one call, compiled once so each call takes microseconds.
 
-``triage(policy, call)`` is pure: the answer depends only on the policy and the call. The
-call type's category comes from the taxonomy classifier before matching; it is memoized on
-the policy object (or passed in as ``Call.category``), never in a module-level cache.
+``triage(policy, call, categories)`` is pure: the answer depends only on the policy, the call
+and the categorisation passed in. The call type's category is ``Call.category`` when given,
+else the ``categories`` provider's (``taxonomy.provider``: a city's overrides or model), else
+the shipped classification's for the policy's taxonomy. Nothing is stored on the policy.
 
 Three steps make routing safe by construction, for every policy, presets and a city's own
 files alike (no rule can opt out):
@@ -43,8 +44,8 @@ from .model import (DANGER_BITS, FLAG_BIT, FLAGS, RESPONDERS, SCREEN_ORDER, Clau
 class Call:
     """What the call-taker knows. ``flags`` holds answered questions: name -> True/False.
 
-    ``category``: None = not classified yet (triage classifies ``call_type`` via the taxonomy,
-    memoized on the policy); ``""`` = classified, no category fits.
+    ``category``: None = not classified yet (triage classifies ``call_type`` via the taxonomy's
+    category provider); ``""`` = classified, no category fits.
     """
 
     call_type: str | None = None
@@ -259,7 +260,8 @@ class CompiledClause:
 
 
 class CompiledPolicy:
-    """A policy ready for fast matching, with per-object caches of call-type text and category."""
+    """A policy ready for fast matching, with a memo of each call type's matching text (a pure
+    function of the text: it holds no categories and no configuration)."""
 
     def __init__(self, policy: Policy):
         self.policy = policy
@@ -282,10 +284,8 @@ class CompiledPolicy:
         self.own_order = tuple(tuple(q.flag for q in r.questions if q.flag) for r, _ in self.rules)
         self.free_text = tuple(tuple(q.text for q in r.questions if q.flag is None) for r, _ in self.rules)
         self._texts: dict = {}
-        self._categories: dict = {}
-        self._tax_opts: dict | None = None
 
-    # -- call-type text, the dangers it states, and category, memoized per policy object
+    # -- call-type text and the dangers it states, memoized per compiled policy
 
     def typed(self, call_type) -> tuple[tuple[str, ...], int, tuple[str, ...]]:
         """(texts to match patterns on, flag bits the call type sets, call-type danger names).
@@ -306,41 +306,6 @@ class CompiledPolicy:
 
     def texts(self, call_type) -> tuple[str, ...]:
         return self.typed(call_type)[0]
-
-    def classify(self, call_type) -> tuple[str | None, float | None]:
-        """(category, confidence) of a free-text call type, via the taxonomy classifier."""
-        if call_type is None or not str(call_type).strip():
-            return None, None
-        hit = self._categories.get(call_type)
-        if hit is None:
-            self.classify_many([call_type])
-            hit = self._categories[call_type]
-        return hit
-
-    def use_classifier(self, classifier=None, model_path=None, overrides=None) -> None:
-        """Classify with this classifier, saved model or override table (clears the memo)."""
-        from .classify import taxonomy_options
-
-        self._tax_opts = taxonomy_options(classifier, model_path, overrides, self.policy.taxonomy)
-        self._categories.clear()
-
-    def classify_many(self, values) -> None:
-        todo = [v for v in dict.fromkeys(values) if v is not None and v not in self._categories]
-        if todo:
-            self._categories.update(self.categories(todo))
-
-    def categories(self, values, agency: str | None = None) -> dict:
-        """{value: (category, confidence)} by this policy's taxonomy, with an agency's crosswalk if
-        given; not memoized (the memo is keyed by value alone, so it holds only agency-free answers)."""
-        from .classify import classify_call_types, taxonomy_options
-
-        if self._tax_opts is None:
-            self._tax_opts = taxonomy_options(taxonomy_path=self.policy.taxonomy)
-        return classify_call_types(list(values), agency=agency, **self._tax_opts)
-
-    def remember(self, call_type, category, confidence=None) -> None:
-        """Seed the cache with a category decided elsewhere (e.g. a city's crosswalk)."""
-        self._categories[call_type] = (category, confidence)
 
     # -- matching
 
@@ -520,12 +485,24 @@ _NAMES = tuple(tuple(f for f in SCREEN_ORDER if bits & FLAG_BIT[f]) for bits in 
 _BITS = tuple(FLAG_BIT[f] for f in FLAGS)
 
 
-def triage(policy: Policy, call: Call) -> Recommendation:
-    """Who to send, why, and what to ask: the policy's answer for one call."""
+def shipped_categories(policy: Policy, agency: str | None = None):
+    """The shipped classification for the policy's taxonomy (with an agency's crosswalk if
+    given): the category provider triage uses when no other is passed in."""
+    from ..taxonomy.provider import category_provider
+
+    return category_provider(taxonomy_path=policy.taxonomy, agency=agency)
+
+
+def triage(policy: Policy, call: Call, categories=None) -> Recommendation:
+    """Who to send, why, and what to ask: the policy's answer for one call.
+
+    ``categories``: the ``taxonomy.provider.CategoryProvider`` that classifies a call type the
+    call gives no category for (a city's overrides or model); default, the shipped one for the
+    policy's taxonomy."""
     cp = policy.compiled
     cat = call.category
     if cat is None and call.call_type is not None:
-        cat = cp.classify(call.call_type)[0]
+        cat = (categories if categories is not None else shipped_categories(policy)).category(call.call_type)
     cat = cat or None
     texts, tbits, kinds = cp.typed(call.call_type)
     present = call.present | tbits
@@ -597,10 +574,11 @@ def triage_args(policy, call_type: str, flags=(), priority=None, at=None, origin
     input) or PolicyError (bad policy).
     """
     pol = load_policy(policy)
-    if model_path is not None or overrides is not None:
-        pol.compiled.use_classifier(model_path=model_path, overrides=overrides)
+    from ..taxonomy.provider import category_provider
+
+    categories = category_provider(taxonomy_path=pol.taxonomy, model_path=model_path, overrides=overrides)
     if at is None:
         at = datetime.now()
     call = make_call(call_type=call_type, category=category, priority=priority, origin=origin, at=at,
                      flags=list(flags or ()), unavailable=unavailable)
-    return triage(pol, call)
+    return triage(pol, call, categories)

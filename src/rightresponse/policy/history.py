@@ -42,7 +42,6 @@ import pyarrow.compute as pc
 
 from ..schema import MAX_CALL_HOURS
 from ..workload import DEFAULT_MEASURE, MEASURES, measure_ms
-from .classify import taxonomy_options
 from .engine import CompiledPolicy, call_type_dangers
 from .model import DANGER_BITS, FLAG_BIT, RESPONDERS, Policy, _taxonomy_vocab, list_presets, load_policy
 
@@ -231,7 +230,9 @@ def prepare_history(calls, sensitive=None, route_on: str = "initial", *, classif
         calls = open_dataset(ws, con=con)
         if sensitive is None and Workspace(ws).has("sensitive"):
             sensitive = open_dataset(ws, "sensitive", con=con)
-    opts = taxonomy_options(classifier, model_path, overrides)
+    from ..taxonomy.provider import category_provider
+
+    opts = category_provider(model_path=model_path, overrides=overrides, classifier=classifier).table_options()
     base = calls
     if "service" in base.columns:
         base = base.filter(base.service.isnull() | (base.service == "police"))

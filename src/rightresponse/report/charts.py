@@ -273,3 +273,45 @@ def compare_bars(rows, title: str, a_label: str, b_label: str, desc: str = "") -
     """Two bars per row: this data vs a published figure. rows: (label, ours, theirs)."""
     return paired_bars([(lab, theirs, ours, False) for lab, ours, theirs in rows], title,
                        a_label=b_label, b_label=a_label, desc=desc)
+
+
+def event_study(points, title: str, unit: str = "", desc: str = "", fmt=None) -> str:
+    """Estimates by week relative to a start (week 0 = the first week after it), each with an
+    interval bar, a zero line and a dashed line where the start falls. points: (week, estimate,
+    low, high) with None for a withheld week (drawn as a gap with a hatched mark)."""
+    fmt = fmt or (lambda v: f"{v:+,.0f}")
+    pts = [(int(w), e, lo, hi) for w, e, lo, hi in points]
+    left, right, top, bottom, plot_h = 70, 20, 20, 46, 220
+    n = max(len(pts), 1)
+    step = max(24, min(56, 640 // n))
+    w = left + step * n + right
+    h = top + plot_h + bottom
+    vals = [_num(v) for _, e, lo, hi in pts if e is not None for v in (e, lo, hi) if v is not None]
+    vmax = max([abs(v) for v in vals] + [1e-9])
+    span, ticks = _ticks(vmax, 3)
+    Y = lambda v: top + plot_h / 2 - (v / span) * (plot_h / 2)  # noqa: E731
+    parts = [f'<rect x="{left}" y="{top}" width="{step * n}" height="{plot_h}" fill="#fbfcfe" stroke="{LIGHT}"/>']
+    for tv in sorted(set([-t for t in ticks] + ticks)):
+        parts.append(f'<line x1="{left}" y1="{Y(tv):.1f}" x2="{left + step * n}" y2="{Y(tv):.1f}" stroke="{LIGHT}"/>')
+        parts.append(_text(left - 6, Y(tv) + 4, fmt(tv) if tv else "0", anchor="end", size=10, fill=GREY))
+    parts.append(f'<line x1="{left}" y1="{Y(0):.1f}" x2="{left + step * n}" y2="{Y(0):.1f}" stroke="{GREY}"/>')
+    start = next((i for i, p in enumerate(pts) if p[0] >= 0), None)
+    if start is not None:
+        x = left + step * start
+        parts.append(f'<line x1="{x}" y1="{top}" x2="{x}" y2="{top + plot_h}" stroke="{CORAL}" stroke-dasharray="5 4"/>')
+        parts.append(_text(x + 4, top + 12, "pilot starts", size=11, fill=CORAL))
+    for i, (wk, e, lo, hi) in enumerate(pts):
+        x = left + step * i + step / 2
+        parts.append(_text(x, top + plot_h + 16, str(wk), anchor="middle", size=10, fill=GREY))
+        if e is None:
+            parts.append(_text(x, Y(0) - 6, "·", anchor="middle", size=14, fill=GREY))
+            continue
+        color = NAVY if wk < 0 else TEAL
+        if lo is not None and hi is not None:
+            parts.append(f'<line x1="{x:.1f}" y1="{Y(_num(lo)):.1f}" x2="{x:.1f}" y2="{Y(_num(hi)):.1f}" '
+                         f'stroke="{SKY}" stroke-width="4"/>')
+        parts.append(f'<circle cx="{x:.1f}" cy="{Y(_num(e)):.1f}" r="4.5" fill="{color}"><title>week {wk}: '
+                     f'{escape(fmt(_num(e)))} {escape(unit)}</title></circle>')
+    parts.append(_text(left + step * n / 2, h - 8, "week relative to the pilot start", anchor="middle", size=11,
+                       fill=GREY))
+    return _svg(w, h, title, desc or title, "".join(parts))

@@ -688,7 +688,7 @@ _RANK = {"crime_group": 1, "demand_type": 1, "origin_group": 1, "channel": 1, "m
 TOTAL = ()  # the conditions of the total: every police call in scope
 
 # Numbers that describe a row rather than count its calls: published as they are.
-ATTRIBUTES = frozenset({"dow", "hour", "priority_rank", "confidence", "call_types", "min_confidence",
+ATTRIBUTES = frozenset({"dow", "hour", "priority_rank", "confidence", "call_types", "min_confidence", "block",
                         "zero_to_dispatch", "zero_travel", "zero_to_arrival"})
 
 # Tables that describe records, not people, or data already published elsewhere: exact.
@@ -1066,6 +1066,62 @@ def publish_decisions(tables: dict[str, pd.DataFrame], min_cell: int) -> Publica
     return Publication(publish(tables, led, decl), min_cell, led)
 
 
+# ---------------------------------------------------------------------------- practice answers
+
+_PRACTICE_DIMS = ("answered", "agreed", "unsafe")
+_PRACTICE_KEYS = {"practice_totals": (), "practice_by_trainee": ("trainee",),
+                  "practice_by_category": ("trainee", "category"), "practice_progress": ("trainee", "block")}
+
+
+def _practice_declared() -> dict[str, Declared]:
+    """The practice-report tables (rightresponse.service.practice_summary): answered, agreed and
+    unsafe are counts; agreement rests on answered and agreed."""
+    out = {}
+    for name, keys in _PRACTICE_KEYS.items():
+        key = (lambda r, keys=keys: cond(**{k: r.get(k) for k in keys}))
+        out[name] = Declared(tuple(Cell(c, c, key) for c in _PRACTICE_DIMS),
+                             (Stat("agreement", lambda r, key=key: [("answered", key(r)), ("agreed", key(r))]),))
+    return out
+
+
+def practice_relations(led: Ledger, tables: dict) -> None:
+    """Trainees add up to the total; each trainee's categories and blocks add up to the trainee;
+    agreed and unsafe never exceed answered."""
+    def keyed(name):
+        df = tables.get(name)
+        keys = _PRACTICE_KEYS[name]
+        return [] if df is None or df.empty else [cond(**{k: r.get(k) for k in keys}) for r in df.to_dict("records")]
+
+    trainees = keyed("practice_by_trainee")
+    for dim in _PRACTICE_DIMS:
+        led.partition((dim, TOTAL), [(dim, c) for c in trainees])
+        for part in ("practice_by_category", "practice_progress"):
+            by: dict = defaultdict(list)
+            for c in keyed(part):
+                by[cond(trainee=dict(c)["trainee"])].append((dim, c))
+            for t, nodes in by.items():
+                led.partition((dim, t), nodes)
+    for name in _PRACTICE_KEYS:
+        for c in keyed(name) if name != "practice_totals" else [TOTAL]:
+            led.at_most(("agreed", c), ("answered", c))
+            led.at_most(("unsafe", c), ("answered", c))
+
+
+def publish_practice(tables: dict[str, pd.DataFrame], min_cell: int) -> Publication:
+    """The practice-report tables as published: the report's rules (small counts read
+    "<min_cell", complements, the audit), the overall totals never hidden as complements."""
+    decl = _practice_declared()
+    led = Ledger(min_cell)
+    t = tables.get("practice_totals")
+    if t is not None and len(t):
+        for dim in _PRACTICE_DIMS:
+            led.add((dim, TOTAL), t.iloc[0][dim], fixed=True)
+    register(led, tables, decl)
+    practice_relations(led, tables)
+    led.protect()
+    return Publication(publish(tables, led, decl), min_cell, led)
+
+
 # ---------------------------------------------------------------------------- scenarios
 
 
@@ -1165,3 +1221,158 @@ def publish_simulation(totals: pd.DataFrame, pools: pd.DataFrame, priorities: pd
     for k, d in out.items():
         d.name = k
     return out
+
+
+# ---------------------------------------------------------------------------- pilot evaluation
+
+_EVAL_DIMS = {"calls": "calls", "calls_timed": "timed:eval", "calls_public": "public:eval", "n_response": "n:response"}
+_EVAL_RANK = {"all": 0, "eligible": 1, "comparison": 1, "eligible_treated": 2, "eligible_other": 2}
+
+
+def _eval_node(dim: str, r: dict, **extra) -> NodeId:
+    return (dim, cond(group=r.get("group"), period=r.get("period"), **extra))
+
+
+def _evaluation_declared(tables: dict) -> dict[str, Declared]:
+    """rightresponse.evaluate's tables. ``evaluation_periods``: per group and period the calls,
+    calls timed, calls from the public, calls with a response time and the outcome counts,
+    with the rates, hours, quantiles and shares resting on them; ``evaluation_weeks``: the
+    same per week (calls and calls timed); the difference in differences and the event study
+    rest on every full week of the two series they compare (a hidden week withholds them);
+    ``evaluation_repeat``: rates resting on calls with an address and repeat calls."""
+    from ..evaluate import CONTRASTS, DID_OUTCOMES, OUTCOMES  # noqa: PLC0415 - declared once there
+
+    def node(dim, **extra):
+        return lambda r: _eval_node(dim, r, **extra)[1]
+
+    cells = [Cell(col, dim, node(dim)) for col, dim in _EVAL_DIMS.items()]
+    cells += [Cell(o, "calls", node("calls", outcome=o)) for o in OUTCOMES]
+    stats = [Stat("calls_per_week", lambda r: [_eval_node("calls", r)]),
+             Stat("officer_hours", lambda r: [_eval_node("timed:eval", r)]),
+             Stat("officer_hours_per_week", lambda r: [_eval_node("timed:eval", r)]),
+             Stat("response_median_minutes", lambda r: [_eval_node("n:response", r)]),
+             Stat("response_p90_minutes", lambda r: [_eval_node("n:response", r)])]
+    stats += [Stat(f"share_{o}", (lambda r, o=o: [_eval_node("calls", r, outcome=o), _eval_node("calls", r)]))
+              for o in OUTCOMES]
+
+    def week(dim):
+        return lambda r: _eval_node(dim, r, week=_plain(r.get("week")))[1]
+
+    weeks = tables.get("evaluation_weeks")
+    full = [] if weeks is None or weeks.empty else weeks[weeks["full"]].to_dict("records")
+
+    def series_nodes(r) -> list:
+        a, b = CONTRASTS[r.get("contrast")]
+        dim = "calls" if DID_OUTCOMES.get(r.get("measure")) == "calls" else "timed:eval"
+        return [_eval_node(dim, w, week=_plain(w.get("week"))) for w in full if w.get("group") in (a, b)]
+
+    def label(*cols):  # numbers that describe the row (its days, its week), not its calls
+        return tuple(Stat(c, lambda r: []) for c in cols)
+
+    did_cols = ("estimate", "low", "high", "se", "pre_difference", "post_difference")
+    return {
+        "evaluation_periods": Declared(tuple(cells), tuple(stats) + label("days")),
+        "evaluation_weeks": Declared((Cell("calls", "calls", week("calls")), Cell("calls_timed", "timed:eval", week("timed:eval"))),
+                                     (Stat("officer_hours", lambda r: [_eval_node("timed:eval", r, week=_plain(r.get("week")))]),)
+                                     + label("week", "days", "full")),
+        "evaluation_did": Declared((), tuple(Stat(c, series_nodes) for c in did_cols)
+                                   + label("weeks_before", "weeks_after", "lag")),
+        "evaluation_event_study": Declared((), tuple(Stat(c, series_nodes) for c in ("estimate", "low", "high"))
+                                           + label("week")),
+        "evaluation_repeat": Declared((Cell("calls_located", "located", node("located")),
+                                       Cell("repeat_calls", "repeats", node("repeats"))),
+                                      (Stat("repeat_rate", lambda r: [_eval_node("located", r), _eval_node("repeats", r)]),)),
+        "dispatch_fallbacks": Declared(tuple(Cell(c, "fallback", (lambda r, c=c: cond(kind=c)))
+                                             for c in ("recommendation_fell_back", "overridden_unavailable", "fallbacks"))
+                                       + (Cell("eligible", "eligible", lambda r: TOTAL),)),
+        **_dispatch_declared(),
+    }
+
+
+def _evaluation_relations(led: Ledger, tables: dict) -> None:
+    """How the evaluation's counts add up: the two groups to the calls in scope, the treated and
+    other areas to the eligible calls, the weeks of a group to its period, and every sub-count
+    (timed, from the public, with a response time, by outcome, with an address) below its calls."""
+    from ..evaluate import OUTCOMES  # noqa: PLC0415
+
+    per = tables.get("evaluation_periods")
+    if per is not None and not per.empty:
+        groups = set(per["group"])
+        for p in set(per["period"]):
+            r = {"period": p}
+            for dim in list(_EVAL_DIMS.values()) + [f"outcome:{o}" for o in OUTCOMES]:
+                kw = {"outcome": dim.split(":")[1]} if dim.startswith("outcome:") else {}
+                d = "calls" if kw else dim
+                n = lambda g: _eval_node(d, {**r, "group": g}, **kw)  # noqa: E731
+                led.partition(n("all"), [n("eligible"), n("comparison")])
+                if "eligible_treated" in groups:
+                    led.partition(n("eligible"), [n("eligible_treated"), n("eligible_other")])
+            for g in groups:
+                rg = {"group": g, "period": p}
+                calls = _eval_node("calls", rg)
+                led.at_most(_eval_node("timed:eval", rg), calls)
+                led.at_most(_eval_node("public:eval", rg), calls)
+                led.at_most(_eval_node("n:response", rg), _eval_node("public:eval", rg))
+                for o in OUTCOMES:
+                    led.at_most(_eval_node("calls", rg, outcome=o), calls)
+                led.at_most(_eval_node("located", rg), calls)
+                led.at_most(_eval_node("repeats", rg), _eval_node("located", rg))
+    weeks = tables.get("evaluation_weeks")
+    if weeks is not None and not weeks.empty:
+        for (g, p), wk in weeks.groupby(["group", "period"]):
+            for dim in ("calls", "timed:eval"):
+                led.partition(_eval_node(dim, {"group": g, "period": p}),
+                              [_eval_node(dim, w, week=_plain(w["week"])) for w in wk.to_dict("records")])
+                for w in wk.to_dict("records"):
+                    led.at_most(_eval_node("timed:eval", w, week=_plain(w["week"])),
+                                _eval_node("calls", w, week=_plain(w["week"])))
+        if "eligible_treated" in set(weeks["group"]):  # each week's eligible calls, split by area
+            for (p, k), _ in weeks.groupby(["period", "week"]):
+                for dim in ("calls", "timed:eval"):
+                    n = lambda g: _eval_node(dim, {"group": g, "period": p}, week=_plain(k))  # noqa: E731
+                    led.partition(n("eligible"), [n("eligible_treated"), n("eligible_other")])
+    rep = tables.get("evaluation_repeat")
+    if rep is not None and not rep.empty:
+        for p in set(rep["period"]):
+            for dim in ("located", "repeats"):
+                n = lambda g: _eval_node(dim, {"group": g, "period": p})  # noqa: E731
+                led.partition(n("all"), [n("eligible"), n("comparison")])
+    fb = tables.get("dispatch_fallbacks")
+    if fb is not None and not fb.empty:
+        total = ("fallback", cond(kind="fallbacks"))
+        led.at_most(total, ("eligible", TOTAL))
+        led.at_most(("fallback", cond(kind="recommendation_fell_back")), total)
+        led.at_most(("fallback", cond(kind="overridden_unavailable")), total)
+
+
+def publish_evaluation(tables: dict[str, pd.DataFrame], min_cell: int) -> Publication:
+    """A pilot evaluation's tables (rightresponse.evaluate) as published. The repeat-call table
+    is published as rates only: its counts are protected in the ledger, then dropped."""
+    decl = _evaluation_declared(tables)
+    led = Ledger(min_cell)
+    _dispatch_totals(led, tables)
+    register(led, tables, decl)
+    # Ranks: the calls in scope are the headline (never a complement); the weeks are hidden
+    # first, then the treated-area split, then the two groups.
+    for r in _records_of(tables.get("evaluation_periods")):
+        node = _eval_node("calls", r)
+        led.rank[node] = _EVAL_RANK.get(r["group"], 2)
+        if r["group"] == "all":
+            led.fixed.add(node)
+    for r in _records_of(tables.get("evaluation_weeks")):
+        for dim in ("calls", "timed:eval"):
+            led.rank[_eval_node(dim, r, week=_plain(r["week"]))] = 3
+    _evaluation_relations(led, tables)
+    dispatch_relations(led, tables)
+    led.protect()
+    out = publish(tables, led, decl)
+    rep = out.get("evaluation_repeat")
+    if rep is not None:
+        keep = [c for c in rep.columns if c not in ("calls_located", "repeat_calls")]
+        out["evaluation_repeat"] = Disclosed(rep.name, rep.values[keep], rep.hidden[keep], rep.small[keep], rep.min_cell,
+                                             dict(rep.attrs))
+    return Publication(out, min_cell, led)
+
+
+def _records_of(df) -> list[dict]:
+    return [] if df is None or df.empty else df.to_dict("records")

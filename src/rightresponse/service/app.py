@@ -36,7 +36,8 @@ from ..policy import FLAGS, RESPONDERS, Policy, PolicyError, flag_info, make_cal
 from ..schema import ORIGINS
 from ..taxonomy.normalize import match_key
 from .calltypes import known_call_types
-from .policies import PolicySet
+from .policies import PolicySet, explain
+from .practice import PracticeRoom, answer_view, build_deck, card_view, check_answer, practice_row
 from .security import Guard, HostCheck, is_loopback, token_from_env, token_ok
 from .store import ConflictError, DecisionStore, StoreError, normalize_url, redact, valid_call_taker
 from .summary import ALTERNATIVE_RESPONDERS, summarize_decisions, utc_instant
@@ -75,6 +76,8 @@ class ServiceConfig:
     reload_interval: float = 2.0  # seconds between policy-file checks; 0 = never
     allow_hosts: list = field(default_factory=list)  # Host names answered besides loopback (serve --allow-host)
     store_narrative: bool = False
+    practice: str | None = None  # a workspace whose past calls practice mode deals (serve --practice)
+    practice_seed: int | None = None  # a fixed deal order (tests, demonstrations); default: unpredictable
     warm: bool = True  # classify the known call types in the background at start
 
 
@@ -169,6 +172,26 @@ class DecisionIn(CallIn):
         default=None, description="Stored only when the service runs with narratives enabled; dropped otherwise.")
 
 
+class DealIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    policy: _text(100) | None = Field(default=None, description="Policy id to practise (default: the service's default).")
+    trainee: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._@-]+$")] | None = Field(
+        default=None, description="The trainee's id, for the practice report (default: anonymous).")
+
+
+FlagId = Literal[FLAGS]  # type: ignore[valid-type]
+
+
+class AnswerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: uuid.UUID = Field(description="The id of the dealt call.")
+    answers: dict[FlagId, bool] = Field(
+        default_factory=dict, description="The screening questions asked: {flag: true/false}; a question left out was not asked.")
+    responder: ResponderId = Field(description="Who the trainee would send.")
+
+
 class DecisionOut(BaseModel):
     id: str
     recorded_at: str
@@ -197,6 +220,12 @@ class State:
         self.policies = PolicySet(cfg.policies, agency=cfg.agency, model_path=cfg.model_path,
                                   overrides=cfg.overrides, classifier=cfg.classifier)
         ct = known_call_types(cfg.agency, cfg.workspace)
+        self.practice = None
+        if cfg.practice:
+            import random
+
+            self.practice = PracticeRoom(build_deck(cfg.practice),
+                                         random.Random(cfg.practice_seed) if cfg.practice_seed is not None else None)
         self.store = DecisionStore(cfg.db_url)  # last: a set-up error above leaves no database file behind
         self.agency = ct["agency"]
         if self.agency and not cfg.agency:
@@ -219,7 +248,7 @@ class State:
                 seen.add(id(c))
                 cats = c.classify(values)
                 for it in self.call_types["call_types"]:  # the effective category (overrides win)
-                    it["category"] = cats.get(it["value"]) or it["category"]
+                    it["category"] = cats.get(it["value"], (None,))[0] or it["category"]
         except Exception as exc:  # the service still answers; unknown types classify on demand
             self.warm_error = f"{type(exc).__name__}: {exc}"
             log.exception("warm-up failed")
@@ -247,10 +276,7 @@ class State:
 
     @staticmethod
     def payload(rec, slot) -> bytes:
-        q = slot.questions
-        d = rec.explain()
-        d["ask"] = [{"flag": q.get(t), "text": t} for t in rec.questions]
-        return json.dumps(d).encode("utf-8")
+        return json.dumps(explain(rec, slot.questions)).encode("utf-8")
 
     def call_types_json(self) -> bytes:
         b = self._call_types_json
@@ -345,9 +371,10 @@ def create_app(config: ServiceConfig | None = None, **kw) -> FastAPI:
         slot = _slot(body.policy)
         policy = slot.policy
         cz = st.policies.categorizer(policy)
-        cat = cz.get(body.call_type)
-        if cat is None:  # never seen: classify off the event loop
-            cat = await run_in_threadpool(cz.category, body.call_type)
+        hit = cz.known(body.call_type)
+        # never seen: classify off the event loop; "" = classified, no category fits
+        cat = hit[0] if hit is not None else await run_in_threadpool(cz.category, body.call_type)
+        cat = cat or ""
         rec, _ = st.recommend(policy, slot, body, cat)
         return Response(st.payload(rec, slot), media_type="application/json")
 
@@ -399,7 +426,7 @@ def create_app(config: ServiceConfig | None = None, **kw) -> FastAPI:
             raise HTTPException(422, "call_taker: letters, digits and . _ @ - only")
         if body.dispatched_co is not None and body.dispatched_co == body.dispatched:
             raise HTTPException(422, "dispatched_co: the same as dispatched")
-        cat = st.policies.categorizer(policy).category(body.call_type)
+        cat = st.policies.categorizer(policy).category(body.call_type) or ""
         rec, call = st.recommend(policy, slot, body, cat)
         accepted = (body.dispatched, body.dispatched_co) == (rec.responder, rec.co_responder)
         if not accepted and body.override_reason is None:
@@ -459,6 +486,64 @@ def create_app(config: ServiceConfig | None = None, **kw) -> FastAPI:
                 raise HTTPException(422, f"{name}: {exc}") from None
         return summarize_decisions(st.store, policy=policy, **bounds).to_dict()
 
+    # -- practice mode (serve --practice WORKSPACE)
+
+    def _room():
+        if st.practice is None:
+            raise HTTPException(404, "practice mode is off: start the service with --practice WORKSPACE")
+        return st.practice
+
+    def _categorize(policy):
+        cz = st.policies.categorizer(policy)
+        return lambda values: {v: (cat or None) for v, (cat, _conf) in cz.classify(values).items()}
+
+    @app.post("/v1/practice/deal", tags=["practice"], dependencies=[Depends(may_read)],
+              responses={404: {"description": "Practice mode off, or unknown policy"}, 422: {"description": "Invalid body"}})
+    def practice_deal(body: DealIn):
+        """A past call from the workspace, to practise on: call type, priority, how it came in, day
+        and hour, the risks the call type and narrative show. Never an address, a name or the narrative."""
+        room = _room()
+        slot = _slot(body.policy)
+        policy = slot.policy
+        d = room.deal(policy, _categorize(policy), body.trainee or "anonymous")
+        return card_view(d, policy)
+
+    @app.post("/v1/practice/answer", tags=["practice"], dependencies=[Depends(may_read)],
+              responses={404: {"description": "Practice mode off, or no such dealt call"},
+                         409: {"description": "Answered already with another answer, or the policy changed"},
+                         422: {"description": "Invalid body"}})
+    def practice_answer(body: AnswerIn):
+        """Check the trainee's answers and responder against the policy; record it in the decision
+        log as practice (never counted as a dispatch)."""
+        room = _room()
+        d = room.get(str(body.id))
+        if d is None:
+            raise HTTPException(404, "no such practice call (never dealt, or forgotten since): deal a new one")
+        key = (tuple(sorted(body.answers.items())), body.responder)
+        done = room.answered(d.id)
+        if done is not None:
+            if done[0] != key:
+                raise HTTPException(409, "this practice call was answered already; deal a new one")
+            return {**done[1], "replay": True}
+        slot = _slot(d.policy_id)
+        policy = slot.version(d.policy_hash)
+        if policy is None:
+            raise HTTPException(409, "the policy changed since this call was dealt; deal a new one")
+        chk = check_answer(policy, d.card, d.category, dict(body.answers), body.responder)
+        out = answer_view(d, chk, policy, slot.questions, body.responder)
+        row = practice_row(d, chk, policy, body.answers, body.responder, naive_utc=st.store.dialect == "sqlite")
+        try:
+            st.store.record(row)
+        except ConflictError as exc:
+            raise HTTPException(409, str(exc)) from None
+        room.remember(d.id, key, out)
+        return out
+
+    @app.get("/practice", include_in_schema=False)
+    def practice_page():
+        _room()
+        return FileResponse(STATIC / "practice.html", media_type="text/html; charset=utf-8")
+
     # -- console support
 
     @app.get("/v1/call-types", tags=["console"], dependencies=[Depends(may_read)])
@@ -474,6 +559,7 @@ def create_app(config: ServiceConfig | None = None, **kw) -> FastAPI:
                 "flags": {n: fi.question for n, fi in flag_info().items()},
                 "override_reasons": [{"code": k, "label": v} for k, v in OVERRIDE_REASONS.items()],
                 "store_narrative": cfg.store_narrative, "writes_enabled": bool(st.token),
+                "practice": st.practice is not None,
                 "agency": st.agency, "call_type_source": st.call_types["source"]}
 
     @app.get("/healthz", tags=["service"])
@@ -551,10 +637,10 @@ class FastTriage:
         if slot is None:
             return None
         policy = slot.policy
-        cat = st.policies.categorizer(policy).get(body.call_type)
-        if cat is None:
+        hit = st.policies.categorizer(policy).known(body.call_type)
+        if hit is None:
             return None
-        rec, _ = st.recommend(policy, slot, body, cat)
+        rec, _ = st.recommend(policy, slot, body, hit[0] or "")
         return st.payload(rec, slot)
 
 

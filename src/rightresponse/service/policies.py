@@ -6,9 +6,11 @@ old policy or the new one, never a mix, and a bad edit leaves the old policy liv
 few versions stay addressable by hash, so a decision can be checked against the exact policy
 that produced the recommendation the call-taker saw, even across a reload.
 
-Call-type categories are computed here, not inside the policy object: a bounded cache per
-taxonomy, shared by every policy and version, so a reload keeps the warm cache and free text
-typed by the public cannot grow memory without limit.
+Call-type categories are not the policy's: each policy's taxonomy, with the service's model
+and overrides, has one ``taxonomy.provider.CategoryProvider`` (bounded, shared by every
+policy and version),
+so a reload keeps the warm answers, and free text typed by the public cannot grow memory
+without limit.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import yaml
 
 from ..policy import Policy, PolicyError, flag_info
 from ..policy.model import Finding, parse_policy, resolve_policy_path
+from ..taxonomy.provider import CategoryProvider
 
 log = logging.getLogger("rightresponse.service")
 
@@ -66,54 +69,6 @@ def _yaml_error(exc: yaml.YAMLError) -> str:
     if mark is None or not problem:
         return " ".join(str(exc).split())
     return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
-
-
-class Categorizer:
-    """call type -> category via the taxonomy (override > agency crosswalk > rules and model).
-
-    A bounded LRU; misses are classified in batches under a lock, so concurrent misses never
-    train the classifier twice.
-    """
-
-    def __init__(self, taxonomy_path: str | None, agency: str | None = None, model_path=None, overrides=None,
-                 classifier=None, maxsize: int = 50_000):
-        self.taxonomy_path = taxonomy_path
-        self.agency = agency
-        self.maxsize = maxsize
-        self._model_path = model_path
-        self._overrides = overrides
-        self._classifier = classifier
-        self._opts: dict | None = None
-        self._cache: OrderedDict[str, str] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, call_type: str) -> str | None:
-        """The cached category ("" = none fits), or None when not classified yet."""
-        return self._cache.get(call_type)
-
-    def __len__(self) -> int:
-        return len(self._cache)
-
-    def classify(self, values) -> dict[str, str]:
-        from ..policy.classify import classify_call_types, taxonomy_options
-
-        values = [v for v in dict.fromkeys(values) if v is not None]
-        with self._lock:
-            todo = [v for v in values if v not in self._cache]
-            if todo:
-                if self._opts is None:
-                    self._opts = taxonomy_options(self._classifier, self._model_path, self._overrides, self.taxonomy_path)
-                for v, (cat, _conf) in classify_call_types(todo, agency=self.agency, **self._opts).items():
-                    self._cache[v] = cat or ""
-                while len(self._cache) > self.maxsize:
-                    self._cache.popitem(last=False)
-            return {v: self._cache.get(v, "") for v in values}
-
-    def category(self, call_type: str) -> str:
-        hit = self._cache.get(call_type)
-        if hit is None:
-            hit = self.classify([call_type])[call_type]
-        return hit
 
 
 @dataclass
@@ -222,6 +177,14 @@ class PolicySlot:
                 "reloads": self.reloads, "reload_error": self.reload_error}
 
 
+def explain(rec, question_flags: dict) -> dict:
+    """A recommendation as the console shows it (POST /v1/triage), each question with its flag
+    (``question_flags``: a slot's ``questions``). One function: the practice page explains alike."""
+    d = rec.explain()
+    d["ask"] = [{"flag": question_flags.get(t), "text": t} for t in rec.questions]
+    return d
+
+
 def _question_flags(policy: Policy) -> dict[str, str]:
     """Question text -> the flag it establishes (the recommendation carries texts only)."""
     out = {fi.question: name for name, fi in flag_info().items()}
@@ -272,14 +235,15 @@ class PolicySet:
                 return s
         return None
 
-    def categorizer(self, policy: Policy) -> Categorizer:
-        key = policy.taxonomy
-        c = self._categorizers.get(key)
+    def categorizer(self, policy: Policy) -> CategoryProvider:
+        """The category provider for this policy's taxonomy with the service's configuration: the
+        service's own (its memory bound is the service's), built on first use."""
+        c = self._categorizers.get(policy.taxonomy)
         if c is None:
             with self._cat_lock:
-                c = self._categorizers.get(key)
+                c = self._categorizers.get(policy.taxonomy)
                 if c is None:
-                    c = self._categorizers[key] = Categorizer(key, **self._cat_args)
+                    c = self._categorizers[policy.taxonomy] = CategoryProvider(policy.taxonomy, **self._cat_args)
         return c
 
     def check_all(self, force: bool = False) -> list[tuple[PolicySlot, bool | None]]:

@@ -7,12 +7,13 @@ import logging
 import socket
 import sys
 
+from ..errors import RightResponseError
 from .security import TOKEN_ENV, is_loopback, token_from_env
 
 log = logging.getLogger("rightresponse.service")
 
 
-class ServeError(ValueError):
+class ServeError(RightResponseError, ValueError):
     """The service cannot start: the address is taken, or the host cannot be listened on."""
 
 
@@ -53,7 +54,7 @@ def serve(policy="status-quo", host: str = "127.0.0.1", port: int = 8000, db_url
           workspace: str | None = None, agency: str | None = None, model_path: str | None = None,
           overrides: str | None = None, store_narrative: bool = False, rate: float = 2000.0,
           burst: float = 4000.0, max_body: int = 64 * 1024, reload_interval: float = 2.0,
-          read_access: str = "loopback", log_level: str = "info", allow_hosts=()) -> None:
+          read_access: str = "loopback", log_level: str = "info", allow_hosts=(), practice: str | None = None) -> None:
     """Serve the API and the console until interrupted.
 
     ``policy``: a preset name or a policy file (or a list; the first is the default).
@@ -62,6 +63,7 @@ def serve(policy="status-quo", host: str = "127.0.0.1", port: int = 8000, db_url
     shipped crosswalks). ``model_path``: a saved taxonomy model, so start-up does not retrain it.
     ``allow_hosts``: host names answered besides the loopback names and IP addresses (the
     ``Host`` header of requests: a defence against DNS rebinding), e.g. the machine's name.
+    ``practice``: a workspace whose past calls the practice page (/practice) deals.
     Raises ServeError (port taken), PolicyError, StoreError or ValueError before serving
     anything when the setup is wrong.
     """
@@ -78,7 +80,7 @@ def serve(policy="status-quo", host: str = "127.0.0.1", port: int = 8000, db_url
         cfg = ServiceConfig(policies=policies, db_url=db_url, workspace=workspace, agency=agency,
                             model_path=model_path, overrides=overrides, store_narrative=store_narrative, rate=rate,
                             burst=burst, max_body=max_body, reload_interval=reload_interval, read_access=read_access,
-                            allow_hosts=list(allow_hosts))
+                            allow_hosts=list(allow_hosts), practice=practice)
         app = create_app(cfg)
         st = app.state.rr
         if not st.token:
@@ -91,6 +93,10 @@ def serve(policy="status-quo", host: str = "127.0.0.1", port: int = 8000, db_url
         log.info("policies: %s; decision log: %s; call types: %s (%d)",
                  ", ".join(f"{s.id} {s.policy.hash[:12]}" for s in st.policies.slots), redact(st.store.url),
                  st.call_types["source"], len(st.call_types["call_types"]))
+        if st.practice is not None:
+            deck = st.practice.deck
+            log.info("practice mode: /practice deals %d cards from %d past calls (%s)", len(deck.cards), deck.calls,
+                     "narrative flags" if deck.narratives else "no narratives: flags from the call type only")
         config = uvicorn.Config(app, host=host, port=int(port), access_log=False, log_level=log_level,
                                 log_config=None, server_header=False, timeout_graceful_shutdown=5)
         uvicorn.Server(config).run(sockets=[sock])

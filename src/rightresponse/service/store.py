@@ -19,10 +19,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import (Boolean, Column, DateTime, Index, Integer, MetaData, String, Table, Text, create_engine,
-                        event, func, insert, select)
+                        event, false, func, insert, inspect, select, text)
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError
+from sqlalchemy.schema import CreateColumn
 
+from ..errors import RightResponseError
 from ..private import create_private_file
 
 DEFAULT_DB = "sqlite:///rr-decisions.db"  # next to DEFAULT_WORKSPACE = "rr-workspace"
@@ -56,13 +58,21 @@ decisions = Table(
     Column("handled", Boolean, nullable=False),  # ... and that responder was dispatched
     Column("call_taker", String(64), nullable=False),
     Column("narrative", Text),  # only when the service is configured to store narratives
+    # Practice mode (serve --practice): a trainee's answer to a past call, not a dispatch. Never
+    # counted in the dispatch-practice summary or the assessment (see summary.dispatch_only).
+    Column("practice", Boolean, nullable=False, server_default=false()),
+    Column("unsafe", Boolean),  # practice only: a responder without police where the screen failed or was skipped
     Index("ix_decisions_recorded_at", "recorded_at"),
 )
+
+# Columns added after the first release, with the definition an older log gets them by
+# (``DecisionStore`` adds what is missing when it opens a log: the migration path).
+ADDED_COLUMNS = ("practice", "unsafe")
 
 COLUMNS = tuple(c.name for c in decisions.columns)
 
 
-class StoreError(ValueError):
+class StoreError(RightResponseError, ValueError):
     """A database URL that cannot be used, with the reason."""
 
 
@@ -147,7 +157,7 @@ class Recorded:
     created: bool  # False: the id was already recorded with the same content (a replay)
 
 
-class ConflictError(ValueError):
+class ConflictError(RightResponseError, ValueError):
     """The id was already recorded with different content."""
 
 
@@ -178,9 +188,27 @@ class DecisionStore:
         if create:
             try:
                 metadata.create_all(self.engine)
+                self._add_missing_columns()
             except Exception as exc:
                 raise StoreError(redact_text(f"cannot open decision log {redact(self.url)}: {_one_line(exc)}",
                                              self.url)) from None
+
+    def _add_missing_columns(self) -> None:
+        """Bring a log written by an older release up to this schema: each column added since
+        (ADDED_COLUMNS) is added with its default, so old rows read as dispatch decisions
+        (practice false). Idempotent; a second process doing the same at the same moment is fine."""
+        have = {c["name"] for c in inspect(self.engine).get_columns("decisions")}
+        prep = self.engine.dialect.identifier_preparer
+        for name in ADDED_COLUMNS:
+            if name in have:
+                continue
+            ddl = CreateColumn(decisions.c[name]).compile(dialect=self.engine.dialect)
+            try:
+                with self.engine.begin() as con:
+                    con.execute(text(f"ALTER TABLE {prep.quote(decisions.name)} ADD COLUMN {ddl}"))
+            except Exception:
+                if name not in {c["name"] for c in inspect(self.engine).get_columns("decisions")}:
+                    raise  # not a race with another process: a real failure
 
     @staticmethod
     def _sqlite_pragmas(engine: Engine) -> None:
@@ -206,6 +234,8 @@ class DecisionStore:
             row["recorded_at"] = datetime.now(timezone.utc)
         if isinstance(row["flags"], dict):
             row["flags"] = json.dumps(row["flags"], sort_keys=True)
+        if row["practice"] is None:
+            row["practice"] = False
         job = _Job(row)
         with self._cv:
             if self._closed:
@@ -283,6 +313,11 @@ class DecisionStore:
     def ids(self) -> set[str]:
         with self.engine.connect() as con:
             return {r[0] for r in con.execute(select(decisions.c.id))}
+
+    def has_column(self, name: str) -> bool:
+        """Whether the log's table has this column (a log opened read-only may predate it)."""
+        with self.engine.connect() as con:
+            return name in {c["name"] for c in inspect(con).get_columns("decisions")}
 
     def ping(self) -> bool:
         try:

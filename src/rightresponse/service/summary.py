@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import pandas as pd
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, func, select, true
 
 from .store import DecisionStore, decisions
 
@@ -88,7 +88,8 @@ class DecisionSummary:
 
 
 def summarize_decisions(db, since=None, until=None, policy: str | None = None) -> DecisionSummary:
-    """Summarize a decision log. ``db``: a URL (``sqlite:///decisions.db``, ``postgresql://...``),
+    """Summarize a decision log's dispatch decisions (practice answers are left out: they are a
+    trainee's answers to past calls, see rightresponse.service.practice). ``db``: a URL (``sqlite:///decisions.db``, ``postgresql://...``),
     a SQLite file path, or a DecisionStore. ``since``/``until``: datetimes (UTC if naive) or ISO
     strings bounding ``recorded_at`` (until is exclusive); ``policy``: one policy id only."""
     own = not isinstance(db, DecisionStore)
@@ -118,16 +119,25 @@ def utc_instant(d: datetime | None) -> datetime | None:
         raise ValueError("out of range: the instant is before year 1 or after year 9999 in UTC") from None
 
 
+def dispatch_only(store: DecisionStore):
+    """The condition that keeps real dispatch decisions and leaves practice answers out: every
+    figure about dispatch practice (this summary, the assessment's section) filters by it. A
+    log from before practice mode, opened read-only, has no practice column and no practice rows."""
+    if not store.has_column("practice"):
+        return true()
+    return decisions.c.practice == False  # noqa: E712
+
+
 def _summarize(store: DecisionStore, since, until, policy) -> DecisionSummary:
     d = decisions.c
-    conds = []
+    conds = [dispatch_only(store)]
     if since is not None:
         conds.append(d.recorded_at >= _db_time(store, since))
     if until is not None:
         conds.append(d.recorded_at < _db_time(store, until))
     if policy:
         conds.append(d.policy == policy)
-    where = and_(*conds) if conds else None
+    where = and_(*conds)
 
     n = func.count()
     over = func.sum(case((d.accepted, 0), else_=1))
@@ -135,8 +145,7 @@ def _summarize(store: DecisionStore, since, until, policy) -> DecisionSummary:
     hand = func.sum(case((d.handled, 1), else_=0))
 
     def q(*cols):
-        s = select(*cols)
-        return s.where(where) if where is not None else s
+        return select(*cols).where(where)
 
     with store.engine.connect() as con:
         tot = con.execute(q(n, over, elig, hand, func.min(d.recorded_at), func.max(d.recorded_at))).one()

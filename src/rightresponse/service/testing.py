@@ -22,8 +22,10 @@ import time
 import urllib.request
 from pathlib import Path
 
+from ..errors import RightResponseError
 
-class PostgresUnavailable(RuntimeError):
+
+class PostgresUnavailable(RightResponseError, RuntimeError):
     pass
 
 

@@ -32,26 +32,21 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import BeforeValidator, Field
+
+from ..errors import RightResponseError
+from ..errors import Problem
+from ..validation import Spec, check, in_document_order
 
 SCENARIOS_DIR = Path(__file__).parent / "scenarios"
 DISTRIBUTIONS = ("data", "fixed", "exponential", "lognormal")
-_TOP = {"id", "title", "description", "data", "policy", "view", "routing_hours", "horizon", "replications", "seed",
-        "confidence", "pools", "notes"}
-_DATA = {"workspace", "sample", "include_officer_initiated", "route_on", "agency"}
-_HORIZON = {"mode", "weeks", "start", "end", "warmup_hours"}
-_POOL = {"name", "serves", "officers_per_unit", "hourly_cost", "units", "travel", "service", "dispatch", "target",
-         "police_backup", "note"}
-_DISPATCH = {"priority_order", "preemptible", "when_busy"}
-_TARGET = {"priority", "within_minutes", "service_level", "max_utilization"}
-_STAFFING = {"max_utilization", "service_level", "within_minutes", "priority", "min_units"}
-_BACKUP = {"probability", "pool", "priority", "service", "travel", "assumption", "source"}
 _RESPONDERS = ("police", "co_responder", "crisis_team", "community_responder", "non_emergency", "fire_ems", "no_dispatch")
 
 
-class ScenarioError(ValueError):
+class ScenarioError(RightResponseError, ValueError):
     """A scenario that cannot be run; ``issues`` lists every problem as 'file: key: message'."""
 
     def __init__(self, issues: list[str]):
@@ -198,6 +193,154 @@ class Scenario:
         return replace(self, **{k: v for k, v in kw.items() if v is not None})
 
 
+# ---------------------------------------------------------------------------- the file format
+# The scenario file as a pydantic model: every key, its type, range and allowed values, in one
+# place, and the JSON Schema editors use (`rightresponse schema scenario`). What depends on
+# several keys at once (a stated time needs its assumption, a fallback pool must exist, the
+# units of each shift) is checked while the Scenario is built, below, in the same
+# ``file: key.path: message`` form; both lists are reported together.
+
+Minutes = Annotated[float, Field(ge=0)]
+Positive = Annotated[float, Field(gt=0)]
+Rank = Annotated[int, Field(ge=1)]
+ResponderName = Literal[_RESPONDERS]
+
+
+class _DataScale(Spec):
+    scale: Positive | None = Field(None, description="multiply the historical time (needs an assumption)")
+
+
+class _Fixed(Spec):
+    minutes: Minutes
+
+
+class _Exponential(Spec):
+    mean_minutes: Positive
+
+
+class _Lognormal(Spec):
+    mean_minutes: Positive
+    sd_minutes: Positive
+
+
+def _number_as(key: str):
+    return BeforeValidator(lambda v: {key: v} if isinstance(v, (int, float)) and not isinstance(v, bool) else v,
+                           json_schema_input_type=float | dict)
+
+
+class _Dist(Spec):
+    """A time model: exactly one of data, fixed, exponential, lognormal; a stated one says why."""
+
+    data: _DataScale | None = None
+    fixed: Annotated[_Fixed | None, _number_as("minutes")] = None
+    exponential: Annotated[_Exponential | None, _number_as("mean_minutes")] = None
+    lognormal: _Lognormal | None = None
+    assumption: str | None = Field(None, description="where a stated figure comes from (the report repeats it)")
+    source: str | None = None
+
+
+TimeModel = Literal["data"] | _Dist
+
+
+class _ServiceByCategory(Spec):
+    default: TimeModel | None = None
+    categories: dict[str, TimeModel] | None = None
+
+
+class _Staffing(Spec):
+    max_utilization: Annotated[float, Field(gt=0, le=1)] | None = Field(None, description="0.6 = ICMA's rule of 60")
+    service_level: Annotated[float, Field(ge=0, le=0.9999)] | None = None
+    within_minutes: Minutes | None = None
+    priority: Rank | None = None
+    min_units: Annotated[int, Field(ge=0)] | None = None
+
+
+class _SizedUnits(Spec):
+    staffing: _Staffing = Field(description="size the pool by Erlang C")
+
+
+class _Target(Spec):
+    priority: Rank | None = None
+    within_minutes: Minutes | None = None
+    service_level: Annotated[float, Field(ge=0, le=0.9999)] | None = None
+    max_utilization: Annotated[float, Field(gt=0, le=1)] | None = None
+
+
+class _WhenBusy(Spec):
+    fallback: str = Field(description="the pool that takes the call")
+    after_minutes: Minutes | None = None
+
+
+class _Dispatch(Spec):
+    priority_order: list[Rank | list[Rank]] | None = Field(None, description="ranks in service order: [1, 2, [3, 4]]")
+    preemptible: list[Rank] | None = None
+    when_busy: Literal["wait"] | _WhenBusy | None = None
+
+
+class _Backup(Spec):
+    probability: Annotated[float, Field(ge=0, le=1)] = Field(
+        description="share of the team's calls that ask for police backup (CAHOOTS: about 150 of 24,000, 0.006)")
+    pool: str | None = None
+    priority: Rank | None = None
+    service: _Dist = Field(description="how long an officer spends backing the team up: {fixed: {minutes: 30}, "
+                                       "assumption: ...}")
+    travel: TimeModel | None = None
+    assumption: str | None = None
+    source: str | None = None
+
+
+class _PoolSpec(Spec):
+    name: str | None = None
+    serves: Annotated[list[ResponderName], BeforeValidator(lambda v: [v] if isinstance(v, str) else v,
+                                                             json_schema_input_type=ResponderName | list[ResponderName]),
+                      Field(min_length=1)] = Field(description="the policy responders whose calls this pool takes")
+    officers_per_unit: Minutes | None = None
+    hourly_cost: Minutes | None = None
+    units: Annotated[int, Field(ge=0)] | list[Annotated[int, Field(ge=0)]] | _SizedUnits | dict[str, Annotated[int, Field(ge=0)]] = Field(
+        description="a number, {'07:00-23:00': 2, ...}, 168 hourly values, or {staffing: {max_utilization: 0.6}}")
+    travel: TimeModel | None = None
+    service: TimeModel | _ServiceByCategory | None = None
+    dispatch: _Dispatch | None = None
+    target: _Target | None = None
+    police_backup: _Backup | None = None
+    note: str | None = None
+
+
+class _DataSource(Spec):
+    workspace: str | None = None
+    sample: str | None = Field(None, description="a bundled sample: decc")
+    include_officer_initiated: Annotated[bool, Field(strict=True)] | None = None
+    route_on: Literal["initial", "final"] | None = None
+    agency: str | None = None
+
+
+class _Horizon(Spec):
+    mode: Literal["replay", "bootstrap"] | None = Field(
+        None, description="replay: the calls at the times they arrived; bootstrap: weeks resampled")
+    weeks: Annotated[int, Field(ge=1)] | None = None
+    start: str | None = None
+    end: str | None = None
+    warmup_hours: Minutes | None = None
+
+
+class ScenarioFile(Spec):
+    """A scenario: which data, which policy, which responder pools, which dispatch rules."""
+
+    id: str | None = None
+    title: str | None = None
+    description: str | None = None
+    data: _DataSource
+    policy: str = Field(description="a policy preset (e.g. co-responder-pilot) or a policy YAML file")
+    view: Literal["optimistic", "conservative"] | None = None
+    routing_hours: Literal["policy", "pools"] | None = None
+    horizon: _Horizon
+    replications: Annotated[int, Field(ge=1)] | None = None
+    seed: Annotated[int, Field(ge=0)] | None = None
+    confidence: Annotated[float, Field(ge=0.5, le=0.999)] | None = None
+    pools: dict[str, _PoolSpec]
+    notes: str | list[str] | None = None
+
+
 # ---------------------------------------------------------------------------- loading
 
 def list_scenarios() -> list[str]:
@@ -234,21 +377,15 @@ def load_scenario(name_or_file) -> Scenario:
 
 
 class _V:
-    """Collects 'file: key: message' errors while reading a document."""
+    """Collects the problems found while the Scenario is built (ScenarioFile checked the keys
+    and types; these need several keys at once)."""
 
     def __init__(self, path: str):
         self.path = path
-        self.issues: list[str] = []
+        self.issues: list[Problem] = []
 
     def err(self, key: str, msg: str) -> None:
-        self.issues.append(f"{self.path}: {key}: {msg}" if key else f"{self.path}: {msg}")
-
-    def keys(self, d: dict, allowed: set, key: str) -> None:
-        for k in d:
-            if k not in allowed:
-                close = difflib.get_close_matches(str(k), sorted(allowed), n=1)
-                self.err(f"{key}.{k}" if key else str(k), "unknown key" + (f" (did you mean {close[0]!r}?)" if close else "")
-                         + f"; allowed: {', '.join(sorted(allowed))}")
+        self.issues.append(Problem(self.path, key, msg))
 
     def mapping(self, v, key: str, required: bool = False) -> dict:
         if v is None:
@@ -292,7 +429,6 @@ def _dist(v, key: str, val: _V, allow_data: bool = True) -> Dist | None:
                      f"assumption: why}}, got {v!r}")
         return None
     kinds = [k for k in v if k in DISTRIBUTIONS]
-    val.keys(v, set(DISTRIBUTIONS) | {"assumption", "source"}, key)
     if len(kinds) != 1:
         val.err(key, f"give exactly one of {', '.join(DISTRIBUTIONS if allow_data else DISTRIBUTIONS[1:])}")
         return None
@@ -307,7 +443,6 @@ def _dist(v, key: str, val: _V, allow_data: bool = True) -> Dist | None:
         body = {"minutes" if kind == "fixed" else "mean_minutes": body}
     body = val.mapping(body, k2)
     if kind == "data":
-        val.keys(body, {"scale"}, k2)
         scale = val.number(body.get("scale"), f"{k2}.scale", lo=0, lo_open=True, default=1.0)
         if scale != 1.0 and not note:
             val.err(key, "a scaled data model is an assumption: add 'assumption: <why>'")
@@ -315,14 +450,12 @@ def _dist(v, key: str, val: _V, allow_data: bool = True) -> Dist | None:
     if not note:
         val.err(key, f"a stated {kind} time is an assumption: add 'assumption: <where the figure comes from>'")
     if kind == "fixed":
-        val.keys(body, {"minutes"}, k2)
         m = val.number(body.get("minutes"), f"{k2}.minutes", lo=0)
         if m is None:
             val.err(f"{k2}.minutes", "missing")
             return None
         return Dist("fixed", mean=m, assumption=note)
     allowed = {"mean_minutes"} | ({"sd_minutes"} if kind == "lognormal" else set())
-    val.keys(body, allowed, k2)
     m = val.number(body.get("mean_minutes"), f"{k2}.mean_minutes", lo=0, lo_open=True)
     if m is None:
         if "mean_minutes" not in body:
@@ -378,11 +511,10 @@ def _hours_units(spec, key: str, val: _V) -> tuple[int, ...] | None:
     return None
 
 
-def _target(v, key: str, val: _V, allowed=_TARGET) -> Target | None:
+def _target(v, key: str, val: _V) -> Target | None:
     v = val.mapping(v, key)
     if not v:
         return None
-    val.keys(v, allowed, key)
     t = Target(
         priority=val.number(v.get("priority"), f"{key}.priority", lo=1, integer=True),
         within_minutes=val.number(v.get("within_minutes"), f"{key}.within_minutes", lo=0),
@@ -424,17 +556,11 @@ def _pool(pid: str, v, val: _V, cats: tuple[str, ...]) -> Pool | None:
     v = val.mapping(v, key, required=True)
     if not v:
         return None
-    val.keys(v, _POOL, key)
     serves = v.get("serves")
     serves = [serves] if isinstance(serves, str) else serves
     if not isinstance(serves, list) or not serves:
         val.err(f"{key}.serves", f"list the policy responders whose calls this pool takes (of {', '.join(_RESPONDERS)})")
         serves = []
-    for r in serves:
-        if r not in _RESPONDERS:
-            close = difflib.get_close_matches(str(r), _RESPONDERS, n=1)
-            val.err(f"{key}.serves", f"{r!r} is not a responder" + (f" (did you mean {close[0]!r}?)" if close else "")
-                    + f"; responders: {', '.join(_RESPONDERS)}")
     police = "police" in serves or "co_responder" in serves
     officers = val.number(v.get("officers_per_unit"), f"{key}.officers_per_unit", lo=0, default=1.0 if police else 0.0)
     cost = val.number(v.get("hourly_cost"), f"{key}.hourly_cost", lo=0, default=0.0)
@@ -448,8 +574,7 @@ def _pool(pid: str, v, val: _V, cats: tuple[str, ...]) -> Pool | None:
         if len(u) > 1:
             val.err(ukey, "'staffing' sizes the pool by itself; give no shifts beside it")
         st = val.mapping(u["staffing"], f"{ukey}.staffing", required=True)
-        t = _target({k: x for k, x in st.items() if k != "min_units"}, f"{ukey}.staffing", val,
-                    allowed=_STAFFING - {"min_units"}) if st else None
+        t = _target({k: x for k, x in st.items() if k != "min_units"}, f"{ukey}.staffing", val) if st else None
         mn = val.number(st.get("min_units"), f"{ukey}.staffing.min_units", lo=0, integer=True, default=0) if st else 0
         units = Units(None, t, mn, spec=u) if t else None
     else:
@@ -464,7 +589,6 @@ def _pool(pid: str, v, val: _V, cats: tuple[str, ...]) -> Pool | None:
     skey = f"{key}.service"
     by_cat = {}
     if isinstance(svc, dict) and ("default" in svc or "categories" in svc):
-        val.keys(svc, {"default", "categories"}, skey)
         default = _dist(svc.get("default", "data"), f"{skey}.default", val)
         cs = val.mapping(svc.get("categories"), f"{skey}.categories")
         for c, d in cs.items():
@@ -481,7 +605,6 @@ def _pool(pid: str, v, val: _V, cats: tuple[str, ...]) -> Pool | None:
 
     dk = f"{key}.dispatch"
     disp = val.mapping(v.get("dispatch"), dk)
-    val.keys(disp, _DISPATCH, dk)
     order = _ranks(disp.get("priority_order"), f"{dk}.priority_order", val)
     pre = disp.get("preemptible") or []
     if not isinstance(pre, list):
@@ -493,7 +616,6 @@ def _pool(pid: str, v, val: _V, cats: tuple[str, ...]) -> Pool | None:
     if wb == "wait":
         pass
     elif isinstance(wb, dict):
-        val.keys(wb, {"fallback", "after_minutes"}, f"{dk}.when_busy")
         when = "fallback"
         fb = wb.get("fallback")
         if not isinstance(fb, str):
@@ -508,7 +630,6 @@ def _pool(pid: str, v, val: _V, cats: tuple[str, ...]) -> Pool | None:
     if v.get("police_backup") is not None:
         bk = f"{key}.police_backup"
         b = val.mapping(v.get("police_backup"), bk)
-        val.keys(b, _BACKUP, bk)
         p = val.number(b.get("probability"), f"{bk}.probability", lo=0, hi=1)
         if p is None and "probability" not in b:
             val.err(f"{bk}.probability", "missing (CAHOOTS asked for backup on about 150 of 24,000 calls: 0.006)")
@@ -532,11 +653,9 @@ def parse_scenario(doc: Any, path: str) -> Scenario:
     val = _V(path)
     if not isinstance(doc, dict):
         raise ScenarioError([f"{path}: expected a mapping with id, data, policy, horizon and pools"])
-    val.keys(doc, _TOP, "")
     base = Path(path).parent
 
     data = val.mapping(doc.get("data"), "data", required=True)
-    val.keys(data, _DATA, "data")
     ws, sample = data.get("workspace"), data.get("sample")
     if ws is None and sample is None:
         val.err("data", "name a workspace ({workspace: path}) or a bundled sample ({sample: decc})")
@@ -550,11 +669,7 @@ def parse_scenario(doc: Any, path: str) -> Scenario:
         if not Path(ws).is_absolute():
             ws = str((base / ws).resolve())
     route_on = data.get("route_on", "initial")
-    if route_on not in ("initial", "final"):
-        val.err("data.route_on", "must be 'initial' or 'final'")
     inc = data.get("include_officer_initiated", False)
-    if not isinstance(inc, bool):
-        val.err("data.include_officer_initiated", "must be true or false")
 
     pol = doc.get("policy")
     policy = ""
@@ -571,20 +686,10 @@ def parse_scenario(doc: Any, path: str) -> Scenario:
             for f in exc.findings:
                 val.err("policy", str(f))
     view = doc.get("view", "optimistic")
-    if view not in ("optimistic", "conservative"):
-        val.err("view", "must be 'optimistic' (the policy as written) or 'conservative' (risky call types stay "
-                        "with police)")
     rh = doc.get("routing_hours", "policy")
-    if rh not in ("policy", "pools"):
-        val.err("routing_hours", "must be 'policy' (the policy's responder hours decide) or 'pools' (a call goes "
-                                 "to its team whenever the team's pool exists; shifts decide)")
 
     hz = val.mapping(doc.get("horizon"), "horizon", required=True)
-    val.keys(hz, _HORIZON, "horizon")
     mode = hz.get("mode", "replay")
-    if mode not in ("replay", "bootstrap"):
-        val.err("horizon.mode", "must be 'replay' (the calls at the times they arrived) or 'bootstrap' "
-                                "(weeks resampled from the history, for replications)")
     weeks = val.number(hz.get("weeks"), "horizon.weeks", lo=1, integer=True)
     if mode == "bootstrap" and weeks is None:
         val.err("horizon.weeks", "bootstrap needs the number of weeks to simulate")
@@ -628,8 +733,12 @@ def parse_scenario(doc: Any, path: str) -> Scenario:
                         "a fallback pool must wait for a unit itself (no chains or loops of fallbacks)")
         if p.backup is not None and p.backup.pool not in pools:
             val.err(f"pools.{p.id}.police_backup.pool", f"no pool {p.backup.pool!r}; pools: {', '.join(pools)}")
-    if val.issues:
-        raise ScenarioError(val.issues)
+    found = check(ScenarioFile, doc, path)
+    if found or val.issues:
+        # The model's problem at a key first; what the build found there adds nothing new.
+        done = {p.path for p in found}
+        found += [p for p in val.issues if p.path not in done]
+        raise ScenarioError([str(p) for p in in_document_order(doc, found)])
     sid = str(doc.get("id") or Path(path).stem)
     notes = doc.get("notes") or []
     return Scenario(

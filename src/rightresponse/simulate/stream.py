@@ -21,13 +21,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..errors import RightResponseError
 from .engine import Jobs
 from .scenario import Dist, Scenario
 
 WEEK_MIN = 7 * 1440
 
 
-class DataError(ValueError):
+class DataError(RightResponseError, ValueError):
     """The scenario's data cannot be simulated (empty workspace, several time zones, ...)."""
 
 

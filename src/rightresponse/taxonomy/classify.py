@@ -16,9 +16,6 @@ from .store import build_default_classifier as train_default_classifier  # noqa:
 from .store import default_classifier
 from .taxonomy import load_taxonomy
 
-# needs_review: the classifier's confidence was below its abstention threshold; the category
-# is left empty (the best guess is in ``detail``) until a person decides.
-METHODS = ("override", "crosswalk", "rule", "model", "needs_review", "missing")
 RESULT_COLUMNS = ["category", "confidence", "method", "crime_group", "demand_type"]
 # A crosswalk row nobody reviewed (decided_by=model) is a guess; say so in the confidence
 # so review_table puts it near the top.

@@ -38,7 +38,6 @@ _NUMERIC_TOKEN = re.compile(r"\b(?!911\b)\d+[A-Z]?\b")
 @dataclass(frozen=True)
 class _Tables:
     prefixes: tuple[re.Pattern, ...]
-    code_only: re.Pattern
     negation: re.Pattern
     phrases: tuple[tuple[re.Pattern, str], ...]
     words: dict
@@ -74,7 +73,6 @@ def _tables() -> _Tables:
             statutes[row["section"].strip().upper()] = row["words"].strip().upper()
     return _Tables(
         prefixes=tuple(re.compile(p) for p in cfg["code_prefixes"]),
-        code_only=re.compile(cfg["code_only"]),
         negation=re.compile(cfg["negation_scope"]),
         phrases=tuple(phrases),
         words=words,
@@ -103,11 +101,6 @@ def strip_code_prefix(text: str) -> str:
         for p in t.prefixes:
             text = p.sub("", text, count=1).strip()
     return text
-
-
-def is_code_only(value: object) -> bool:
-    """True for values like '415V' or '24Q7' that carry no words to read."""
-    return bool(_tables().code_only.match(clean(value)))
 
 
 def read_citations(text: str, codes=None) -> str:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import yaml
 
+from ..errors import RightResponseError
+
 # libyaml when present: the keyword rules parse in 2 ms instead of 17, and every `triage`
 # command reads them; one loader for every taxonomy data file.
 YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -16,7 +18,7 @@ DATA_DIR = Path(__file__).parent / "data"
 DEFAULT_TAXONOMY = DATA_DIR / "vera22.yaml"
 
 
-class TaxonomyError(ValueError):
+class TaxonomyError(RightResponseError, ValueError):
     """A taxonomy, crosswalk or override file is malformed; the message names the spot."""
 
 

@@ -24,36 +24,11 @@
   function token() { return sessionStorage.getItem("rr-token") || ""; }
   function taker() { return sessionStorage.getItem("rr-taker") || ""; }
 
-  async function api(path, opts = {}) {
-    const headers = { "Accept": "application/json" };
-    if (opts.body !== undefined) headers["Content-Type"] = "application/json";
-    if (token()) headers["Authorization"] = "Bearer " + token();
-    const res = await fetch(path, {
-      method: opts.method || "GET", headers,
-      body: opts.body !== undefined ? JSON.stringify(opts.body) : undefined,
-    });
-    let data = null;
-    try { data = await res.json(); } catch (e) { data = null; }
-    if (!res.ok) {
-      const msg = data && data.detail ? (typeof data.detail === "string" ? data.detail : JSON.stringify(data.detail)) : res.statusText;
-      const err = new Error(msg);
-      err.status = res.status;
-      throw err;
-    }
-    return data;
+  function api(path, opts = {}) {
+    return window.rr.request(path, { method: opts.method, body: opts.body, token: token() });
   }
 
-  function el(tag, attrs = {}, ...children) {
-    const e = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs)) {
-      if (v === null || v === undefined || v === false) continue;
-      if (k === "class") e.className = v;
-      else if (k === "text") e.textContent = v;
-      else e.setAttribute(k, v === true ? "" : v);
-    }
-    for (const c of children) if (c !== null && c !== undefined) e.append(c);
-    return e;
-  }
+  const el = window.rr.el;
 
   function status(msg, kind) {
     const s = $("status");
@@ -452,6 +427,7 @@
         sel.append(el("option", { value: p.id, title: p.title, text: p.title.split(" - ")[0] }));
       }
       sel.value = state.config.default_policy;
+      $("practice-link").hidden = !state.config.practice;
       sel.addEventListener("change", async () => { await loadPolicy(sel.value); runTriage(); });
       for (const r of state.config.override_reasons) $("reason").append(el("option", { value: r.code, text: r.label }));
       await loadPolicy(sel.value);
