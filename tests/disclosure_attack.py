@@ -8,7 +8,8 @@ would, and then pushed further with linear programming:
 * totals minus parts: every table that splits the calls adds up to the published total;
 * differences between roll-ups: call types add up to categories (and to how they were
   decided), categories to crime groups and demand types, origins to origin groups, the
-  category-by-origin cells to both, the outcomes of a category to its calls, the calls from
+  category-by-origin and category-by-channel cells to both, the 311 request types to the 311
+  channel and to their category's 311 cell (and none exceeds its call type), the outcomes of a category to its calls, the calls from
   the public by priority to the resident and unknown-origin groups; a count timed never
   exceeds its count;
 * share x total: a visible share of a withheld count, times its (visible) denominator;
@@ -143,6 +144,30 @@ class Attacker:
                         self.below.append((qt, q))
                 self.derive("by_category_origin", i, r, key,
                             whole=() if r["origin_group"] == "all" else (("origin_group", r["origin_group"]),))
+        workload("by_channel", lambda r: (("channel", r["channel"]),), "channel")
+        cc = self.table("by_category_channel")
+        if cc is not None:
+            for i, r in cc.iterrows():
+                key = (("category", r["category"]),) if r["channel"] == "all" else (
+                    ("category", r["category"]), ("channel", r["channel"]))
+                q = self.see(("calls", key), r["calls"], "by_category_channel", i, "calls")
+                for m in MEASURES:
+                    col = f"calls_timed_{m}"
+                    if col in cc.columns:
+                        self.below.append((self.see((f"timed_{m}", key), r[col], "by_category_channel", i, col), q))
+                self.derive("by_category_channel", i, r, key,
+                            whole=() if r["channel"] == "all" else (("channel", r["channel"]),))
+        rq = self.table("by_311_request_type")
+        if rq is not None:
+            for i, r in rq.iterrows():
+                key = (("call_type", r["agency"], r["call_type"], r["category"], r["method"]), ("channel", "311"))
+                q = self.see(("calls", key), r["calls"], "by_311_request_type", i, "calls")
+                for m in MEASURES:
+                    col = f"calls_timed_{m}"
+                    if col in rq.columns:
+                        self.below.append((self.see((f"timed_{m}", key), r[col], "by_311_request_type", i, col), q))
+                self.below.append((q, ("calls", key[:1])))
+                self.derive("by_311_request_type", i, r, key, whole=(("channel", "311"),))
         mcmp = self.table("measure_comparison")
         if mcmp is not None:
             for i, r in mcmp.iterrows():
@@ -203,6 +228,21 @@ class Attacker:
                     kids = [(("category", r["category"]), ("origin_group", r["origin_group"])) for _, r in grp.iterrows()]
                     for d in dims:
                         self.relations.append(([(d, ((by, g),))], [(d, k) for k in kids], 0.0))
+        if cc is not None:  # the category-by-channel cells, to both
+            sub = cc[cc["channel"] != "all"]
+            for by in ("category", "channel"):
+                for g, grp in sub.groupby(by):
+                    kids = [(("category", r["category"]), ("channel", r["channel"])) for _, r in grp.iterrows()]
+                    for d in dims:
+                        self.relations.append(([(d, ((by, g),))], [(d, k) for k in kids], 0.0))
+        if rq is not None:  # the 311 request types, to the 311 channel and to each category's 311 cell
+            def kid(r):
+                return (("call_type", r["agency"], r["call_type"], r["category"], r["method"]), ("channel", "311"))
+            for d in dims:
+                self.relations.append(([(d, (("channel", "311"),))], [(d, kid(r)) for _, r in rq.iterrows()], 0.0))
+                for g, grp in rq.groupby("category"):
+                    self.relations.append(([(d, (("category", g), ("channel", "311")))],
+                                           [(d, kid(r)) for _, r in grp.iterrows()], 0.0))
         self.who()
         self.dispatch()
 

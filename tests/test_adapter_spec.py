@@ -72,7 +72,7 @@ def test_every_problem_of_an_adapter_is_reported_at_once():
         "adapter my_city.yaml: fields.call_id: missing: it is how calls are de-duplicated",
         "adapter my_city.yaml: colour: unknown key 'colour'; keys: name, title, source, notes, agency, timezone, "
         "grain, detect, read, null_values, fields, timestamps, exclude, unit, lookups, priority, origin, "
-        "disposition, service",
+        "disposition, service, channel",
         "adapter my_city.yaml: grain: unknown value 'units' (did you mean 'unit'?); one of: incident, unit",
         lines[5],
     ]  # in the order they are written

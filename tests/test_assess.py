@@ -184,7 +184,8 @@ def test_tables_written_as_csv_and_parquet(result):
     out = result.out
     absent = {n for n in PUBLIC_TABLES if n not in result.tables}
     assert absent == {"dispatch_totals", "dispatch_by_rule", "dispatch_by_category", "dispatch_alternative",
-                      "dispatch_override_reasons"}  # only with a decision log (--decisions)
+                      "dispatch_override_reasons",  # only with a decision log (--decisions)
+                      "by_channel", "by_category_channel", "by_311_request_type"}  # only with 311 requests
     for name in PUBLIC_TABLES:
         if name in absent:
             assert not (out / "tables" / f"{name}.csv").exists()

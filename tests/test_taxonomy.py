@@ -20,6 +20,7 @@ from rightresponse.taxonomy import (
     save_overrides,
 )
 from rightresponse.taxonomy.normalize import match_key
+from rightresponse.taxonomy.store import model_crosswalks
 
 DATA = Path("/work/shared/data")
 CFS = DATA / "cfs"
@@ -33,6 +34,7 @@ VERA_22 = [
 ]
 AGENCIES = ["baltimore", "charleston", "dallas", "decc", "detroit", "milwaukee", "new_orleans", "nyc",
             "san_antonio", "san_diego", "san_luis_obispo", "seattle"]
+AGENCIES_311 = ["baltimore_311", "boston_311", "nyc_311"]
 
 
 def test_default_taxonomy_is_vera_22_in_order():
@@ -81,9 +83,10 @@ def test_user_taxonomy_errors_name_the_category(tmp_path):
 
 
 def test_every_agency_has_a_crosswalk_with_the_right_columns():
-    assert available_crosswalks() == AGENCIES
+    assert available_crosswalks() == sorted(AGENCIES + AGENCIES_311)
+    assert model_crosswalks() == AGENCIES  # the call-type model learns from CAD call types only
     tax = load_taxonomy()
-    for a in AGENCIES:
+    for a in AGENCIES + AGENCIES_311:
         cw = load_crosswalk(a)
         assert list(cw.columns) == ["agency", "field", "value", "category", "decided_by"]
         assert set(cw["agency"]) == {a}

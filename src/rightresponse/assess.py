@@ -34,6 +34,7 @@ class AssessError(RightResponseError, ValueError):
 # a separate folder and never into the report.
 PUBLIC_TABLES = (
     "by_category", "by_crime_group", "by_demand_type", "by_origin_group", "by_origin", "by_category_origin",
+    "by_channel", "by_category_channel", "by_311_request_type",
     "by_priority", "response_times", "hour_of_week", "by_district", "by_beat", "outcomes", "by_call_type",
     "lorenz", "measure_comparison", "comparison", "coverage", "time_issues", "scope", "files", "quarantine",
     "classification_methods", "who_could_respond", "who_could_respond_top_types", "dispatch_totals", "dispatch_by_rule",

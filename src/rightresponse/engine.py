@@ -100,7 +100,7 @@ def open_table(root, table: str, con):
     dataset's folder as base path, which gives the hive partitions (agency=/year=), and
     merges the files' schemas by name.
     """
-    from .ingest.workspace import TABLES, Workspace, open_dataset
+    from .ingest.workspace import TABLES, Workspace, open_dataset, with_defaults
 
     if con.name == "duckdb":
         return open_dataset(root, table, con=con)
@@ -115,7 +115,7 @@ def open_table(root, table: str, con):
           .parquet(*files))
     name = f"rr_{table}_{uuid.uuid4().hex[:8]}"
     df.createOrReplaceTempView(name)
-    return con.table(name)
+    return with_defaults(con.table(name)) if table == "calls" else con.table(name)
 
 
 def release(con) -> None:

@@ -19,6 +19,7 @@ ORIGINS = (
     "officer_initiated",
     "text",
     "walk_in",
+    "online",  # a web form or an app (311 self-service)
     "other",
     "unknown",
 )
@@ -33,6 +34,15 @@ OUTCOMES = (
 )
 
 SERVICES = ("police", "fire", "ems", "other")
+
+# The intake system a record comes from. ``cad``: a computer-aided-dispatch export (calls
+# for service: 911, ten-digit non-emergency lines, alarms and officer-initiated events all
+# mixed, told apart by ``origin``). ``311``: a city's service-request system (requests
+# routed to city agencies, a few of them to the police). Not "911" for CAD: a CAD export is
+# not only 911 calls, and ``origin`` already says which were.
+CHANNELS = ("cad", "311")
+CHANNEL_311 = "311"
+DEFAULT_CHANNEL = "cad"  # what a record stored before channels existed was: every adapter then was CAD
 
 TIMESTAMP_FIELDS = ("received", "dispatched", "enroute", "arrived", "cleared")
 
@@ -50,6 +60,8 @@ CALL_FIELDS: tuple[Field, ...] = (
     Field("source_file", "VARCHAR", "Name of the file the row came from (lineage)."),
     Field("source_row", "BIGINT", "1-based data-record number in that file (header excluded)."),
     Field("service", "VARCHAR", "Discipline that handled the call: police, fire, ems, other."),
+    Field("channel", "VARCHAR", "Intake system: " + ", ".join(CHANNELS) + " (adapter's `channel`; "
+          f"{DEFAULT_CHANNEL!r} when a workspace predates the field)."),
     Field("timezone", "VARCHAR", "IANA zone of the agency, used to read local wall-clock times."),
     Field("received", "TIMESTAMPTZ", "Call received / created."),
     Field("dispatched", "TIMESTAMPTZ", "First unit dispatched."),

@@ -27,7 +27,7 @@ import ibis.expr.datatypes as dt
 import pandas as pd
 
 from .errors import RightResponseError
-from .schema import MAX_CALL_HOURS
+from .schema import CHANNEL_311, DEFAULT_CHANNEL, MAX_CALL_HOURS
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ INTERVALS: dict[str, tuple[str, str, str]] = {
 
 # Calls from the public, whatever the channel. "other" (CAD-to-CAD transfers, radio traffic,
 # teletype messages) and "unknown" are neither the public nor an officer on view.
-RESIDENT_ORIGINS = ("911", "non_emergency_phone", "alarm", "text", "walk_in")
+RESIDENT_ORIGINS = ("911", "non_emergency_phone", "alarm", "text", "walk_in", "online")
 ORIGIN_GROUPS = {"resident": "resident-initiated", "officer": "officer-initiated", "unknown": "other or unknown origin"}
 OUTCOME_ORDER = ("arrest", "report", "no_action", "unfounded", "cancelled", "other", "unknown")
 UNCATEGORIZED = "Uncategorized"
@@ -275,8 +275,8 @@ def _time_aggs(t):
 
 # The cube: calls and seconds per call type, origin, priority, outcome and exclusion reason.
 # Categories are joined onto it (a few thousand rows) rather than onto every call.
-CUBE_KEYS = ("agency", "call_type", "call_type_code", "origin_group", "origin", "priority_rank", "outcome",
-             "time_issue")
+CUBE_KEYS = ("agency", "channel", "call_type", "call_type_code", "origin_group", "origin", "priority_rank",
+             "outcome", "time_issue")
 EXCL_KEYS = ("origin_group",) + tuple(f"excl_{k}" for k in (*MEASURES, *INTERVALS))
 
 
@@ -500,6 +500,8 @@ def _from_cube(out: WorkloadTables, cube: pd.DataFrame, measure: str) -> None:
     tb["by_category_origin"] = pd.concat([allrows[co.columns], co], ignore_index=True).sort_values(
         ["origin_group", "hours", "category"], ascending=[True, False, True], ignore_index=True)
 
+    _channel_tables(tb, cube, agg, measure)
+
     pr = _finish(agg(["priority_rank"]), measure, ["priority_rank"])
     tb["by_priority"] = pr.sort_values("priority_rank", ignore_index=True, na_position="last")
 
@@ -525,6 +527,27 @@ def _from_cube(out: WorkloadTables, cube: pd.DataFrame, measure: str) -> None:
     ct["top80"] = (prev < 0.8) & (tot_h > 0)
     tb["by_call_type"] = ct
     tb["lorenz"] = lorenz(ct["hours"].to_numpy(), ct["calls"].to_numpy())
+
+
+def _channel_tables(tb: dict, cube: pd.DataFrame, agg, measure: str) -> None:
+    """Where 311 requests are in scope: calls and time by channel, by category and channel
+    (within each channel, and "all"), and the 311 request types in scope, most calls first
+    (with the default service, police, these are the police work that arrives by 311). Not
+    made for CAD data alone: there every figure would repeat by_category's."""
+    channels = set(cube["channel"].dropna()) if "channel" in cube.columns else set()
+    if channels <= {DEFAULT_CHANNEL}:
+        return
+    tb["by_channel"] = _finish(agg(["channel"]), measure, ["channel"]).sort_values(
+        ["calls", "channel"], ascending=[False, True], ignore_index=True)
+    cc = _finish(agg(["channel", "category"]), measure, ["channel", "category"], within="channel")
+    allrows = tb["by_category"].drop(columns=["crime_group", "demand_type"]).assign(channel="all")
+    tb["by_category_channel"] = pd.concat([allrows[cc.columns], cc], ignore_index=True).sort_values(
+        ["channel", "calls", "category"], ascending=[True, False, True], ignore_index=True)
+    sub = cube[cube["channel"] == CHANNEL_311]
+    g = sub.groupby(["agency", "call_type", "category", "method"], dropna=False, sort=False)
+    rt = _finish(g[_agg_cols()].sum().reset_index(), measure, ["agency", "call_type", "category", "method"])
+    tb["by_311_request_type"] = rt.sort_values(["calls", "agency", "call_type", "category", "method"],
+                                               ascending=[False, True, True, True, True], ignore_index=True)
 
 
 def lorenz(hours, calls=None) -> pd.DataFrame:

@@ -25,7 +25,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, cre
 from typing import Annotated, Literal
 
 from ..errors import Problem, RightResponseError
-from ..schema import ORIGINS, OUTCOMES, SERVICES, TIMESTAMP_FIELDS
+from ..schema import CHANNELS, DEFAULT_CHANNEL, ORIGINS, OUTCOMES, SERVICES, TIMESTAMP_FIELDS
 from ..sqltext import code_spans, ident
 from ..validation import Spec, bad, check
 
@@ -44,7 +44,8 @@ SIMPLE_FIELDS = (
     "longitude",
     "narrative",
 )
-MAPPED_FIELDS = {"priority": None, "origin": ORIGINS, "disposition": OUTCOMES, "service": SERVICES}
+MAPPED_FIELDS = {"priority": None, "origin": ORIGINS, "disposition": OUTCOMES, "service": SERVICES,
+                 "channel": CHANNELS}
 
 
 class AdapterError(RightResponseError, ValueError):
@@ -78,6 +79,7 @@ class Adapter:
     origin: ValueMap
     disposition: ValueMap
     service: ValueMap
+    channel: ValueMap = field(default_factory=lambda: ValueMap(value=DEFAULT_CHANNEL))
     null_values: list[str] = field(default_factory=lambda: ["", "NULL", "null", "N/A"])
     exclude: list[dict] = field(default_factory=list)
     grain: str = "incident"
@@ -305,6 +307,7 @@ def parse_adapter(doc: dict, path: str = "<memory>") -> Adapter:
         origin=_value_map(doc.get("origin")),
         disposition=_value_map(doc.get("disposition")),
         service=_value_map(doc.get("service", {"value": "police"})),
+        channel=_value_map(doc.get("channel", {"value": DEFAULT_CHANNEL})),
         null_values=[str(v) for v in doc.get("null_values", ["", "NULL", "null", "N/A"])],
         exclude=list(doc.get("exclude") or []),
         grain=doc.get("grain", "incident"),

@@ -30,7 +30,7 @@ from typing import Any, Callable
 
 import duckdb
 
-from ..schema import MAX_CALL_HOURS, TIMESTAMP_FIELDS
+from ..schema import DEFAULT_CHANNEL, MAX_CALL_HOURS, TIMESTAMP_FIELDS
 from ..sqltext import ident, literal
 from .adapter import Adapter, AdapterError, ValueMap, expression_columns, lookup_path
 from .column_graph import (NULL_TEXT, AdapterSql, Clean, Col, Instant, Mapped, Node, PassColumn, Raw, Scope,
@@ -354,6 +354,7 @@ class _Compiler:
         origin_raw, origin = vm(ad.origin, "origin", "unknown")
         disp_raw, outcome = vm(ad.disposition, "disposition")
         _, service = vm(ad.service, "service", "police")
+        _, channel = vm(ad.channel, "channel", DEFAULT_CHANNEL)
 
         # timestamps, in dependency order
         ready: dict[str, tuple[Node, Node]] = {}
@@ -436,6 +437,7 @@ class _Compiler:
                              ")) AS VARCHAR) END") if record else NULL_TEXT),
             "call_id": call_id,
             "service": service,
+            "channel": channel,
             **{t: ins[t] for t in TIMESTAMP_FIELDS},
             "received_local": received_local,
             "call_type_code": fld("call_type_code"),

@@ -257,4 +257,19 @@ def open_dataset(workspace: str | os.PathLike, table: str = "calls", con=None):
     con = con or ibis.duckdb.connect()
     if table == "quarantine":
         return con.read_parquet(files, table_name=table)
-    return con.read_parquet(files, table_name=table, hive_partitioning=True, union_by_name=True)
+    t = con.read_parquet(files, table_name=table, hive_partitioning=True, union_by_name=True)
+    return with_defaults(t) if table == "calls" else t
+
+
+def with_defaults(calls):
+    """The calls with the fields added since a workspace was written filled in: ``channel``
+    (absent from files written before it existed, so NULL where such files are read beside
+    newer ones, or missing altogether) is the default channel, which every adapter of that
+    time was. Applied where a workspace is opened, on any engine, so no reader meets a gap."""
+    import ibis
+
+    from ..schema import DEFAULT_CHANNEL
+
+    if "channel" not in calls.columns:
+        return calls.mutate(channel=ibis.literal(DEFAULT_CHANNEL))
+    return calls.mutate(channel=calls.channel.cast("string").fill_null(DEFAULT_CHANNEL))

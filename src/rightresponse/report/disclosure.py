@@ -683,7 +683,7 @@ def count_text(v, min_cell: int, hidden: bool = False) -> str:
 
 # How fine each attribute is: complements are taken at the finest level first, so the totals
 # and roll-ups a reader needs most stay visible.
-_RANK = {"crime_group": 1, "demand_type": 1, "origin_group": 1, "method": 1, "category": 2, "origin": 2,
+_RANK = {"crime_group": 1, "demand_type": 1, "origin_group": 1, "channel": 1, "method": 1, "category": 2, "origin": 2,
          "priority": 2, "how": 2, "district": 2, "beat": 2, "call_type": 3}
 TOTAL = ()  # the conditions of the total: every police call in scope
 
@@ -723,6 +723,23 @@ def _category_origin_whole(r) -> tuple:
     return TOTAL if og == "all" else cond(origin_group=og)
 
 
+def _category_channel(r) -> tuple:
+    ch = r.get("channel")
+    return cond(category=r.get("category")) if ch == "all" else cond(category=r.get("category"), channel=ch)
+
+
+def _category_channel_whole(r) -> tuple:
+    ch = r.get("channel")
+    return TOTAL if ch == "all" else cond(channel=ch)
+
+
+def _request_type_311(r) -> tuple:
+    """A 311 request type in scope: its own count (an agency could take the same call type
+    by CAD too, so it is not by_call_type's count), within the 311 channel."""
+    return cond(call_type=(_plain(r.get("agency")), _plain(r.get("call_type")), _plain(r.get("category")),
+                           _plain(r.get("method"))), channel="311")
+
+
 def _workload(conds: Callable[[dict], tuple], measure: str, measures,
               whole: Callable[[dict], tuple] = lambda r: TOTAL, extra: tuple = ()) -> Declared:
     """A workload table (rightresponse.workload._finish): calls, calls timed under each
@@ -753,6 +770,9 @@ def assessment_declarations(measure: str, measures, outcomes) -> dict[str, Decla
     d["hour_of_week"] = _workload(_how, measure, measures)
     d["by_call_type"] = _workload(_call_type, measure, measures, extra=("cum_share_time", "top80"))
     d["by_category_origin"] = _workload(_category_origin, measure, measures, whole=_category_origin_whole)
+    d["by_channel"] = _workload(_one("channel"), measure, measures)
+    d["by_category_channel"] = _workload(_category_channel, measure, measures, whole=_category_channel_whole)
+    d["by_311_request_type"] = _workload(_request_type_311, measure, measures, whole=lambda r: cond(channel="311"))
     cg = _one("crime_group")
     d["measure_comparison"] = Declared(
         (Cell("calls", "calls", cg),),
@@ -807,7 +827,7 @@ def assessment_relations(led: Ledger, tables: dict, measures) -> None:
         "origin_group": keys("by_origin_group", _one("origin_group")), "origin": keys("by_origin", _one("origin")),
         "priority": keys("by_priority", _one("priority", "priority_rank")), "how": keys("hour_of_week", _how),
         "district": keys("by_district", _one("district")), "beat": keys("by_beat", _one("beat")),
-        "call_type": keys("by_call_type", _call_type),
+        "call_type": keys("by_call_type", _call_type), "channel": keys("by_channel", _one("channel")),
     }
     for dim in dims:
         for key_list in parts.values():  # every partition adds up to the total
@@ -837,6 +857,18 @@ def assessment_relations(led: Ledger, tables: dict, measures) -> None:
         sub = co[co["origin_group"] != "all"]
         roll_up(sub, _category_origin, _one("category"), dims)
         roll_up(sub, _category_origin, _one("origin_group"), dims)
+    cc = tables.get("by_category_channel")
+    if cc is not None and not cc.empty:  # the category-by-channel cells, to both
+        sub = cc[cc["channel"] != "all"]
+        roll_up(sub, _category_channel, _one("category"), dims)
+        roll_up(sub, _category_channel, _one("channel"), dims)
+    rq = tables.get("by_311_request_type")
+    if rq is not None and not rq.empty:  # every 311 request type in scope: to the channel, to its category
+        roll_up(rq, _request_type_311, lambda r: cond(channel="311"), dims)
+        roll_up(rq, _request_type_311, lambda r: cond(category=r.get("category"), channel="311"), dims)
+        for r in rq.to_dict("records"):  # ... and never more than the call type's count over every channel
+            for dim in dims:
+                led.at_most((dim, _request_type_311(r)), (dim, _call_type(r)))
     oc = tables.get("outcomes")
     if oc is not None and not oc.empty:
         outs = [c for c in oc.columns if c not in ("category", "calls")]

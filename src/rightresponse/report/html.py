@@ -423,6 +423,8 @@ def _short(s: dict, name: str) -> str:
 
 def agency_name(a: str) -> str:
     a = str(a).replace("_", " ")
+    if a.endswith(" 311"):  # a city's 311 system: "NYC 311", "Boston 311"
+        return agency_name(a[:-4]) + " 311"
     return a.upper() if len(a) <= 5 else a.title()
 
 
@@ -538,6 +540,79 @@ def _section_origin(r, p, s) -> str:
         + table(by_o, cols) + "".join(parts) + _withheld_note(co)
         + (_cov("; ".join(covtxt)) if covtxt else "")
     )
+
+
+CHANNEL_NAMES = {"cad": "CAD (911 and other calls)", "311": "311 requests", "all": "All"}
+CHANNEL_SHORT = {"cad": "CAD", "311": "311"}
+
+
+def _wide(d: Disclosed, key: str, by: str, cols: list[str]) -> Disclosed:
+    """A long published table (one row per key and ``by`` value) side by side: a column
+    ``{col}_{value}`` per value. Withheld cells stay withheld; a key absent under a value is
+    0 calls there (the long table lists every combination that has calls)."""
+    keys = list(dict.fromkeys(d.values[key]))
+    pos = {(d.values[key].iat[i], d.values[by].iat[i]): i for i in range(len(d))}
+    values, hidden, small = {key: keys}, {key: [False] * len(keys)}, {key: [False] * len(keys)}
+    for b in dict.fromkeys(d.values[by]):
+        for c in cols:
+            name = f"{c}_{b}"
+            idx = [pos.get((k, b)) for k in keys]
+            values[name] = [d.values[c].iat[i] if i is not None else (0 if c == "calls" else None) for i in idx]
+            hidden[name] = [bool(d.hidden[c].iat[i]) if i is not None else False for i in idx]
+            small[name] = [bool(d.small[c].iat[i]) if i is not None else False for i in idx]
+    return Disclosed(d.name, pd.DataFrame(values), pd.DataFrame(hidden), pd.DataFrame(small), d.min_cell)
+
+
+def _section_channel(r, p, s) -> str:
+    """Calls by channel (CAD and 311), per category, and the 311 request types in scope; only
+    where the data holds 311 requests."""
+    bc, cc, rq = p.get("by_channel"), p.get("by_category_channel"), p.get("by_311_request_type")
+    if bc is None or cc is None:
+        return ""
+    police = s["service"] == "police"
+    timed = s["hours"] > 0
+    channels = [c for c in ("cad", "311") if c in _rows(bc, "channel")]
+    wide = _wide(cc, "category", "channel", ["calls", "share_calls", "hours"])
+    cols = [("category", "Category", "text"), ("calls_all", "Calls, all", "int")]
+    for c in channels:
+        cols += [(f"calls_{c}", f"{CHANNEL_NAMES[c]}", "int"), (f"share_calls_{c}", f"% of {CHANNEL_SHORT[c]}", "pct")]
+        if timed and c == "cad":
+            cols.append((f"hours_{c}", "Hours", "hours"))
+    bcols = _time_cols(s, [("channel", "Channel", "text"), ("calls", "Calls", "int"), ("share_calls", "% calls", "pct"),
+                           ("calls_timed", "Calls timed", "int"), ("hours", "Hours", "hours")])
+    named = Disclosed(bc.name, bc.values.assign(channel=bc.values["channel"].map(lambda c: CHANNEL_NAMES.get(c, c))),
+                      bc.hidden, bc.small, bc.min_cell)
+    rows311 = _rows(bc, "channel").get("311")
+    untimed = rows311 is not None and (bc.value(rows311, "calls_timed") or 0) == 0
+    out = (
+        _h2(3, "Calls and 311 requests", "channel")
+        + "<p>A CAD export holds the calls dispatch handled: 911 calls, the non-emergency line, alarms and what "
+          "officers start on view. A 311 system holds service requests to city agencies, and some of them go to "
+          "the police: noise, illegal parking, blocked driveways, homeless encampments. The same kind of problem "
+          "reaches the police by either channel; the table counts each category by channel"
+        + (" (the police calls and requests only)." if police else ".") + "</p>"
+        + table(named, bcols)
+        + ('<p class="note">311 records have a created and a closed time, but no dispatch or arrival, so no officer '
+           "time is measured for them: hours are for CAD calls only. The time a 311 request stays open is not time an "
+           "officer spent on it.</p>" if untimed and timed else "")
+        + "<h3>Categories by channel</h3>" + table(wide, cols) + _withheld_note(cc)
+    )
+    if rq is not None and not rq.empty:
+        heading = "Police work that arrives by 311" if police else "Requests that arrive by 311"
+        rcols = _time_cols(s, [("agency", "Agency", "text"), ("call_type", "Request type", "text"),
+                               ("category", "Category", "text"), ("calls", "Requests", "int"),
+                               ("share_calls", "% of 311 requests here", "pct")])
+        rcols = [c for c in rcols if c[0] not in ("hours", "share_time", "mean_minutes")] + (
+            [("hours", "Hours", "hours")] if timed and not untimed else [])
+        rq_named = Disclosed(rq.name, rq.values.assign(agency=rq.values["agency"].map(agency_name)),
+                             rq.hidden, rq.small, rq.min_cell)
+        out += (f"<h3>{escape(heading)}</h3>"
+                + ("<p>The 311 request types the police handle (in New York, the requests 311 routes to the NYPD), "
+                   "most requests first. The responder policies below apply to these requests as to calls: a noise "
+                   "complaint is the same call whichever line it came in on.</p>" if police else
+                   "<p>The 311 request types in these data, most requests first.</p>")
+                + table(rq_named, rcols, limit=30) + _withheld_note(rq))
+    return out
 
 
 def _section_when(r, p, s) -> str:
@@ -662,6 +737,8 @@ def _section_outcomes(r, p, s) -> str:
 
 
 def _section_concentration(r, p, s) -> str:
+    if s["hours"] <= 0:  # nothing measured (311 requests, received-only exports): the section is left out;
+        return ""        # "What the calls are about" and the data-quality section say why
     title = _h2(7, "Concentration: the call types that take the time", "concentration")
     lz = p["lorenz"].values
     ct = p["by_call_type"]
@@ -1058,11 +1135,13 @@ def render_report(result) -> str:
     mc = p.min_cell
     agencies = ", ".join(agency_name(a) for a in s["agencies"]) or "unnamed agency"
     period = f"{_date(s['period']['start'])} – {_date(s['period']['end'])}"
-    title = "Calls for service: where police time goes" if s["service"] == "police" else "Calls for service assessment"
+    title = ("Calls for service assessment" if s["service"] != "police"
+             else "Calls for service: where police time goes" if s["hours"] > 0
+             else "Calls for service: what the police are asked to do")  # no officer time measured
     lede = "".join(f"<p>{escape(x)}</p>" for x in narrative(result, p, s))
     sections = [
         (_section_time, "time", "Time"), (_section_rollups, "rollups", "Crime groups"),
-        (_section_origin, "origin", "Origin"), (_section_when, "when", "When"),
+        (_section_origin, "origin", "Origin"), (_section_channel, "channel", "311"), (_section_when, "when", "When"),
         (_section_response, "response", "Response"), (_section_outcomes, "outcomes", "Outcomes"),
         (_section_concentration, "concentration", "Concentration"), (_section_geo, "geo", "Where"),
         (_section_who, "who", "Who could respond"), (_section_dispatch, "dispatch", "Dispatch practice"),
