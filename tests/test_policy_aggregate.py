@@ -19,7 +19,7 @@ import rightresponse as rr
 from rightresponse.policy import (apply_policy, compare_policies, list_presets, load_policy, policy_figures,
                                   prepare_history, who_could_respond_html)
 from rightresponse.policy import history
-from rightresponse.policy.model import PRESETS_DIR
+from rightresponse.policy.definition import PRESETS_DIR
 
 from conftest import CFS, need
 

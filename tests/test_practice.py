@@ -31,7 +31,7 @@ from rightresponse import ingest  # noqa: E402
 from rightresponse.cli import main as cli  # noqa: E402
 from rightresponse.ingest.workspace import Workspace  # noqa: E402
 from rightresponse.policy import FLAGS, load_policy, triage_args  # noqa: E402
-from rightresponse.policy.model import DANGER_FLAGS  # noqa: E402
+from rightresponse.policy.vocabulary import DANGER_FLAGS# noqa: E402
 from rightresponse.service.app import create_app  # noqa: E402
 from rightresponse.service.practice import (DAYS, DEAL_SHARES, NARRATIVE_SETS, Card, PracticeRoom,  # noqa: E402
                                             build_deck, check_answer)

@@ -270,7 +270,7 @@ def evaluate(workspace, policy, pilot_start, pilot_end=None, areas=(), decisions
 
     from .ingest.workspace import Workspace, open_dataset
     from .policy import PolicyError, load_policy
-    from .policy.model import RESPONDERS
+    from .policy.vocabulary import RESPONDERS
 
     if measure not in MEASURES:
         raise EvaluateError(f"unknown time measure {measure!r}; choose one of: {', '.join(MEASURES)}")

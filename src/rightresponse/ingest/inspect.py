@@ -17,7 +17,8 @@ import yaml
 
 from ..sqltext import ident
 from .adapter import AdapterError, builtin_adapters, detect_adapter, get_adapter
-from .readers import ReadError, file_kind, read_any
+from .raw_records import ReadError
+from .readers import file_kind, read_any
 
 SENSITIVE_NAME = re.compile(r"addr|location|street|block|comment|narrative|note|remark|^lat|^lon|latitude|longitude|^x$|^y$|^map_?[xy]$", re.I)
 

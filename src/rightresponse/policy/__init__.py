@@ -12,9 +12,11 @@ Policies are YAML (see docs/policies.md and presets/*.yaml); `lint_policy` prove
 of a policy over every kind of call; `diff_policies` compares two.
 """
 
-from .engine import Call, Recommendation, make_call, triage, triage_args
-from .model import (FLAGS, RESPONDERS, Finding, Policy, PolicyError, catalogue, flag_info, list_presets,
-                    load_policy, preset_summaries)
+from .call import Call, make_call
+from .definition import Policy, catalogue, flag_info, list_presets, load_policy, preset_summaries
+from .findings import Finding, PolicyError
+from .triage import Recommendation, triage, triage_args
+from .vocabulary import FLAGS, RESPONDERS
 
 # History, diff and lint need the engine (Ibis, pyarrow) and are imported on first use, so
 # that `rightresponse triage` (one call, on the command line) does not pay 0.25 s for them.

@@ -8,8 +8,9 @@ import pandas as pd
 
 import ibis
 
+from .definition import Policy, _taxonomy_vocab, load_policy
 from .history import PreparedHistory, apply_policy, prepare_history
-from .model import Policy, _taxonomy_vocab, load_policy
+from .triage import compiled
 
 _PROBE_TIMES = (("day", 12 * 60), ("night", 3 * 60))
 
@@ -96,7 +97,7 @@ def _category_diff(pa: Policy, pb: Policy) -> pd.DataFrame:
         for label, minute in _PROBE_TIMES:
             out = []
             for p in (pa, pb):
-                cp = p.compiled
+                cp = compiled(p)
                 rule = cp.match(cat, (), None, None, None, minute, 0)
                 resp, co, _, _ = cp.resolve(rule, None, minute)
                 out.append((resp + (f" + {co}" if co else ""), rule.id))

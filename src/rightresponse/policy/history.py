@@ -42,8 +42,9 @@ import pyarrow.compute as pc
 
 from ..schema import MAX_CALL_HOURS
 from ..workload import DEFAULT_MEASURE, MEASURES, measure_ms
-from .engine import CompiledPolicy, call_type_dangers
-from .model import DANGER_BITS, FLAG_BIT, RESPONDERS, Policy, _taxonomy_vocab, list_presets, load_policy
+from .definition import Policy, _taxonomy_vocab, list_presets, load_policy
+from .triage import CompiledPolicy, call_type_dangers, compiled
+from .vocabulary import DANGER_BITS, FLAG_BIT, RESPONDERS
 
 VIEWS = ("conservative", "optimistic")
 ADVERSE_GROUP = "violent crime"  # crime_group of the taxonomy whose reports count as misroutes
@@ -436,7 +437,7 @@ def _decide(policy: Policy, keys: pd.DataFrame, cuts: list[int]) -> pd.DataFrame
     the engine's own decision (CompiledPolicy.decide): the danger the call type states, the
     rules, and the safety floor. Optimistic: the screen passed; conservative: weapon and
     violence set for the call types history marks as dangerous."""
-    cp: CompiledPolicy = policy.compiled
+    cp: CompiledPolicy = compiled(policy)
     keys = keys[KEY_COLS].drop_duplicates(ignore_index=True)
     out = []
     for rt, cat, pri, org, a, d, danger in keys.itertuples(index=False):

@@ -472,7 +472,7 @@ def _dist(v, key: str, val: _V, allow_data: bool = True) -> Dist | None:
 
 
 def _hours_units(spec, key: str, val: _V) -> tuple[int, ...] | None:
-    from ..policy.model import parse_hours
+    from ..policy.hours import parse_hours
 
     if isinstance(spec, bool):
         val.err(key, "expected a number of units, a mapping of shifts to units, or 168 hourly values")
@@ -676,7 +676,8 @@ def parse_scenario(doc: Any, path: str) -> Scenario:
     if not isinstance(pol, str) or not pol.strip():
         val.err("policy", "name a policy preset (e.g. co-responder-pilot) or a policy YAML file")
     else:
-        from ..policy.model import PolicyError, load_policy
+        from ..policy.definition import load_policy
+        from ..policy.findings import PolicyError
 
         candidate = base / pol
         policy = str(candidate.resolve()) if pol.endswith((".yaml", ".yml")) else pol
