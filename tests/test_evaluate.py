@@ -280,7 +280,7 @@ def test_newey_west_reduces_to_white_at_lag_zero_and_matches_a_hand_computation(
 
 @pytest.fixture(scope="module")
 def nola(tmp_path_factory):
-    from rightresponse.synth import generate
+    from rightresponse.synthetic_cad import generate
 
     root = tmp_path_factory.mktemp("nola")
     res = generate(8_000, root / "nola.parquet", seed=3, calls_per_day=130)

@@ -52,7 +52,7 @@ def test_schema_command_prints_the_schema(kind, tmp_path):
 
 def test_every_package_error_has_the_common_base():
     from rightresponse.assess import AssessError
-    from rightresponse.engine import EngineError
+    from rightresponse.backends import EngineError
     from rightresponse.ingest.adapter import AdapterError
     from rightresponse.ingest.pipeline import IngestError
     from rightresponse.ingest.raw_records import ReadError

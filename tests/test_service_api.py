@@ -28,7 +28,7 @@ from rightresponse.service.app import create_app  # noqa: E402
 from rightresponse.service.testing import cached_model  # noqa: E402
 from rightresponse.taxonomy.classify import default_classifier  # noqa: E402
 from rightresponse.taxonomy.crosswalk import CROSSWALK_DIR  # noqa: E402
-from rightresponse.taxonomy.normalize import match_key  # noqa: E402
+from rightresponse.taxonomy.call_type_text import match_key  # noqa: E402
 from rightresponse.taxonomy.provider import category_provider  # noqa: E402
 
 TOKEN = "test-token-5f2c"

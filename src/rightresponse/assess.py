@@ -196,7 +196,7 @@ class AssessResult:
 def publication(tables: dict, summary: dict, min_cell: int):
     """The assessment's tables after disclosure control, with the comparison panel computed
     from the published shares only."""
-    from .report.compare import comparison_rows
+    from .report.published_figures import comparison_rows
     from .report.disclosure import exact, publish_assessment
 
     totals = {"calls": summary["calls"],
@@ -368,7 +368,7 @@ def assess(paths=None, workspace=None, out=DEFAULT_OUT, min_cell: int = 10, meas
     every preset; ``()`` leaves the section out. ``engine``: "duckdb" (default) or "spark"
     (ingest stays on DuckDB; the workload tables, classification join and policies run on
     Spark, from the same Parquet workspace; ``spark``: a SparkSession to use, else the active
-    one or a new one, see rightresponse.engine.spark_session). The tables are the same on
+    one or a new one, see rightresponse.backends.spark_session). The tables are the same on
     both engines to floating-point tolerance. ``memory_limit`` (DuckDB, e.g. "2GB"): bound the
     analysis's memory (beyond it DuckDB spills to disk); default DuckDB's, 80% of the machine.
     ``exclude_categories`` / ``exclude_call_types``: leave calls of these categories (Vera
@@ -378,12 +378,12 @@ def assess(paths=None, workspace=None, out=DEFAULT_OUT, min_cell: int = 10, meas
     ``overrides`` defaults to the workspace's own decisions (``crosswalk import``) when a
     workspace is named.
     """
-    from . import engine as engines
+    from . import backends
     from .ingest.pipeline import IngestError, ingest
     from .ingest.workspace import Workspace
 
-    if engine not in engines.ENGINES:
-        raise AssessError(f"unknown engine {engine!r}; choose one of: {', '.join(engines.ENGINES)}")
+    if engine not in backends.ENGINES:
+        raise AssessError(f"unknown engine {engine!r}; choose one of: {', '.join(backends.ENGINES)}")
     if measure not in MEASURES:
         raise AssessError(f"unknown time measure {measure!r}; choose one of: {', '.join(MEASURES)}")
     if min_cell < 0:
@@ -426,11 +426,11 @@ def assess(paths=None, workspace=None, out=DEFAULT_OUT, min_cell: int = 10, meas
                 raise AssessError(nothing_loaded(ingested))
             raise AssessError(f"{ws.root}: no calls in this workspace; ingest exports first or pass PATHs")
         try:
-            con = engines.connect(engine, session=spark, memory_limit=memory_limit)
-        except engines.EngineError as exc:
+            con = backends.connect(engine, session=spark, memory_limit=memory_limit)
+        except backends.EngineError as exc:
             raise AssessError(str(exc)) from None
-        calls = engines.open_table(ws.root, "calls", con)
-        sensitive = engines.open_table(ws.root, "sensitive", con) if ws.has("sensitive") else None
+        calls = backends.open_table(ws.root, "calls", con)
+        sensitive = backends.open_table(ws.root, "sensitive", con) if ws.has("sensitive") else None
         excluded = None
         if exclude_categories or exclude_call_types:
             calls, excluded = _exclude(calls, service, measure, max_hours, exclude_categories, exclude_call_types,
@@ -456,7 +456,7 @@ def assess(paths=None, workspace=None, out=DEFAULT_OUT, min_cell: int = 10, meas
         summary = _summary(tables, wl, sample, ws, measure, service, max_hours, min_cell, paths)
         summary["excluded"] = excluded
         summary["ingested_this_run"] = [Path(f.path).name for f in ingested.files] if ingested else []
-        from .report.compare import comparison_rows
+        from .report.published_figures import comparison_rows
 
         tables["comparison"] = pd.DataFrame(comparison_rows(tables, summary["measure_label"]))
         if want_who:
@@ -468,7 +468,7 @@ def assess(paths=None, workspace=None, out=DEFAULT_OUT, min_cell: int = 10, meas
                     who.attrs.get("top_call_types") or [],
                     columns=["policy", "rank", "agency", "call_type", "category", "calls", "hours", "calls_conservative",
                              "responder"])
-        engines.release(con)
+        backends.release(con)
         dispatch = None
         if dispatch_store is not None:
             steps("dispatch practice")
@@ -628,7 +628,7 @@ def _dispatch_practice(store, tables, summary):
 def _quality_tables(ws, con, ingested=None) -> dict[str, pd.DataFrame]:
     """Files (each with the counts of its latest ingest, whether that ingest was this run,
     and the calls the workspace holds from it, whichever run stored them) and quarantine."""
-    from .engine import open_table
+    from .backends import open_table
 
     m = ws.manifest()
     this_run = {f.sha256 for f in ingested.files} if ingested is not None else set()

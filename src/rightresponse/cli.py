@@ -182,7 +182,7 @@ def synth(calls, out, layout, seed, start, calls_per_day, clean, files, file_cal
     The part files in order are the single file's rows for the same seed (a duplicate may
     fall in the file after its original), so both ingest to the same totals.
     """
-    from .synth import Dirt, generate
+    from .synthetic_cad import Dirt, generate
 
     if fmt and not (files or file_calls):
         _fail("--format is for part files: add --files or --file-calls")
@@ -844,7 +844,7 @@ def practice_report(db_url, out, min_cell, block, as_json):
       rightresponse practice report --db sqlite:///training.db --out practice
       rightresponse practice report --db postgresql://rr@localhost/rr --min-cell 5 --json
     """
-    from .report.practice import write_practice_report
+    from .report.practice_report import write_practice_report
     from .service.practice_summary import summarize_practice
     from .service.store import StoreError, redact_text
 

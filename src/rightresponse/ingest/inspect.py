@@ -196,7 +196,7 @@ def compiled_sql(path: Path, adapter: str | None = None) -> list[str]:
     hold the file's distinct values), so it runs over the file, on a throwaway in-memory
     database, exactly as ingest would; nothing is written.
     """
-    from .normalize import Source, normalize
+    from .adapter_compiler import Source, normalize
     from .pipeline import IngestError
     from .readers import csv_scan
 

@@ -307,7 +307,7 @@ def prepare_history(calls, sensitive=None, route_on: str = "initial", *, classif
 def _calls_in_dangerous_types(per_type: pd.DataFrame) -> int:
     """Calls whose routing type states a danger by itself: the calls no policy can move,
     whatever its rules say."""
-    from ..taxonomy.normalize import clean
+    from ..taxonomy.call_type_text import clean
 
     hit = [isinstance(rt, str) and bool(call_type_dangers(clean(rt))[0] & DANGER_BITS) for rt in per_type["route_type"]]
     return int(per_type["calls"][np.array(hit, dtype=bool)].sum()) if len(per_type) else 0

@@ -171,7 +171,7 @@ class CompiledPolicy:
             return (), 0, ()
         t = self._texts.get(call_type)
         if t is None:
-            from ..taxonomy.normalize import clean, normalize
+            from ..taxonomy.call_type_text import clean, normalize
 
             raw = clean(call_type)
             norm = normalize(call_type)

@@ -22,7 +22,7 @@ import pandas as pd
 
 from ..workload import INTERVALS, MEASURES, ORIGIN_GROUPS, OUTCOME_ORDER, reason_text
 from . import charts
-from .compare import CRIME_GROUPS, crime_definitions
+from .published_figures import CRIME_GROUPS, crime_definitions
 from .disclosure import Disclosed, count_text
 
 DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
@@ -895,7 +895,7 @@ def _section_compare(r, p, s) -> str:
             body.append(f"<tr><td>{escape(x.metric)}</td><td class=\"n\">{escape(pub)}</td>"
                         f"<td class=\"n\"><strong>{escape(ours)}</strong></td><td class=\"note\">{escape(x.our_method)}</td></tr>")
     dt = p["by_demand_type"].values
-    from .compare import DETROIT_2019
+    from .published_figures import DETROIT_2019
 
     chart = ""
     if dt["demand_type"].notna().any() and s["hours"] > 0 and dt["share_time"].notna().all():

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from . import erlang
-from .engine import Outcome, PoolRuntime, Simulation, busy_by_slot, minutes_by_slot
+from .discrete_event import Outcome, PoolRuntime, Simulation, busy_by_slot, minutes_by_slot
 from .scenario import Scenario, load_scenario
 from .stream import History, Stream, build_stream, class_maps, load_history, rank_to_class
 
