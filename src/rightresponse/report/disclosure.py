@@ -47,6 +47,8 @@ from typing import Callable, Iterable
 import numpy as np
 import pandas as pd
 
+from ..evaluation_design import CONTRASTS, DID_OUTCOMES, OUTCOMES
+
 NodeId = tuple  # (dimension, conditions): conditions is a sorted tuple of (attribute, value)
 
 
@@ -1240,7 +1242,6 @@ def _evaluation_declared(tables: dict) -> dict[str, Declared]:
     same per week (calls and calls timed); the difference in differences and the event study
     rest on every full week of the two series they compare (a hidden week withholds them);
     ``evaluation_repeat``: rates resting on calls with an address and repeat calls."""
-    from ..evaluate import CONTRASTS, DID_OUTCOMES, OUTCOMES  # noqa: PLC0415 - declared once there
 
     def node(dim, **extra):
         return lambda r: _eval_node(dim, r, **extra)[1]
@@ -1293,7 +1294,6 @@ def _evaluation_relations(led: Ledger, tables: dict) -> None:
     """How the evaluation's counts add up: the two groups to the calls in scope, the treated and
     other areas to the eligible calls, the weeks of a group to its period, and every sub-count
     (timed, from the public, with a response time, by outcome, with an address) below its calls."""
-    from ..evaluate import OUTCOMES  # noqa: PLC0415
 
     per = tables.get("evaluation_periods")
     if per is not None and not per.empty:

@@ -224,12 +224,8 @@ def _tm(key: str) -> Metric:
 
 
 def within_minutes(res, pid: str) -> float:
-    """The pool's service target in minutes (its target, else its staffing rule, else 10)."""
-    from .run import DEFAULT_WITHIN
-
-    p = res.scenario.pools[pid]
-    tgt = p.target or (p.units.staffing if p.units.auto else None)
-    return float(tgt.within_minutes) if tgt and tgt.within_minutes is not None else DEFAULT_WITHIN
+    """The pool's service target in minutes (``Pool.within_minutes``)."""
+    return res.scenario.pools[pid].within_minutes
 
 
 def _roster_text(units) -> str:
