@@ -21,9 +21,10 @@ import pandas as pd
 
 from .errors import RightResponseError
 from . import __version__
+from .measures import DEFAULT_MEASURE, INTERVALS, MEASURES
 from .schema import MAX_CALL_HOURS, QUARANTINE_REASONS
-from .workload import (DEFAULT_MEASURE, INTERVALS, MEASURES, ORIGIN_GROUPS, OUTCOME_ORDER, UNCATEGORIZED, WorkloadError,
-                       compute, coverage_summary, scope_table)
+from .workload import (ORIGIN_GROUPS, OUTCOME_ORDER, UNCATEGORIZED, WorkloadError, compute, coverage_summary,
+                       scope_table)
 
 
 class AssessError(RightResponseError, ValueError):

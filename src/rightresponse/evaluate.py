@@ -38,7 +38,7 @@ import pandas as pd
 from .schema import MAX_CALL_HOURS
 from .evaluation_design import (GROUPS, PERIODS, OUTCOMES, RESPONSE_INTERVAL, REPEAT_DAYS, TOP_REPEAT_LOCATIONS, DID_OUTCOMES,
                                 CONTRASTS, CI_LEVEL, SCALES, CI_METHOD, LIMITS, PLACEBO_NOTE)
-from .workload import DEFAULT_MEASURE, INTERVALS, MEASURES
+from .measures import DEFAULT_MEASURE, INTERVALS, MEASURES
 
 class EvaluateError(ValueError):
     """The evaluation cannot run as asked; the message says why and what to do."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 GROUPS = ("eligible", "comparison")
 PERIODS = ("before", "after")
 OUTCOMES = ("arrest", "report", "no_action")  # the outcome shares reported (workload.OUTCOME_ORDER names)
-RESPONSE_INTERVAL = "to_arrival"  # workload.INTERVALS: received to first unit on scene
+RESPONSE_INTERVAL = "to_arrival"  # measures.INTERVALS: received to first unit on scene
 REPEAT_DAYS = 30
 TOP_REPEAT_LOCATIONS = 100
 DID_OUTCOMES = {"calls_per_week": "calls", "officer_hours_per_week": "officer_hours"}

@@ -22,7 +22,7 @@ re-aggregations of that small table, weighted by its counts. Nothing per call is
 materialized unless a per-call answer is asked for (``apply_policy``), so memory stays flat
 as the data grows. Officer hours are the workload tables' time measure (``measure``, default
 total deployed time, dispatched to cleared), with the same exclusions (missing times, time
-issues, negative durations, calls longer than ``max_hours``): workload.measure_ms.
+issues, negative durations, calls longer than ``max_hours``): measures.measure_ms.
 
 The call type used for routing is the *initial* type where the data has one (what the
 call-taker knew), else the final type; "violent-crime report" uses the final type's category.
@@ -41,7 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..schema import MAX_CALL_HOURS
-from ..workload import DEFAULT_MEASURE, MEASURES, measure_ms
+from ..measures import DEFAULT_MEASURE, MEASURES, measure_ms
 from .definition import Policy, _taxonomy_vocab, list_presets, load_policy
 from .triage import CompiledPolicy, call_type_dangers, compiled
 from .vocabulary import DANGER_BITS, FLAG_BIT, RESPONDERS
@@ -180,7 +180,7 @@ def _route(t, opts: dict, route_on: str):
 
 def _officer_ms(t, measure: str = DEFAULT_MEASURE, max_hours: float = MAX_CALL_HOURS):
     """Officer time of each call in whole milliseconds, or NULL where the call is left out of
-    the time measure: workload.measure_ms, so these hours are the workload tables' hours."""
+    the time measure: measures.measure_ms, so these hours are the workload tables' hours."""
     return measure_ms(t, measure, max_hours)
 
 

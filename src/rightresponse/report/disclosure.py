@@ -48,6 +48,7 @@ import numpy as np
 import pandas as pd
 
 from ..evaluation_design import CONTRASTS, DID_OUTCOMES, OUTCOMES
+from ..measures import INTERVALS
 
 NodeId = tuple  # (dimension, conditions): conditions is a sorted tuple of (attribute, value)
 
@@ -794,7 +795,6 @@ def assessment_declarations(measure: str, measures, outcomes) -> dict[str, Decla
     def public(r):
         return cond(priority=r.get("priority_rank"), public=True)
 
-    from ..workload import INTERVALS  # noqa: PLC0415 - the interval names, declared once there
 
     d["response_times"] = Declared(
         (Cell("calls", "calls", public),) + tuple(Cell(f"n_{k}", f"n:{k}", public) for k in INTERVALS),

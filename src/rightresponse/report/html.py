@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..workload import INTERVALS, MEASURES, ORIGIN_GROUPS, OUTCOME_ORDER, reason_text
+from ..measures import INTERVALS, MEASURES, reason_text
+from ..workload import ORIGIN_GROUPS, OUTCOME_ORDER
 from . import charts
 from .published_figures import CRIME_GROUPS, crime_definitions
 from .disclosure import Disclosed, count_text
