@@ -22,6 +22,7 @@ import pandas as pd
 from .errors import RightResponseError
 from . import __version__
 from .measures import DEFAULT_MEASURE, INTERVALS, MEASURES
+from .report.charts import pct
 from .schema import MAX_CALL_HOURS, QUARANTINE_REASONS
 from .workload import (ORIGIN_GROUPS, OUTCOME_ORDER, UNCATEGORIZED, WorkloadError, compute, coverage_summary,
                        scope_table)
@@ -161,8 +162,8 @@ class AssessResult:
                 lines.append(f"{name[:36]:<36} {count_text(cat.values['calls'].iat[i], mc, True):>8}"
                              + ("" if cat.text(i, "calls") else "   (withheld: protects a small count)"))
                 continue
-            lines.append(f"{name[:36]:<36} {int(calls):>8,} {_shown(cat, i, 'share_calls', _pct_text):>8} "
-                         f"{_shown(cat, i, 'hours', lambda h: f'{h:,.0f}'):>9} {_shown(cat, i, 'share_time', _pct_text):>7}")
+            lines.append(f"{name[:36]:<36} {int(calls):>8,} {_shown(cat, i, 'share_calls', pct):>8} "
+                         f"{_shown(cat, i, 'hours', lambda h: f'{h:,.0f}'):>9} {_shown(cat, i, 'share_time', pct):>7}")
         if len(cat) > 12:
             lines.append(f"... {len(cat) - 12} more categories in by_category")
         lines.append("")
@@ -280,10 +281,6 @@ def _public_excluded(ex: dict | None, mc: int) -> dict | None:
 
 def _int(x):
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else int(x)
-
-
-def _pct_text(x) -> str:
-    return f"{100 * x:.1f}%"
 
 
 def _shown(d, i: int, col: str, fmt) -> str:

@@ -22,7 +22,7 @@ from .vocabulary import FLAGS, RESPONDERS
 # that `rightresponse triage` (one call, on the command line) does not pay 0.25 s for them.
 _LAZY = {"PolicyDiff": "diff", "diff_policies": "diff", "LintReport": "lint", "lint_policy": "lint",
          **{n: "history" for n in ("PolicyFigures", "PreparedHistory", "apply_policy", "compare_policies",
-                                   "policy_figures", "prepare_history", "who_could_respond_html")}}
+                                   "policy_figures", "prepare_history")}}
 
 
 def __getattr__(name):
@@ -36,5 +36,5 @@ __all__ = [
     "Call", "Finding", "FLAGS", "LintReport", "Policy", "PolicyDiff", "PolicyError", "PolicyFigures",
     "PreparedHistory", "RESPONDERS", "Recommendation", "apply_policy", "catalogue", "compare_policies",
     "diff_policies", "flag_info", "lint_policy", "list_presets", "load_policy", "make_call", "policy_figures",
-    "prepare_history", "preset_summaries", "triage", "triage_args", "who_could_respond_html",
+    "prepare_history", "preset_summaries", "triage", "triage_args",
 ]

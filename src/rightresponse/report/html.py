@@ -64,7 +64,7 @@ def fmt_int(v) -> str:
 
 
 def fmt_pct(v, d: int = 1) -> str:
-    return "–" if _nan(v) else f"{100 * float(v):.{d}f}%"
+    return charts.pct(v, d)
 
 
 def fmt_hours(v) -> str:
@@ -790,7 +790,7 @@ def _section_geo(r, p, s) -> str:
 
 def _section_who(r, p, s) -> str:
     """Who could respond: each responder policy applied to these calls (rightresponse.policy)."""
-    from ..policy import who_could_respond_html
+    from .who_could_respond import who_could_respond_html
 
     who = p.get("who_could_respond")
     if who is None or who.empty:

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from ..report.charts import pct
+
 DEFAULT_MIN_CELL = 10
 WITHHELD = "[withheld]"  # a figure withheld so that a small count cannot be worked out
 NOISE = 1e-9  # differences of float sums (hours freed in a status quo) below this are zero
@@ -170,7 +172,8 @@ def _n(v, d: int = 0) -> str:
 
 
 def _pct(v, d: int = 0) -> str:
-    return "n/a" if v is None or v != v else f"{100 * v:.{d}f}%"
+    """Shares in the simulation's lines: whole percent unless asked (``report.charts.pct``)."""
+    return pct(v, d, missing="n/a")
 
 
 def _money(v) -> str:
