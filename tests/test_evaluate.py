@@ -364,7 +364,7 @@ def _decisions(n: int, seed: int = 5) -> list[dict]:
 
 
 def test_adherence_overrides_and_fallbacks_from_the_decision_log(decc, db_url):
-    from rightresponse.service.store import DecisionStore
+    from rightresponse.decisions.log import DecisionStore
 
     ws = decc[0]
     rows = _decisions(200)

@@ -59,7 +59,7 @@ def test_every_package_error_has_the_common_base():
     from rightresponse.ingest.workspace import WorkspaceBusy
     from rightresponse.policy.findings import PolicyError
     from rightresponse.service.server import ServeError
-    from rightresponse.service.store import ConflictError, StoreError
+    from rightresponse.decisions.log import ConflictError, StoreError
     from rightresponse.service.testing import PostgresUnavailable
     from rightresponse.simulate.scenario import ScenarioError
     from rightresponse.simulate.stream import DataError

@@ -576,39 +576,18 @@ def _who_could_respond(calls, sensitive, policies, overrides, model_path, measur
 
 
 def _open_decisions(url):
-    """The decision log, opened read-only: a missing SQLite file or a database without the
-    log is an error here, never silently created by the report."""
-    from sqlalchemy import inspect as sa_inspect
-    from sqlalchemy.engine import make_url
-
-    from .service.store import DecisionStore, StoreError, normalize_url, redact
+    """The decision log, opened read-only (``decisions.open_existing_log``)."""
+    from .decisions.log import StoreError, open_existing_log
 
     try:
-        norm = normalize_url(url)
-    except StoreError as exc:
-        raise AssessError(f"--decisions: {exc}") from None
-    u = make_url(norm)
-    if u.get_backend_name() == "sqlite" and u.database not in (None, "", ":memory:") \
-            and not Path(u.database).is_file():
-        raise AssessError(f"decision log {u.database} does not exist (record decisions with "
-                          "`rightresponse serve --db ...` first)")
-    try:
-        store = DecisionStore(norm, create=False)
-        if not sa_inspect(store.engine).has_table("decisions"):
-            store.close()
-            raise AssessError(f"{redact(norm)} holds no decision log (no 'decisions' table)")
+        return open_existing_log(url)
     except StoreError as exc:
         raise AssessError(str(exc)) from None
-    except AssessError:
-        raise
-    except Exception as exc:  # driver or connection errors
-        raise AssessError(f"cannot open decision log {redact(norm)}: {type(exc).__name__}: {exc}") from None
-    return store
 
 
 def _dispatch_practice(store, tables, summary):
-    """The decision log's override rates and the alternative team's share (service.summarize_decisions)."""
-    from .service.summary import summarize_decisions
+    """The decision log's override rates and the alternative team's share (decisions.summarize_decisions)."""
+    from .decisions.dispatch_summary import summarize_decisions
 
     try:
         ds = summarize_decisions(store)

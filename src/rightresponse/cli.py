@@ -334,7 +334,7 @@ def assess(paths, workspace, out, min_cell, measure, adapter, decisions_url, as_
                   overrides=overrides, exclude_categories=exclude_categories, exclude_call_types=exclude_call_types)
     except AssessError as exc:
         if decisions_url:  # never echo the decision log's password
-            from .service.store import redact_text
+            from .decisions.log import redact_text
 
             _fail(redact_text(str(exc), decisions_url))
         _fail(str(exc))
@@ -389,7 +389,7 @@ def evaluate(workspace, policy, pilot_start, pilot_end, areas, decisions_url, ou
                   min_cell=min_cell, measure=measure)
     except EvaluateError as exc:
         if decisions_url:  # never echo the decision log's password
-            from .service.store import redact_text
+            from .decisions.log import redact_text
 
             _fail(redact_text(str(exc), decisions_url))
         _fail(str(exc))
@@ -815,7 +815,7 @@ def serve(policies, host, port, db_url, workspace, agency, model, overrides, sto
             max_body=max_body, reload_interval=reload_interval, read_access=read_access, log_level=log_level,
             allow_hosts=allow_hosts, practice=practice)
     except (ValueError, FileNotFoundError) as exc:  # set-up errors: PolicyError, StoreError, ServeError, TaxonomyError ...
-        from .service.store import redact_text
+        from .decisions.log import redact_text
 
         _fail(redact_text(str(exc), db_url))
 
@@ -845,8 +845,8 @@ def practice_report(db_url, out, min_cell, block, as_json):
       rightresponse practice report --db postgresql://rr@localhost/rr --min-cell 5 --json
     """
     from .report.practice_report import write_practice_report
-    from .service.practice_summary import summarize_practice
-    from .service.store import StoreError, redact_text
+    from .decisions.practice_summary import summarize_practice
+    from .decisions.log import StoreError, redact_text
 
     try:
         summary = summarize_practice(db_url, block=block)

@@ -15,7 +15,7 @@ Everything here reuses a decision or a measure made elsewhere, so a figure means
   with its exclusions); response time is its ``to_arrival`` interval (received to first unit
   on scene) for calls from the public, the interval the assessment's response-time table
   shows; outcomes are its outcome classes;
-* the decision log's adherence and override reasons are ``service.summarize_decisions``;
+* the decision log's adherence and override reasons are ``decisions.summarize_decisions``;
 * every published number passes rightresponse.report.disclosure (``publish_evaluation``).
 
 The engine does the per-call work in two passes grouped by distinct values (day x group x
@@ -341,11 +341,11 @@ def _is_sample(ws) -> bool:
 
 
 def _open_decisions(url):
-    from .assess import AssessError, _open_decisions as open_log
+    from .decisions.log import StoreError, open_existing_log
 
     try:
-        return open_log(url)
-    except AssessError as exc:
+        return open_existing_log(url)
+    except StoreError as exc:
         raise EvaluateError(str(exc)) from None
 
 
@@ -676,33 +676,11 @@ def _repeat_calls(t, sensitive, window: Window):
 
 
 def _decision_tables(store, policy_id: str, window: Window) -> dict[str, pd.DataFrame]:
-    """Adherence and override reasons (service.summarize_decisions) over the pilot's days, and
-    the fallbacks: eligible decisions (the rule sent the call to an alternative responder)
-    where the console's recommendation had already gone down the fallback chain (recommended
-    is not the rule's responder: the team off duty at that hour or marked busy, or its
-    screening questions unanswered; the log does not store which), and those the call-taker
-    overrode with the console's reason code ``responder_unavailable`` ("busy or off duty")."""
-    from sqlalchemy import and_, case, func, select
+    """The decision log over the pilot's days (``decisions.dispatch_summary.pilot_decision_tables``)."""
+    from .decisions.dispatch_summary import pilot_decision_tables
 
-    from .service.store import decisions as log
-    from .service.summary import _db_time, _when, dispatch_only, summarize_decisions
-
-    since = datetime.combine(window.start, datetime.min.time())
-    until = datetime.combine(window.after_end, datetime.min.time())
-    ds = summarize_decisions(store, since=since, until=until, policy=policy_id)
-    tables = ds.tables()
-    d = log.c
-    fell = and_(d.eligible, d.recommended != d.intended)
-    unavailable = and_(d.eligible, d.accepted == False, d.override_reason == "responder_unavailable")  # noqa: E712
-    q = select(func.sum(case((fell, 1), else_=0)), func.sum(case((unavailable, 1), else_=0)),
-               func.sum(case((fell | unavailable, 1), else_=0))).where(
-        d.recorded_at >= _db_time(store, _when(since)), d.recorded_at < _db_time(store, _when(until)),
-        d.policy == policy_id, dispatch_only(store))  # practice answers are not dispatches
-    with store.engine.connect() as con:
-        a, b, c = con.execute(q).one()
-    tables["dispatch_fallbacks"] = pd.DataFrame([{"eligible": ds.eligible, "recommendation_fell_back": int(a or 0),
-                                                  "overridden_unavailable": int(b or 0), "fallbacks": int(c or 0)}])
-    return tables
+    return pilot_decision_tables(store, policy_id, datetime.combine(window.start, datetime.min.time()),
+                                 datetime.combine(window.after_end, datetime.min.time()))
 
 
 # ---------------------------------------------------------------------------- JSON

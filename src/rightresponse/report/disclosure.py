@@ -954,7 +954,7 @@ _DISPATCH_DIMS = ("decisions", "overrides", "eligible", "handled")
 
 
 def _dispatch_declared() -> dict[str, Declared]:
-    """The decision-log tables (rightresponse.service.summarize_decisions)."""
+    """The decision-log tables (rightresponse.decisions.summarize_decisions)."""
     def by(attr, col):
         return lambda r: cond(**{attr: r.get(col)})
 
@@ -1076,7 +1076,7 @@ _PRACTICE_KEYS = {"practice_totals": (), "practice_by_trainee": ("trainee",),
 
 
 def _practice_declared() -> dict[str, Declared]:
-    """The practice-report tables (rightresponse.service.practice_summary): answered, agreed and
+    """The practice-report tables (rightresponse.decisions.practice_summary): answered, agreed and
     unsafe are counts; agreement rests on answered and agreed."""
     out = {}
     for name, keys in _PRACTICE_KEYS.items():

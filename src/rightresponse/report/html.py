@@ -810,7 +810,7 @@ def _section_who(r, p, s) -> str:
 
 
 def dispatch_section(p, heading_level: int = 2, period: str = "") -> str:
-    """The decision-log section from its published tables (rightresponse.service.summarize_decisions,
+    """The decision-log section from its published tables (rightresponse.decisions.summarize_decisions,
     disclosed by rightresponse.report.disclosure). ``p``: a publication with the dispatch tables."""
     tot = p.get("dispatch_totals")
     if tot is None:

@@ -54,7 +54,7 @@ from ..policy import FLAGS, Policy, flag_info, make_call, triage
 from ..policy.triage import compiled
 from ..policy.vocabulary import DANGER_FLAGS, SCREEN_ORDER
 from .policies import explain
-from .summary import ALTERNATIVE_RESPONDERS
+from ..decisions.dispatch_summary import ALTERNATIVE_RESPONDERS
 
 # Shares of the deal by kind of card (see the module docstring). Data, documented in docs/practice.md.
 DEAL_SHARES = {"screen": 0.45, "changed": 0.35, "same": 0.20}
