@@ -8,14 +8,18 @@ measures and all three response intervals can be computed).
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import json
 import math
+import os
 import shutil
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -342,16 +346,10 @@ class _Steps:
             self.bar.close()
 
 
-def assess(paths=None, workspace=None, out=DEFAULT_OUT, min_cell: int = 10, measure: str = DEFAULT_MEASURE,
-           progress: bool = False, service: str | None = "police", max_hours: float = MAX_CALL_HOURS,
-           overrides=None, model_path=None, write: bool = True, adapter: str | None = None,
-           decisions=None, policies=None, engine: str = "duckdb", spark=None,
-           memory_limit: str | None = None, exclude_categories=(), exclude_call_types=()) -> AssessResult:
-    """Assess calls for service: tables plus DIR/report.html.
-
-    * no ``paths`` and no ``workspace``: the bundled real sample (DECC exports);
-    * ``paths``: ingest them (into ``workspace`` if given, else a temporary one), classify, assess;
-    * ``workspace`` only: reuse an existing workspace.
+@dataclass(frozen=True)
+class AssessOptions:
+    """Everything that shapes an assessment besides its data, validated when it is made: a bad
+    value is an AssessError naming the option, before any work starts.
 
     ``measure``: on_scene, deployed (default) or unit_weighted. ``service``: which
     discipline's time to measure (police by default; None for all). ``min_cell``: counts
@@ -374,18 +372,88 @@ def assess(paths=None, workspace=None, out=DEFAULT_OUT, min_cell: int = 10, meas
     service to the public (off-duty details, administrative statuses); the report and the
     summary state what was left out and the figures before (``summary["excluded"]``).
     ``overrides`` defaults to the workspace's own decisions (``crosswalk import``) when a
-    workspace is named.
+    workspace is named. ``write``: write the report and tables to ``out`` (default True);
+    ``progress``: a progress bar on stderr.
     """
+
+    out: str | os.PathLike = DEFAULT_OUT
+    min_cell: int = 10
+    measure: str = DEFAULT_MEASURE
+    service: str | None = "police"
+    max_hours: float = MAX_CALL_HOURS
+    overrides: Any = None
+    model_path: str | os.PathLike | None = None
+    write: bool = True
+    adapter: str | None = None
+    decisions: str | None = None
+    policies: tuple | None = None
+    engine: str = "duckdb"
+    memory_limit: str | None = None
+    exclude_categories: tuple[str, ...] = ()
+    exclude_call_types: tuple[str, ...] = ()
+    progress: bool = False
+
+    def __post_init__(self):
+        from .backends import ENGINES
+
+        if self.engine not in ENGINES:
+            raise AssessError(f"engine: unknown engine {self.engine!r}; choose one of: {', '.join(ENGINES)}")
+        if self.measure not in MEASURES:
+            raise AssessError(f"measure: unknown time measure {self.measure!r}; choose one of: {', '.join(MEASURES)}")
+        if isinstance(self.min_cell, bool) or not isinstance(self.min_cell, int) or self.min_cell < 0:
+            raise AssessError(f"min_cell: a whole number, 0 or more, not {self.min_cell!r}")
+        if isinstance(self.max_hours, bool) or not isinstance(self.max_hours, (int, float)) or not self.max_hours > 0:
+            raise AssessError(f"max_hours: a number of hours above 0, not {self.max_hours!r}")
+        if self.service is not None and not isinstance(self.service, str):
+            raise AssessError(f"service: a service name such as 'police', or None for all, not {self.service!r}")
+        for name in ("exclude_categories", "exclude_call_types"):
+            v = getattr(self, name) or ()
+            if isinstance(v, str):
+                v = (v,)
+            object.__setattr__(self, name, tuple(v))
+        if self.policies is not None and not isinstance(self.policies, tuple):
+            object.__setattr__(self, "policies", (self.policies,) if isinstance(self.policies, str)
+                               else tuple(self.policies))
+        object.__setattr__(self, "exclude_categories", _valid_categories(self.exclude_categories))
+
+    def replace(self, **changes) -> "AssessOptions":
+        """These options with ``changes`` (names checked, with did-you-mean)."""
+        known = [f.name for f in fields(self)]
+        for k in changes:
+            if k not in known:
+                near = difflib.get_close_matches(k, known, n=1)
+                raise AssessError(f"unknown option {k!r}" + (f" (did you mean {near[0]!r}?)" if near else "")
+                                  + f"; options: {', '.join(known)}")
+        return dataclasses.replace(self, **changes)
+
+
+def assess(paths=None, workspace=None, options: AssessOptions | None = None, *, spark=None,
+           **option_values) -> AssessResult:
+    """Assess calls for service: tables plus OUT/report.html.
+
+    * no ``paths`` and no ``workspace``: the bundled real sample (DECC exports);
+    * ``paths``: ingest them (into ``workspace`` if given, else a temporary one), classify, assess;
+    * ``workspace`` only: reuse an existing workspace.
+
+    ``options``: an :class:`AssessOptions`; keyword arguments change single options
+    (``assess(workspace="ws", min_cell=5)`` is ``assess(workspace="ws",
+    options=AssessOptions(min_cell=5))``). ``spark``: a SparkSession for ``engine="spark"``.
+
+        >>> import rightresponse as rr
+        >>> res = rr.assess(options=rr.AssessOptions(write=False, policies=()))  # the bundled sample
+        >>> res.summary["calls"] > 10_000
+        True
+    """
+    o = (options or AssessOptions()).replace(**option_values) if option_values else (options or AssessOptions())
+    out, min_cell, measure, progress, service, max_hours = o.out, o.min_cell, o.measure, o.progress, o.service, o.max_hours
+    overrides, model_path, write, adapter, decisions, policies = (o.overrides, o.model_path, o.write, o.adapter,
+                                                                   o.decisions, o.policies)
+    engine, memory_limit, exclude_categories, exclude_call_types = (o.engine, o.memory_limit, o.exclude_categories,
+                                                                     o.exclude_call_types)
     from . import backends
     from .ingest.pipeline import IngestError, ingest
     from .ingest.workspace import Workspace
 
-    if engine not in backends.ENGINES:
-        raise AssessError(f"unknown engine {engine!r}; choose one of: {', '.join(backends.ENGINES)}")
-    if measure not in MEASURES:
-        raise AssessError(f"unknown time measure {measure!r}; choose one of: {', '.join(MEASURES)}")
-    if min_cell < 0:
-        raise AssessError("min_cell must be 0 or more")
     sample = None
     if paths is None and workspace is None:
         from .samples import DEFAULT_SAMPLE, sample_paths
@@ -402,8 +470,7 @@ def assess(paths=None, workspace=None, out=DEFAULT_OUT, min_cell: int = 10, meas
 
         overrides = workspace_overrides(workspace)  # what `crosswalk import` decided
     ws = Workspace(workspace)
-    exclude_categories = _valid_categories(exclude_categories)
-    exclude_call_types = tuple(str(x).strip() for x in (exclude_call_types or ()) if str(x).strip())
+    exclude_call_types = tuple(str(x).strip() for x in exclude_call_types if str(x).strip())
     want_who = policies is None or len(policies) > 0
     # ingest, 5 or 6 engine passes (see workload.compute), data quality, policies, decisions, report
     steps = _Steps(progress, (1 if paths else 0) + 6 + 1 + (1 if want_who else 0)

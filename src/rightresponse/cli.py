@@ -321,7 +321,7 @@ def assess(paths, workspace, out, min_cell, measure, adapter, decisions_url, as_
       rightresponse crosswalk export --workspace ws -o review.csv  # then edit categories, and:
       rightresponse assess --workspace ws --overrides review.csv
     """
-    from .assess import AssessError, assess as run
+    from .assess import AssessError, AssessOptions, assess as run
 
     if workspace and not paths and not Path(workspace).is_dir():
         _fail(f"workspace {workspace} does not exist; give PATHS to ingest into it")
@@ -329,9 +329,10 @@ def assess(paths, workspace, out, min_cell, measure, adapter, decisions_url, as_
     if missing:
         _fail(f"no such file or directory: {missing[0]}")
     try:
-        res = run(paths=list(paths) or None, workspace=workspace, out=out, min_cell=min_cell, measure=measure,
-                  adapter=adapter, decisions=decisions_url, progress=sys.stderr.isatty(), engine=engine,
-                  overrides=overrides, exclude_categories=exclude_categories, exclude_call_types=exclude_call_types)
+        options = AssessOptions(out=out, min_cell=min_cell, measure=measure, adapter=adapter, decisions=decisions_url,
+                                progress=sys.stderr.isatty(), engine=engine, overrides=overrides,
+                                exclude_categories=exclude_categories, exclude_call_types=exclude_call_types)
+        res = run(paths=list(paths) or None, workspace=workspace, options=options)
     except AssessError as exc:
         if decisions_url:  # never echo the decision log's password
             from .decisions.log import redact_text
