@@ -37,6 +37,8 @@ from rightresponse.policy import apply_policy, load_policy, prepare_history
 from conftest import CFS, need
 from test_decisions_store import db_url  # noqa: F401 - the fixture: SQLite and a real PostgreSQL
 
+pytestmark = pytest.mark.slow  # module fixtures build real workspaces; run by .ci/run and `pytest -q`
+
 DECC = CFS / "decc_psap_2025"
 START = date(2025, 10, 12)
 POLICY = "denver-star"

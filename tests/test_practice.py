@@ -42,6 +42,8 @@ from rightresponse.taxonomy.classify import default_classifier  # noqa: E402
 from rightresponse.taxonomy.narrative import narrative_flags  # noqa: E402
 from rightresponse.taxonomy.provider import category_provider  # noqa: E402
 
+pytestmark = pytest.mark.slow  # module fixtures build real workspaces; run by .ci/run and `pytest -q`
+
 SLO = CFS / "san_luis_obispo" / "SLOPD_report_2022-03-15.csv"
 TOKEN = "practice-token-77"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
