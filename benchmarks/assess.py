@@ -245,7 +245,7 @@ def _same(a: dict, b: dict) -> bool:
 
 
 def run_size(n: int, work: Path, args) -> dict:
-    from rightresponse.synth import generate
+    from rightresponse.synthetic_cad import generate
 
     work.mkdir(parents=True, exist_ok=True)
     src = work / f"synthetic_new_orleans_{n}.parquet"

@@ -41,7 +41,7 @@ import pandas as pd
 
 from rightresponse.taxonomy import CallTypeClassifier
 from rightresponse.taxonomy.crosswalk import agency_id
-from rightresponse.taxonomy.store import code_pairs, training_data
+from rightresponse.taxonomy.shipped_model import code_pairs, training_data
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_LABELS = REPO.parent / "shared" / "data" / "labels" / "vera_call_types_train.csv"

@@ -31,7 +31,7 @@ from classify_accuracy import (DEFAULT_HAND, DEFAULT_LABELS, evaluate, held_out_
                                pool, public)
 
 from rightresponse.taxonomy import CallTypeClassifier  # noqa: E402
-from rightresponse.taxonomy.store import code_pairs, training_data  # noqa: E402
+from rightresponse.taxonomy.shipped_model import code_pairs, training_data  # noqa: E402
 
 t0 = time.perf_counter()
 import torch  # noqa: E402,F401

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from rightresponse.taxonomy import CallTypeClassifier, categorize, load_crosswalks, resolve
-from rightresponse.taxonomy.store import build_default_classifier
+from rightresponse.taxonomy.shipped_model import build_default_classifier
 
 
 def make_types(n_types: int, seed: int = 0) -> pd.DataFrame:

@@ -4,7 +4,7 @@
 
 The earlier commit's source is exported with ``git archive`` into a temporary folder (it is
 never copied into ``src/``). Every input (each real sample folder under ``--samples``, and a
-synthetic export of ``--calls`` calls made by ``rightresponse.synth``) is ingested twice, each
+synthetic export of ``--calls`` calls made by ``rightresponse.synthetic_cad``) is ingested twice, each
 time in a fresh Python process: once with that source first on ``PYTHONPATH``, once with this
 tree. Every table of the two workspaces (calls, sensitive, units, quarantine; all columns,
 the partition columns included) is then compared both ways with ``EXCEPT ALL``, so a row
@@ -102,7 +102,7 @@ def main(argv=None) -> int:
         new_src = export_source(args.new, work / "new_tree") if args.new else ROOT / "src"
         inputs = {p.name: [str(p)] for p in sorted(Path(args.samples).iterdir()) if p.is_dir()}
         if args.calls:
-            from rightresponse.synth import generate
+            from rightresponse.synthetic_cad import generate
 
             synthetic = work / f"synthetic_{args.calls}.csv"
             generate(args.calls, synthetic, seed=0)

@@ -124,7 +124,7 @@ def main(argv=None) -> int:
         print(json.dumps(out))
         return 0
 
-    from rightresponse.synth import generate
+    from rightresponse.synthetic_cad import generate
 
     work = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="rr-bench-"))
     work.mkdir(parents=True, exist_ok=True)

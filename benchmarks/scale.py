@@ -6,7 +6,7 @@
 
 For each size a synthetic New Orleans export spanning ``--days`` (10 years by default, for
 every size) is generated in chunks as a directory of Parquet part files
-(``rightresponse.synth.generate(..., files=K)``, about ``--file-calls`` calls per file and at
+(``rightresponse.synthetic_cad.generate(..., files=K)``, about ``--file-calls`` calls per file and at
 least 2 files; not timed), then ingested once into a workspace with
 ``rightresponse.ingest(dir, workspace=..., jobs=--jobs)`` (timed; ``jobs`` is passed only if
 this version of ingest has it, and the JSON says which). The ingest's counts must match what
@@ -124,7 +124,7 @@ def step_assess(work: Path, engine: str, spark_memory: str, duckdb_memory: str) 
     session = None
     t0 = time.perf_counter()
     if engine == "spark":
-        from rightresponse.engine import spark_session
+        from rightresponse.backends import spark_session
 
         session = spark_session("local[*]", config={"spark.driver.memory": spark_memory})
     startup = time.perf_counter() - t0
@@ -140,7 +140,7 @@ def step_assess(work: Path, engine: str, spark_memory: str, duckdb_memory: str) 
 
 def ensure_data(n: int, work: Path, args) -> dict:
     """The part files for ``n`` calls in WORK/data (generated unless synth.json says they are there)."""
-    from rightresponse.synth import generate
+    from rightresponse.synthetic_cad import generate
 
     work.mkdir(parents=True, exist_ok=True)
     data, synth_json = work / "data", work / "synth.json"

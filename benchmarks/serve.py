@@ -36,7 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from rightresponse.service.store import DecisionStore  # noqa: E402
+from rightresponse.decisions.log import DecisionStore  # noqa: E402
 from rightresponse.service.testing import ServerProcess, temporary_postgres, trained_model  # noqa: E402
 
 TOKEN = "bench-" + uuid.uuid4().hex

@@ -5,7 +5,7 @@
 Steps (only the last two are the benchmark; the others are reported for context):
 
   generate  a synthetic New Orleans-layout export of N calls spread over one year
-            (rightresponse.synth, calibrated on the real samples), Parquet.
+            (rightresponse.synthetic_cad, calibrated on the real samples), Parquet.
   ingest    rightresponse.ingest into a workspace.
   prepare   the scenario's history: taxonomy + the nicjr-tiers policy applied to every
             call (rightresponse.policy), joined to the calls' times.
@@ -138,11 +138,11 @@ def main() -> None:
     args = ap.parse_args()
 
     import rightresponse as rr
-    from rightresponse.simulate.engine import Simulation
+    from rightresponse.simulate.discrete_event import Simulation
     from rightresponse.simulate.run import _demand, _rosters, _runtime_pools, run_history
     from rightresponse.simulate.scenario import parse_scenario
     from rightresponse.simulate.stream import build_stream, class_maps, load_history
-    from rightresponse.synth import Dirt, generate
+    from rightresponse.synthetic_cad import Dirt, generate
 
     work = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="rr-bench-sim-"))
     work.mkdir(parents=True, exist_ok=True)

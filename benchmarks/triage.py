@@ -29,9 +29,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from rightresponse.policy.engine import Call, triage  # noqa: E402
-from rightresponse.policy.model import FLAGS, parse_policy  # noqa: E402
-from rightresponse.policy.model import _taxonomy_vocab  # noqa: E402
+from rightresponse.policy.call import Call  # noqa: E402
+from rightresponse.policy.definition import _taxonomy_vocab, parse_policy  # noqa: E402
+from rightresponse.policy.triage import compiled, triage  # noqa: E402
+from rightresponse.policy.vocabulary import FLAGS  # noqa: E402
 from rightresponse.schema import ORIGINS  # noqa: E402
 
 WORDS = ["WELFARE", "CHECK", "TRESPASS", "INTOX", "NOISE", "PARTY", "THEFT", "BURGLARY", "ALARM", "DISTURBANCE",
@@ -129,7 +130,7 @@ def main(argv=None) -> dict:
     calls = make_calls(args.calls, rng)
     _, cat_group, _ = _taxonomy_vocab(None)
 
-    policy.compiled  # compile once (not timed), as a dispatch centre would at start-up
+    compiled(policy)  # compile once (not timed), as a dispatch centre would at start-up
     for c in calls[:2000]:  # warm the per-policy call-type text cache, as a live shift would
         triage(policy, c)
 

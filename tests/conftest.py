@@ -138,7 +138,7 @@ def decc_ws(tmp_path_factory):
 def small_ws(tmp_path_factory):
     """A workspace of 3,000 synthetic New Orleans calls, for engine tests that need any data."""
     import rightresponse as rr
-    from rightresponse.synth import generate
+    from rightresponse.synthetic_cad import generate
 
     root = tmp_path_factory.mktemp("small")
     res = generate(3_000, root / "nola.parquet", seed=4)

@@ -23,6 +23,8 @@ from test_adapters_311 import BALTIMORE, BOSTON, NYC_CSV, NYC_JSON, raw_records
 from test_assess import NULLS, TS, _instant, _issue, decc_run
 from test_report import ARGS, CHROMIUM
 
+pytestmark = pytest.mark.slow  # module fixtures build real workspaces; run by .ci/run and `pytest -q`
+
 WEEK = REPO / "src/rightresponse/data/sample/decc_psap_2025/week39.csv.gz"
 CROSSWALKS = REPO / "src/rightresponse/taxonomy/crosswalks"
 

@@ -13,8 +13,8 @@ import pytest
 
 from rightresponse.taxonomy import CallTypeClassifier, classify_values, default_classifier, load_crosswalk
 from rightresponse.taxonomy.lexicon import Lexicon
-from rightresponse.taxonomy.model import _Vectorizer, char_grams, choose_threshold, word_grams
-from rightresponse.taxonomy.normalize import model_text, normalize
+from rightresponse.taxonomy.calltype_classifier import _Vectorizer, char_grams, choose_threshold, word_grams
+from rightresponse.taxonomy.call_type_text import model_text, normalize
 
 TEXTS = ["BURGLARY RESIDENTIAL", "THEFT FROM AUTO", "SUSPICIOUS PERSON", "NOISE COMPLAINT LOUD PARTY",
          "AUTO ACCIDENT WITH INJURY", "THEFT", "A", "BURGLARY AUTO AUTO"]
@@ -117,10 +117,10 @@ def test_shipped_model_threshold_comes_from_out_of_city_answers():
 
 
 def test_model_is_loaded_not_trained_once_built(monkeypatch):
-    from rightresponse.taxonomy import store
+    from rightresponse.taxonomy import shipped_model
 
     default_classifier()  # built (or already) in this session's cache
-    store._cached.cache_clear()
+    shipped_model._cached.cache_clear()
 
     def no_training(*a, **k):
         raise AssertionError("the classifier was trained again")

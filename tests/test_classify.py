@@ -280,7 +280,7 @@ def test_model_alone_learns_from_examples():
 def test_default_classifier_is_built_once_into_the_cache_and_a_copy_is_reused_from_the_given_path(tmp_path):
     import os
 
-    from rightresponse.taxonomy.store import cache_dir, fingerprint
+    from rightresponse.taxonomy.shipped_model import cache_dir, fingerprint
 
     fp = fingerprint()
     clf = default_classifier()

@@ -260,8 +260,8 @@ CASES = [  # (call type, flags, what the call-taker dispatched; None = as recomm
 def _decisions(url: str, n_rounds: int = 3) -> list[dict]:
     """Real recommendations from the denver-star policy, recorded through the store API."""
     from rightresponse.policy import load_policy, triage_args
-    from rightresponse.service.store import DecisionStore
-    from rightresponse.service.summary import ALTERNATIVE_RESPONDERS
+    from rightresponse.decisions.log import DecisionStore
+    from rightresponse.decisions.dispatch_summary import ALTERNATIVE_RESPONDERS
 
     pol = load_policy("denver-star")
     store = DecisionStore(url)
@@ -355,7 +355,7 @@ def test_dispatch_practice_section_from_a_real_decision_log(week, tmp_path):
     assert "overridden in &lt;10." in sentence and f"overridden in {overrides}" not in sentence
     assert f"{handled} (" not in sentence and "%" not in sentence.split("overridden")[1]
     # the decision-log summary renders the same section through the same rules on its own
-    from rightresponse.service.summary import summarize_decisions
+    from rightresponse.decisions.dispatch_summary import summarize_decisions
 
     alone = summarize_decisions(url).to_html(min_cell=10, heading_level=2)
     assert re.search(r"<p>[^<]*decisions recorded by call-takers[^<]*</p>", alone).group(0) == sentence

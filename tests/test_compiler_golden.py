@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from rightresponse.ingest.adapter import parse_adapter
-from rightresponse.ingest.normalize import Source, normalize
+from rightresponse.ingest.adapter_compiler import Source, normalize
 from rightresponse.ingest.readers import csv_scan
 from rightresponse.sqltext import ident
 from conftest import run_cli

@@ -22,8 +22,8 @@ from conftest import skip_or_fail
 
 pytest.importorskip("sqlalchemy")
 
-from rightresponse.service.store import COLUMNS, ConflictError, DecisionStore, StoreError, normalize_url  # noqa: E402
-from rightresponse.service.summary import ALTERNATIVE_RESPONDERS, summarize_decisions  # noqa: E402
+from rightresponse.decisions.log import COLUMNS, ConflictError, DecisionStore, StoreError, normalize_url  # noqa: E402
+from rightresponse.decisions.dispatch_summary import ALTERNATIVE_RESPONDERS, summarize_decisions  # noqa: E402
 from rightresponse.service.testing import (PostgresUnavailable, ServerProcess, fresh_database,  # noqa: E402
                                            shared_postgres, cached_model)
 

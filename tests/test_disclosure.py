@@ -89,6 +89,7 @@ def test_the_issue_examples_are_closed():
     assert cat.at["Statuses", "calls"] == ""  # the complement
 
 
+@pytest.mark.slow
 def test_every_output_goes_through_the_module():
     """Report, CSV, Parquet, --json and summary.json agree on what is withheld (DECC)."""
     res, _, _ = assessed("decc")

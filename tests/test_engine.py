@@ -6,19 +6,19 @@ import duckdb
 import pytest
 from conftest import skip_or_fail
 
-from rightresponse import engine as engines
+from rightresponse import backends
 from rightresponse.assess import AssessError, assess
 
 
 
 def test_connect_sets_duckdb_memory_limit():
-    con = engines.connect("duckdb", memory_limit="300MB")
+    con = backends.connect("duckdb", memory_limit="300MB")
     assert con.raw_sql("SELECT current_setting('memory_limit')").fetchone()[0] == "286.1 MiB"
-    engines.release(con)
-    with pytest.raises(engines.EngineError, match="bad memory limit '2 gigs'"):
-        engines.connect("duckdb", memory_limit="2 gigs")
-    with pytest.raises(engines.EngineError, match="bad memory limit"):
-        engines.connect("duckdb", memory_limit="1GB'; SET threads = 1; --")
+    backends.release(con)
+    with pytest.raises(backends.EngineError, match="bad memory limit '2 gigs'"):
+        backends.connect("duckdb", memory_limit="2 gigs")
+    with pytest.raises(backends.EngineError, match="bad memory limit"):
+        backends.connect("duckdb", memory_limit="1GB'; SET threads = 1; --")
 
 
 @pytest.mark.slow
@@ -46,7 +46,7 @@ def test_active_spark_session_is_used_before_the_env(monkeypatch):
         import pyspark  # noqa: F401
     except ImportError:
         skip_or_fail("pyspark is not installed (pip install -e '.[spark]')")
-    s = engines.spark_session("local[2]")
+    s = backends.spark_session("local[2]")
     # before: the env won, and a Connect URL beside a running session was an error
-    monkeypatch.setenv(engines.SPARK_MASTER_ENV, "sc://127.0.0.1:1")
-    assert engines.spark_session() is s
+    monkeypatch.setenv(backends.SPARK_MASTER_ENV, "sc://127.0.0.1:1")
+    assert backends.spark_session() is s

@@ -37,6 +37,8 @@ from rightresponse.policy import apply_policy, load_policy, prepare_history
 from conftest import CFS, need
 from test_decisions_store import db_url  # noqa: F401 - the fixture: SQLite and a real PostgreSQL
 
+pytestmark = pytest.mark.slow  # module fixtures build real workspaces; run by .ci/run and `pytest -q`
+
 DECC = CFS / "decc_psap_2025"
 START = date(2025, 10, 12)
 POLICY = "denver-star"
@@ -280,7 +282,7 @@ def test_newey_west_reduces_to_white_at_lag_zero_and_matches_a_hand_computation(
 
 @pytest.fixture(scope="module")
 def nola(tmp_path_factory):
-    from rightresponse.synth import generate
+    from rightresponse.synthetic_cad import generate
 
     root = tmp_path_factory.mktemp("nola")
     res = generate(8_000, root / "nola.parquet", seed=3, calls_per_day=130)
@@ -364,7 +366,7 @@ def _decisions(n: int, seed: int = 5) -> list[dict]:
 
 
 def test_adherence_overrides_and_fallbacks_from_the_decision_log(decc, db_url):
-    from rightresponse.service.store import DecisionStore
+    from rightresponse.decisions.log import DecisionStore
 
     ws = decc[0]
     rows = _decisions(200)

@@ -18,7 +18,7 @@ jsonschema = pytest.importorskip("jsonschema")
 
 
 def _shipped(kind):
-    from rightresponse.policy.model import PRESETS_DIR
+    from rightresponse.policy.definition import PRESETS_DIR
     from rightresponse.simulate.scenario import SCENARIOS_DIR
 
     folder = {"adapter": builtin_adapter_dir(), "policy": PRESETS_DIR, "scenario": SCENARIOS_DIR}[kind]
@@ -52,14 +52,14 @@ def test_schema_command_prints_the_schema(kind, tmp_path):
 
 def test_every_package_error_has_the_common_base():
     from rightresponse.assess import AssessError
-    from rightresponse.engine import EngineError
+    from rightresponse.backends import EngineError
     from rightresponse.ingest.adapter import AdapterError
     from rightresponse.ingest.pipeline import IngestError
-    from rightresponse.ingest.readers import ReadError
+    from rightresponse.ingest.raw_records import ReadError
     from rightresponse.ingest.workspace import WorkspaceBusy
-    from rightresponse.policy.model import PolicyError
+    from rightresponse.policy.findings import PolicyError
     from rightresponse.service.server import ServeError
-    from rightresponse.service.store import ConflictError, StoreError
+    from rightresponse.decisions.log import ConflictError, StoreError
     from rightresponse.service.testing import PostgresUnavailable
     from rightresponse.simulate.scenario import ScenarioError
     from rightresponse.simulate.stream import DataError
@@ -93,7 +93,7 @@ def test_the_cli_prints_every_problem_of_a_bad_file_one_line_each(tmp_path):
 def test_every_preset_passes_the_policy_model():
     """Loading a preset only builds it (package data); this is where it is checked."""
     from rightresponse.policy.file_format import check_policy
-    from rightresponse.policy.model import _taxonomy_vocab
+    from rightresponse.policy.definition import _taxonomy_vocab
 
     for path in _shipped("policy"):
         findings: list = []

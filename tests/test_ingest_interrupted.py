@@ -28,7 +28,7 @@ CALLS = 600_000
 
 @pytest.fixture(scope="module")
 def export(tmp_path_factory) -> Path:
-    from rightresponse.synth import generate
+    from rightresponse.synthetic_cad import generate
 
     res = generate(CALLS, tmp_path_factory.mktemp("kill") / "calls.csv", seed=14)
     assert res.calls == CALLS and res.duplicates == 300
@@ -202,7 +202,7 @@ def _stage_workers() -> list[int]:
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
 def test_stopping_a_parallel_ingest_stops_its_workers_and_commits_nothing(tmp_path, sig):
     """--jobs 2: the same contract; the workers die with the run (no orphan keeps writing)."""
-    from rightresponse.synth import generate
+    from rightresponse.synthetic_cad import generate
 
     if not sys.platform.startswith("linux"):
         pytest.skip("the workers die with their parent through a Linux prctl")

@@ -19,7 +19,7 @@ import pytest
 import rightresponse as rr
 from rightresponse.ingest.pipeline import IngestError
 from rightresponse.ingest.workspace import Workspace
-from rightresponse.synth import Dirt, generate
+from rightresponse.synthetic_cad import Dirt, generate
 
 from conftest import CFS, need
 

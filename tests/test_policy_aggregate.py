@@ -17,9 +17,10 @@ import pytest
 
 import rightresponse as rr
 from rightresponse.policy import (apply_policy, compare_policies, list_presets, load_policy, policy_figures,
-                                  prepare_history, who_could_respond_html)
+                                  prepare_history)
 from rightresponse.policy import history
-from rightresponse.policy.model import PRESETS_DIR
+from rightresponse.policy.definition import PRESETS_DIR
+from rightresponse.report.who_could_respond import who_could_respond_html
 
 from conftest import CFS, need
 

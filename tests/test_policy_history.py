@@ -18,12 +18,13 @@ import pytest
 
 import rightresponse as rr
 from rightresponse.policy import (apply_policy, compare_policies, diff_policies, list_presets, load_policy,
-                                  make_call, policy_figures, prepare_history, triage, who_could_respond_html)
-from rightresponse.taxonomy.provider import category_provider
-from rightresponse.policy.engine import Call, screened_flags
-from rightresponse.policy.model import _taxonomy_vocab
+                                  make_call, policy_figures, prepare_history, triage)
+from rightresponse.policy.call import Call, screened_flags
+from rightresponse.policy.definition import _taxonomy_vocab
+from rightresponse.report.who_could_respond import who_could_respond_html
 from rightresponse.schema import MAX_CALL_HOURS
 from rightresponse.taxonomy.narrative import load_call_type_flags, text_flags
+from rightresponse.taxonomy.provider import category_provider
 
 from conftest import CFS, need
 from conftest import nola_instant as _utc, nola_local as _local

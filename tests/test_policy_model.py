@@ -9,7 +9,8 @@ import yaml
 
 from rightresponse.policy import (FLAGS, RESPONDERS, PolicyError, catalogue, flag_info, list_presets,
                                   load_policy)
-from rightresponse.policy.model import PRESETS_DIR, parse_hours
+from rightresponse.policy.definition import PRESETS_DIR
+from rightresponse.policy.hours import parse_hours
 
 PRESETS = ["albuquerque-acs", "co-responder-pilot", "denver-star", "eugene-cahoots", "houston-ccd",
            "nicjr-tiers", "status-quo"]

@@ -31,16 +31,18 @@ from rightresponse import ingest  # noqa: E402
 from rightresponse.cli import main as cli  # noqa: E402
 from rightresponse.ingest.workspace import Workspace  # noqa: E402
 from rightresponse.policy import FLAGS, load_policy, triage_args  # noqa: E402
-from rightresponse.policy.model import DANGER_FLAGS  # noqa: E402
+from rightresponse.policy.vocabulary import DANGER_FLAGS# noqa: E402
 from rightresponse.service.app import create_app  # noqa: E402
 from rightresponse.service.practice import (DAYS, DEAL_SHARES, NARRATIVE_SETS, Card, PracticeRoom,  # noqa: E402
                                             build_deck, check_answer)
-from rightresponse.service.store import DecisionStore, decisions  # noqa: E402
-from rightresponse.service.summary import summarize_decisions  # noqa: E402
+from rightresponse.decisions.log import DecisionStore, decisions  # noqa: E402
+from rightresponse.decisions.dispatch_summary import summarize_decisions  # noqa: E402
 from rightresponse.service.testing import PostgresUnavailable, cached_model, fresh_database, shared_postgres  # noqa: E402
 from rightresponse.taxonomy.classify import default_classifier  # noqa: E402
 from rightresponse.taxonomy.narrative import narrative_flags  # noqa: E402
 from rightresponse.taxonomy.provider import category_provider  # noqa: E402
+
+pytestmark = pytest.mark.slow  # module fixtures build real workspaces; run by .ci/run and `pytest -q`
 
 SLO = CFS / "san_luis_obispo" / "SLOPD_report_2022-03-15.csv"
 TOKEN = "practice-token-77"
@@ -325,7 +327,7 @@ def test_an_older_log_gains_the_practice_column_and_keeps_its_rows(backend, tmp_
     service it gains the columns, its rows marked as dispatch decisions."""
     from sqlalchemy import Column, MetaData, Table, create_engine, insert, text
 
-    from rightresponse.service.store import normalize_url
+    from rightresponse.decisions.log import normalize_url
 
     if backend == "sqlite":
         url = f"sqlite:///{tmp_path / 'old.db'}"

@@ -33,6 +33,8 @@ from rightresponse.service.testing import ServerProcess, cached_model  # noqa: E
 
 from test_console_browser import CHROMIUM, CONTRAST_JS, LABELS_JS, browser  # noqa: E402,F401 (a fixture)
 
+pytestmark = pytest.mark.slow  # module fixtures build real workspaces; run by .ci/run and `pytest -q`
+
 SLO = CFS / "san_luis_obispo" / "SLOPD_report_2022-03-15.csv"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 TRAINEE = "trainee-17"

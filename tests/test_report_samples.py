@@ -19,6 +19,8 @@ from test_report import ARGS, CHROMIUM  # one way to start the browser
 
 from rightresponse.assess import AssessError, assess
 
+pytestmark = pytest.mark.slow  # module fixtures build real workspaces; run by .ci/run and `pytest -q`
+
 
 def _text(html: str) -> str:
     return unescape(re.sub(r"<[^>]+>", " ", html))

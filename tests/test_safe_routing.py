@@ -24,9 +24,11 @@ from hypothesis import strategies as st
 
 from rightresponse.cli import main
 from rightresponse.policy import FLAGS, RESPONDERS, list_presets, load_policy, make_call, triage
-from rightresponse.policy.engine import Call, screened_flags, shipped_categories
+from rightresponse.policy.call import Call, screened_flags
+from rightresponse.policy.definition import _taxonomy_vocab, parse_policy
 from rightresponse.policy.lint import LABEL_FLAGS, labelled_call_types, lint_policy
-from rightresponse.policy.model import DANGER_FLAGS, SCREEN_ORDER, _taxonomy_vocab, parse_policy
+from rightresponse.policy.triage import shipped_categories
+from rightresponse.policy.vocabulary import DANGER_FLAGS, SCREEN_ORDER
 from rightresponse.schema import ORIGINS
 
 from test_triage_properties import calls  # random calls: real CAD spellings, free text, any flags

@@ -103,7 +103,7 @@ def test_single_mistakes(tmp_path, mutate, key, msg):
 
 
 def test_policy_file_relative_to_the_scenario(tmp_path):
-    from rightresponse.policy.model import PRESETS_DIR
+    from rightresponse.policy.definition import PRESETS_DIR
 
     (tmp_path / "pol").mkdir()
     (tmp_path / "pol" / "mine.yaml").write_text((PRESETS_DIR / "denver-star.yaml").read_text())

@@ -23,12 +23,12 @@ with warnings.catch_warnings():  # starlette's note about its httpx-based test c
     from fastapi.testclient import TestClient  # noqa: E402
 
 from rightresponse.policy import FLAGS, make_call, triage  # noqa: E402
-from rightresponse.policy.model import PRESETS_DIR, parse_policy  # noqa: E402
+from rightresponse.policy.definition import PRESETS_DIR, parse_policy# noqa: E402
 from rightresponse.service.app import create_app  # noqa: E402
 from rightresponse.service.testing import cached_model  # noqa: E402
 from rightresponse.taxonomy.classify import default_classifier  # noqa: E402
 from rightresponse.taxonomy.crosswalk import CROSSWALK_DIR  # noqa: E402
-from rightresponse.taxonomy.normalize import match_key  # noqa: E402
+from rightresponse.taxonomy.call_type_text import match_key  # noqa: E402
 from rightresponse.taxonomy.provider import category_provider  # noqa: E402
 
 TOKEN = "test-token-5f2c"

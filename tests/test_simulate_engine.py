@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rightresponse.simulate.engine import Jobs, PoolRuntime, Simulation, busy_by_slot, minutes_by_slot
+from rightresponse.simulate.discrete_event import Jobs, PoolRuntime, Simulation, busy_by_slot, minutes_by_slot
 
 
 def jobs(t, work, pool=None, cls=None, travel=None, fb_work=None, fb_cls=None, u_backup=None, b_work=None):

@@ -14,7 +14,7 @@ import pytest
 from scipy.stats import t as student_t
 
 from rightresponse.simulate import erlang
-from rightresponse.simulate.synthetic import mmc_waits
+from rightresponse.simulate.poisson_streams import mmc_waits
 
 REPS = 16
 

@@ -69,7 +69,7 @@ def _run(args, env=None) -> str:
 
 
 def test_spark_session_connects_to_the_url(connect_url):
-    out = _run(["-c", "from rightresponse.engine import spark_session; s = spark_session(); "
+    out = _run(["-c", "from rightresponse.backends import spark_session; s = spark_session(); "
                       "print(type(s).__module__, s.range(7).count())"],
                env={"RIGHTRESPONSE_SPARK_MASTER": connect_url})
     assert out.split() == ["pyspark.sql.connect.session", "7"]

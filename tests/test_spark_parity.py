@@ -21,10 +21,10 @@ import pytest
 from conftest import skip_or_fail
 
 import rightresponse as rr
-from rightresponse import engine as engines
+from rightresponse import backends
 from rightresponse import workload as wl
 from rightresponse.assess import AssessError, assess
-from rightresponse.synth import Dirt, generate
+from rightresponse.synthetic_cad import Dirt, generate
 from rightresponse.taxonomy import categorize
 
 SYNTH_CALLS = 20_000
@@ -36,7 +36,7 @@ def spark():
         import pyspark  # noqa: F401
     except ImportError:
         skip_or_fail("pyspark is not installed (pip install -e '.[spark]')")
-    return engines.spark_session("local[2]")
+    return backends.spark_session("local[2]")
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +49,8 @@ def synth_ws(tmp_path_factory):
 
 
 def _tables(root, con, model_path):
-    calls = engines.open_table(root, "calls", con)
-    sens = engines.open_table(root, "sensitive", con)
+    calls = backends.open_table(root, "calls", con)
+    sens = backends.open_table(root, "sensitive", con)
     res = wl.compute(calls, sensitive=sens, categorize=lambda t: categorize(t, model_path=model_path))
     return res
 
@@ -64,9 +64,9 @@ def _same(name: str, a: pd.DataFrame, b: pd.DataFrame) -> None:
 
 def _parity(root, spark, tmp_path):
     model = tmp_path / "classifier.pkl"  # trained once, then the same classifier on both engines
-    duck = engines.connect("duckdb")
+    duck = backends.connect("duckdb")
     d = _tables(root, duck, model)
-    s = _tables(root, engines.connect("spark", session=spark), model)
+    s = _tables(root, backends.connect("spark", session=spark), model)
     assert set(d.tables) == set(s.tables) and len(d.tables) >= 17
     for name in d.tables:
         _same(name, d.tables[name], s.tables[name])

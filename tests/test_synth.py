@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import rightresponse as rr
-from rightresponse.synth import Dirt, generate, load_calibration
+from rightresponse.synthetic_cad import Dirt, generate, load_calibration
 
 N = 30_000
 

@@ -19,8 +19,8 @@ from rightresponse.taxonomy import (
     load_taxonomy,
     save_overrides,
 )
-from rightresponse.taxonomy.normalize import match_key
-from rightresponse.taxonomy.store import model_crosswalks
+from rightresponse.taxonomy.call_type_text import match_key
+from rightresponse.taxonomy.shipped_model import model_crosswalks
 
 DATA = Path("/work/shared/data")
 CFS = DATA / "cfs"

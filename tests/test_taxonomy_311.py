@@ -12,8 +12,8 @@ import pytest
 
 from rightresponse.taxonomy import classify_table, load_taxonomy
 from rightresponse.taxonomy.crosswalk import load_crosswalk
-from rightresponse.taxonomy.model import CallTypeClassifier
-from rightresponse.taxonomy.store import code_pairs, training_data
+from rightresponse.taxonomy.calltype_classifier import CallTypeClassifier
+from rightresponse.taxonomy.shipped_model import code_pairs, training_data
 
 from test_adapters_311 import FILES, raw_records
 

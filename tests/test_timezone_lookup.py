@@ -8,7 +8,7 @@ of clock changes and the times outside its table.
 import duckdb
 import pytest
 
-from rightresponse.ingest.normalize import (_DAY_US, _offset_buckets, _offset_segments, local_to_instant_sql,
+from rightresponse.ingest.adapter_compiler import (_DAY_US, _offset_buckets, _offset_segments, local_to_instant_sql,
                                             set_offset_variables)
 
 HOUR_US = 3_600_000_000

@@ -8,8 +8,10 @@ import pytest
 
 import rightresponse.taxonomy.provider as provider_mod
 from rightresponse.policy import flag_info, load_policy, make_call, triage, triage_args
-from rightresponse.policy.engine import screened_flags
-from rightresponse.policy.model import PolicyError, parse_policy
+from rightresponse.policy.call import screened_flags
+from rightresponse.policy.definition import parse_policy
+from rightresponse.policy.findings import PolicyError
+from rightresponse.policy.triage import compiled
 
 Q = {k: v.question for k, v in flag_info().items()}
 NO = screened_flags()  # every screening question answered "no"
@@ -122,7 +124,7 @@ def test_triage_is_pure_and_classification_is_remembered_by_the_provider(monkeyp
     call = make_call("Citizen Dispute", at="12:00")
     first = triage(pol, call)
     assert provider_mod.category_provider().known("Citizen Dispute")[0] == first.category
-    assert not hasattr(pol, "_cache") and "_categories" not in vars(pol.compiled)
+    assert not hasattr(pol, "_cache") and "_categories" not in vars(compiled(pol))
 
     def boom(*a, **k):
         raise AssertionError("classified twice")

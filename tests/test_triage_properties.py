@@ -7,8 +7,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rightresponse.policy import FLAGS, RESPONDERS, list_presets, load_policy, triage
-from rightresponse.policy.engine import Call
-from rightresponse.policy.model import _taxonomy_vocab
+from rightresponse.policy.call import Call
+from rightresponse.policy.definition import _taxonomy_vocab
+from rightresponse.policy.triage import compiled
 from rightresponse.schema import ORIGINS
 
 CATEGORIES = list(_taxonomy_vocab(None)[0])
@@ -38,7 +39,7 @@ PROPS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthC
 @pytest.mark.parametrize("name", list_presets())
 def test_every_call_gets_exactly_one_recommendation(name):
     pol = load_policy(name)
-    cp = pol.compiled
+    cp = compiled(pol)
     ids = [r.id for r in pol.rules]
 
     @PROPS

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 import rightresponse as rr
+from rightresponse import measures
 from rightresponse import workload as wl
 
 from conftest import CFS, need
@@ -109,7 +110,7 @@ def test_outliers_are_counted_and_excluded(raw, nola):
     cov = wl.coverage_summary(t["coverage"], "deployed")
     assert cov["excluded_by_reason"]["outlier"] == int((dur > 3600).sum()) > 0
     assert t["by_category"]["hours_deployed"].sum() == pytest.approx(dur[dur <= 3600].sum() / 3600, rel=1e-12)
-    assert wl.reason_text("outlier", 1) == "outlier: longer than 1 h"
+    assert measures.reason_text("outlier", 1) == "outlier: longer than 1 h"
 
 
 def test_repeat_locations_are_analyst_only_and_exact(raw, tables, nola):
@@ -225,7 +226,7 @@ def test_expressions_compile_for_other_backends(nola):
 def test_duckdb_fast_durations_equal_the_portable_ones(nola):
     """On DuckDB durations are epoch differences (fast); elsewhere millisecond differences."""
     _, calls, _ = nola
-    cols = [f"sec_{k}" for k in (*wl.MEASURES, *wl.INTERVALS)] + [f"excl_{k}" for k in (*wl.MEASURES, *wl.INTERVALS)]
+    cols = [f"sec_{k}" for k in (*measures.MEASURES, *measures.INTERVALS)] + [f"excl_{k}" for k in (*measures.MEASURES, *measures.INTERVALS)]
     fast = wl.prepare(calls, portable=False).select("call_id", *cols).order_by("call_id").to_pandas()
     slow = wl.prepare(calls, portable=True).select("call_id", *cols).order_by("call_id").to_pandas()
     assert "EPOCH_US(" in ibis.to_sql(wl.prepare(calls).select("sec_deployed")).upper()

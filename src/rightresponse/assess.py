@@ -8,22 +8,28 @@ measures and all three response intervals can be computed).
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import json
 import math
+import os
 import shutil
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from .errors import RightResponseError
 from . import __version__
+from .measures import DEFAULT_MEASURE, INTERVALS, MEASURES
+from .report.charts import pct
 from .schema import MAX_CALL_HOURS, QUARANTINE_REASONS
-from .workload import (DEFAULT_MEASURE, INTERVALS, MEASURES, ORIGIN_GROUPS, OUTCOME_ORDER, UNCATEGORIZED, WorkloadError,
-                       compute, coverage_summary, scope_table)
+from .workload import (ORIGIN_GROUPS, OUTCOME_ORDER, UNCATEGORIZED, WorkloadError, compute, coverage_summary,
+                       scope_table)
 
 
 class AssessError(RightResponseError, ValueError):
@@ -160,8 +166,8 @@ class AssessResult:
                 lines.append(f"{name[:36]:<36} {count_text(cat.values['calls'].iat[i], mc, True):>8}"
                              + ("" if cat.text(i, "calls") else "   (withheld: protects a small count)"))
                 continue
-            lines.append(f"{name[:36]:<36} {int(calls):>8,} {_shown(cat, i, 'share_calls', _pct_text):>8} "
-                         f"{_shown(cat, i, 'hours', lambda h: f'{h:,.0f}'):>9} {_shown(cat, i, 'share_time', _pct_text):>7}")
+            lines.append(f"{name[:36]:<36} {int(calls):>8,} {_shown(cat, i, 'share_calls', pct):>8} "
+                         f"{_shown(cat, i, 'hours', lambda h: f'{h:,.0f}'):>9} {_shown(cat, i, 'share_time', pct):>7}")
         if len(cat) > 12:
             lines.append(f"... {len(cat) - 12} more categories in by_category")
         lines.append("")
@@ -196,7 +202,7 @@ class AssessResult:
 def publication(tables: dict, summary: dict, min_cell: int):
     """The assessment's tables after disclosure control, with the comparison panel computed
     from the published shares only."""
-    from .report.compare import comparison_rows
+    from .report.published_figures import comparison_rows
     from .report.disclosure import exact, publish_assessment
 
     totals = {"calls": summary["calls"],
@@ -281,10 +287,6 @@ def _int(x):
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else int(x)
 
 
-def _pct_text(x) -> str:
-    return f"{100 * x:.1f}%"
-
-
 def _shown(d, i: int, col: str, fmt) -> str:
     """A published cell for the terminal: "<N" or "·" when withheld, "–" when there is no figure."""
     t = d.text(i, col)
@@ -344,16 +346,10 @@ class _Steps:
             self.bar.close()
 
 
-def assess(paths=None, workspace=None, out=DEFAULT_OUT, min_cell: int = 10, measure: str = DEFAULT_MEASURE,
-           progress: bool = False, service: str | None = "police", max_hours: float = MAX_CALL_HOURS,
-           overrides=None, model_path=None, write: bool = True, adapter: str | None = None,
-           decisions=None, policies=None, engine: str = "duckdb", spark=None,
-           memory_limit: str | None = None, exclude_categories=(), exclude_call_types=()) -> AssessResult:
-    """Assess calls for service: tables plus DIR/report.html.
-
-    * no ``paths`` and no ``workspace``: the bundled real sample (DECC exports);
-    * ``paths``: ingest them (into ``workspace`` if given, else a temporary one), classify, assess;
-    * ``workspace`` only: reuse an existing workspace.
+@dataclass(frozen=True)
+class AssessOptions:
+    """Everything that shapes an assessment besides its data, validated when it is made: a bad
+    value is an AssessError naming the option, before any work starts.
 
     ``measure``: on_scene, deployed (default) or unit_weighted. ``service``: which
     discipline's time to measure (police by default; None for all). ``min_cell``: counts
@@ -368,7 +364,7 @@ def assess(paths=None, workspace=None, out=DEFAULT_OUT, min_cell: int = 10, meas
     every preset; ``()`` leaves the section out. ``engine``: "duckdb" (default) or "spark"
     (ingest stays on DuckDB; the workload tables, classification join and policies run on
     Spark, from the same Parquet workspace; ``spark``: a SparkSession to use, else the active
-    one or a new one, see rightresponse.engine.spark_session). The tables are the same on
+    one or a new one, see rightresponse.backends.spark_session). The tables are the same on
     both engines to floating-point tolerance. ``memory_limit`` (DuckDB, e.g. "2GB"): bound the
     analysis's memory (beyond it DuckDB spills to disk); default DuckDB's, 80% of the machine.
     ``exclude_categories`` / ``exclude_call_types``: leave calls of these categories (Vera
@@ -376,18 +372,88 @@ def assess(paths=None, workspace=None, out=DEFAULT_OUT, min_cell: int = 10, meas
     service to the public (off-duty details, administrative statuses); the report and the
     summary state what was left out and the figures before (``summary["excluded"]``).
     ``overrides`` defaults to the workspace's own decisions (``crosswalk import``) when a
-    workspace is named.
+    workspace is named. ``write``: write the report and tables to ``out`` (default True);
+    ``progress``: a progress bar on stderr.
     """
-    from . import engine as engines
+
+    out: str | os.PathLike = DEFAULT_OUT
+    min_cell: int = 10
+    measure: str = DEFAULT_MEASURE
+    service: str | None = "police"
+    max_hours: float = MAX_CALL_HOURS
+    overrides: Any = None
+    model_path: str | os.PathLike | None = None
+    write: bool = True
+    adapter: str | None = None
+    decisions: str | None = None
+    policies: tuple | None = None
+    engine: str = "duckdb"
+    memory_limit: str | None = None
+    exclude_categories: tuple[str, ...] = ()
+    exclude_call_types: tuple[str, ...] = ()
+    progress: bool = False
+
+    def __post_init__(self):
+        from .backends import ENGINES
+
+        if self.engine not in ENGINES:
+            raise AssessError(f"engine: unknown engine {self.engine!r}; choose one of: {', '.join(ENGINES)}")
+        if self.measure not in MEASURES:
+            raise AssessError(f"measure: unknown time measure {self.measure!r}; choose one of: {', '.join(MEASURES)}")
+        if isinstance(self.min_cell, bool) or not isinstance(self.min_cell, int) or self.min_cell < 0:
+            raise AssessError(f"min_cell: a whole number, 0 or more, not {self.min_cell!r}")
+        if isinstance(self.max_hours, bool) or not isinstance(self.max_hours, (int, float)) or not self.max_hours > 0:
+            raise AssessError(f"max_hours: a number of hours above 0, not {self.max_hours!r}")
+        if self.service is not None and not isinstance(self.service, str):
+            raise AssessError(f"service: a service name such as 'police', or None for all, not {self.service!r}")
+        for name in ("exclude_categories", "exclude_call_types"):
+            v = getattr(self, name) or ()
+            if isinstance(v, str):
+                v = (v,)
+            object.__setattr__(self, name, tuple(v))
+        if self.policies is not None and not isinstance(self.policies, tuple):
+            object.__setattr__(self, "policies", (self.policies,) if isinstance(self.policies, str)
+                               else tuple(self.policies))
+        object.__setattr__(self, "exclude_categories", _valid_categories(self.exclude_categories))
+
+    def replace(self, **changes) -> "AssessOptions":
+        """These options with ``changes`` (names checked, with did-you-mean)."""
+        known = [f.name for f in fields(self)]
+        for k in changes:
+            if k not in known:
+                near = difflib.get_close_matches(k, known, n=1)
+                raise AssessError(f"unknown option {k!r}" + (f" (did you mean {near[0]!r}?)" if near else "")
+                                  + f"; options: {', '.join(known)}")
+        return dataclasses.replace(self, **changes)
+
+
+def assess(paths=None, workspace=None, options: AssessOptions | None = None, *, spark=None,
+           **option_values) -> AssessResult:
+    """Assess calls for service: tables plus OUT/report.html.
+
+    * no ``paths`` and no ``workspace``: the bundled real sample (DECC exports);
+    * ``paths``: ingest them (into ``workspace`` if given, else a temporary one), classify, assess;
+    * ``workspace`` only: reuse an existing workspace.
+
+    ``options``: an :class:`AssessOptions`; keyword arguments change single options
+    (``assess(workspace="ws", min_cell=5)`` is ``assess(workspace="ws",
+    options=AssessOptions(min_cell=5))``). ``spark``: a SparkSession for ``engine="spark"``.
+
+        >>> import rightresponse as rr
+        >>> res = rr.assess(options=rr.AssessOptions(write=False, policies=()))  # the bundled sample
+        >>> res.summary["calls"] > 10_000
+        True
+    """
+    o = (options or AssessOptions()).replace(**option_values) if option_values else (options or AssessOptions())
+    out, min_cell, measure, progress, service, max_hours = o.out, o.min_cell, o.measure, o.progress, o.service, o.max_hours
+    overrides, model_path, write, adapter, decisions, policies = (o.overrides, o.model_path, o.write, o.adapter,
+                                                                   o.decisions, o.policies)
+    engine, memory_limit, exclude_categories, exclude_call_types = (o.engine, o.memory_limit, o.exclude_categories,
+                                                                     o.exclude_call_types)
+    from . import backends
     from .ingest.pipeline import IngestError, ingest
     from .ingest.workspace import Workspace
 
-    if engine not in engines.ENGINES:
-        raise AssessError(f"unknown engine {engine!r}; choose one of: {', '.join(engines.ENGINES)}")
-    if measure not in MEASURES:
-        raise AssessError(f"unknown time measure {measure!r}; choose one of: {', '.join(MEASURES)}")
-    if min_cell < 0:
-        raise AssessError("min_cell must be 0 or more")
     sample = None
     if paths is None and workspace is None:
         from .samples import DEFAULT_SAMPLE, sample_paths
@@ -404,8 +470,7 @@ def assess(paths=None, workspace=None, out=DEFAULT_OUT, min_cell: int = 10, meas
 
         overrides = workspace_overrides(workspace)  # what `crosswalk import` decided
     ws = Workspace(workspace)
-    exclude_categories = _valid_categories(exclude_categories)
-    exclude_call_types = tuple(str(x).strip() for x in (exclude_call_types or ()) if str(x).strip())
+    exclude_call_types = tuple(str(x).strip() for x in exclude_call_types if str(x).strip())
     want_who = policies is None or len(policies) > 0
     # ingest, 5 or 6 engine passes (see workload.compute), data quality, policies, decisions, report
     steps = _Steps(progress, (1 if paths else 0) + 6 + 1 + (1 if want_who else 0)
@@ -426,11 +491,11 @@ def assess(paths=None, workspace=None, out=DEFAULT_OUT, min_cell: int = 10, meas
                 raise AssessError(nothing_loaded(ingested))
             raise AssessError(f"{ws.root}: no calls in this workspace; ingest exports first or pass PATHs")
         try:
-            con = engines.connect(engine, session=spark, memory_limit=memory_limit)
-        except engines.EngineError as exc:
+            con = backends.connect(engine, session=spark, memory_limit=memory_limit)
+        except backends.EngineError as exc:
             raise AssessError(str(exc)) from None
-        calls = engines.open_table(ws.root, "calls", con)
-        sensitive = engines.open_table(ws.root, "sensitive", con) if ws.has("sensitive") else None
+        calls = backends.open_table(ws.root, "calls", con)
+        sensitive = backends.open_table(ws.root, "sensitive", con) if ws.has("sensitive") else None
         excluded = None
         if exclude_categories or exclude_call_types:
             calls, excluded = _exclude(calls, service, measure, max_hours, exclude_categories, exclude_call_types,
@@ -456,7 +521,7 @@ def assess(paths=None, workspace=None, out=DEFAULT_OUT, min_cell: int = 10, meas
         summary = _summary(tables, wl, sample, ws, measure, service, max_hours, min_cell, paths)
         summary["excluded"] = excluded
         summary["ingested_this_run"] = [Path(f.path).name for f in ingested.files] if ingested else []
-        from .report.compare import comparison_rows
+        from .report.published_figures import comparison_rows
 
         tables["comparison"] = pd.DataFrame(comparison_rows(tables, summary["measure_label"]))
         if want_who:
@@ -468,7 +533,7 @@ def assess(paths=None, workspace=None, out=DEFAULT_OUT, min_cell: int = 10, meas
                     who.attrs.get("top_call_types") or [],
                     columns=["policy", "rank", "agency", "call_type", "category", "calls", "hours", "calls_conservative",
                              "responder"])
-        engines.release(con)
+        backends.release(con)
         dispatch = None
         if dispatch_store is not None:
             steps("dispatch practice")
@@ -578,39 +643,18 @@ def _who_could_respond(calls, sensitive, policies, overrides, model_path, measur
 
 
 def _open_decisions(url):
-    """The decision log, opened read-only: a missing SQLite file or a database without the
-    log is an error here, never silently created by the report."""
-    from sqlalchemy import inspect as sa_inspect
-    from sqlalchemy.engine import make_url
-
-    from .service.store import DecisionStore, StoreError, normalize_url, redact
+    """The decision log, opened read-only (``decisions.open_existing_log``)."""
+    from .decisions.log import StoreError, open_existing_log
 
     try:
-        norm = normalize_url(url)
-    except StoreError as exc:
-        raise AssessError(f"--decisions: {exc}") from None
-    u = make_url(norm)
-    if u.get_backend_name() == "sqlite" and u.database not in (None, "", ":memory:") \
-            and not Path(u.database).is_file():
-        raise AssessError(f"decision log {u.database} does not exist (record decisions with "
-                          "`rightresponse serve --db ...` first)")
-    try:
-        store = DecisionStore(norm, create=False)
-        if not sa_inspect(store.engine).has_table("decisions"):
-            store.close()
-            raise AssessError(f"{redact(norm)} holds no decision log (no 'decisions' table)")
+        return open_existing_log(url)
     except StoreError as exc:
         raise AssessError(str(exc)) from None
-    except AssessError:
-        raise
-    except Exception as exc:  # driver or connection errors
-        raise AssessError(f"cannot open decision log {redact(norm)}: {type(exc).__name__}: {exc}") from None
-    return store
 
 
 def _dispatch_practice(store, tables, summary):
-    """The decision log's override rates and the alternative team's share (service.summarize_decisions)."""
-    from .service.summary import summarize_decisions
+    """The decision log's override rates and the alternative team's share (decisions.summarize_decisions)."""
+    from .decisions.dispatch_summary import summarize_decisions
 
     try:
         ds = summarize_decisions(store)
@@ -628,7 +672,7 @@ def _dispatch_practice(store, tables, summary):
 def _quality_tables(ws, con, ingested=None) -> dict[str, pd.DataFrame]:
     """Files (each with the counts of its latest ingest, whether that ingest was this run,
     and the calls the workspace holds from it, whichever run stored them) and quarantine."""
-    from .engine import open_table
+    from .backends import open_table
 
     m = ws.manifest()
     this_run = {f.sha256 for f in ingested.files} if ingested is not None else set()

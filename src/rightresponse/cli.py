@@ -182,7 +182,7 @@ def synth(calls, out, layout, seed, start, calls_per_day, clean, files, file_cal
     The part files in order are the single file's rows for the same seed (a duplicate may
     fall in the file after its original), so both ingest to the same totals.
     """
-    from .synth import Dirt, generate
+    from .synthetic_cad import Dirt, generate
 
     if fmt and not (files or file_calls):
         _fail("--format is for part files: add --files or --file-calls")
@@ -321,7 +321,7 @@ def assess(paths, workspace, out, min_cell, measure, adapter, decisions_url, as_
       rightresponse crosswalk export --workspace ws -o review.csv  # then edit categories, and:
       rightresponse assess --workspace ws --overrides review.csv
     """
-    from .assess import AssessError, assess as run
+    from .assess import AssessError, AssessOptions, assess as run
 
     if workspace and not paths and not Path(workspace).is_dir():
         _fail(f"workspace {workspace} does not exist; give PATHS to ingest into it")
@@ -329,12 +329,13 @@ def assess(paths, workspace, out, min_cell, measure, adapter, decisions_url, as_
     if missing:
         _fail(f"no such file or directory: {missing[0]}")
     try:
-        res = run(paths=list(paths) or None, workspace=workspace, out=out, min_cell=min_cell, measure=measure,
-                  adapter=adapter, decisions=decisions_url, progress=sys.stderr.isatty(), engine=engine,
-                  overrides=overrides, exclude_categories=exclude_categories, exclude_call_types=exclude_call_types)
+        options = AssessOptions(out=out, min_cell=min_cell, measure=measure, adapter=adapter, decisions=decisions_url,
+                                progress=sys.stderr.isatty(), engine=engine, overrides=overrides,
+                                exclude_categories=exclude_categories, exclude_call_types=exclude_call_types)
+        res = run(paths=list(paths) or None, workspace=workspace, options=options)
     except AssessError as exc:
         if decisions_url:  # never echo the decision log's password
-            from .service.store import redact_text
+            from .decisions.log import redact_text
 
             _fail(redact_text(str(exc), decisions_url))
         _fail(str(exc))
@@ -389,7 +390,7 @@ def evaluate(workspace, policy, pilot_start, pilot_end, areas, decisions_url, ou
                   min_cell=min_cell, measure=measure)
     except EvaluateError as exc:
         if decisions_url:  # never echo the decision log's password
-            from .service.store import redact_text
+            from .decisions.log import redact_text
 
             _fail(redact_text(str(exc), decisions_url))
         _fail(str(exc))
@@ -815,7 +816,7 @@ def serve(policies, host, port, db_url, workspace, agency, model, overrides, sto
             max_body=max_body, reload_interval=reload_interval, read_access=read_access, log_level=log_level,
             allow_hosts=allow_hosts, practice=practice)
     except (ValueError, FileNotFoundError) as exc:  # set-up errors: PolicyError, StoreError, ServeError, TaxonomyError ...
-        from .service.store import redact_text
+        from .decisions.log import redact_text
 
         _fail(redact_text(str(exc), db_url))
 
@@ -844,9 +845,9 @@ def practice_report(db_url, out, min_cell, block, as_json):
       rightresponse practice report --db sqlite:///training.db --out practice
       rightresponse practice report --db postgresql://rr@localhost/rr --min-cell 5 --json
     """
-    from .report.practice import write_practice_report
-    from .service.practice_summary import summarize_practice
-    from .service.store import StoreError, redact_text
+    from .report.practice_report import write_practice_report
+    from .decisions.practice_summary import summarize_practice
+    from .decisions.log import StoreError, redact_text
 
     try:
         summary = summarize_practice(db_url, block=block)

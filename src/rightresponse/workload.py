@@ -2,7 +2,8 @@
 
 Written once as Ibis expressions so the same code runs on DuckDB (the default) and on any
 other Ibis backend (Spark for a region that outgrows one machine). The one DuckDB-specific
-piece is a faster form of a duration, used only on DuckDB (see ``_seconds``).
+piece is a faster form of a duration, used only on DuckDB (``measures.millis``). What each
+time measure and interval is, and when a call is left out of one, is ``measures``.
 
 Cost model: the calls are scanned a handful of times, not once per table. One pass builds
 a "cube" (calls and seconds per call type x origin x priority x outcome x exclusion reason,
@@ -23,40 +24,14 @@ import uuid
 from dataclasses import dataclass, field
 
 import ibis
-import ibis.expr.datatypes as dt
+import numpy as np
 import pandas as pd
 
 from .errors import RightResponseError
+from .measures import (DEFAULT_MEASURE, EXCLUSION_CODES, INTERVALS, MEASURES, XBITS, decode_exclusions, durations,
+                       exclusion_code, exclusion_reason, is_duckdb, measured, millis, reason_text)
 from .schema import CHANNEL_311, DEFAULT_CHANNEL, MAX_CALL_HOURS
 
-
-@dataclass(frozen=True)
-class Measure:
-    name: str
-    label: str
-    start: str
-    end: str
-    unit_weighted: bool
-    doc: str
-
-
-MEASURES: dict[str, Measure] = {
-    "on_scene": Measure("on_scene", "time on scene", "arrived", "cleared", False,
-                        "first unit arrived to call cleared"),
-    "deployed": Measure("deployed", "total deployed time", "dispatched", "cleared", False,
-                        "first unit dispatched to call cleared, as in Langton et al."),
-    "unit_weighted": Measure("unit_weighted", "unit-weighted deployed time", "dispatched", "cleared", True,
-                             "total deployed time multiplied by the number of units assigned"),
-}
-DEFAULT_MEASURE = "deployed"
-
-# Response-time intervals (minutes), reported for calls from the public only: an officer who
-# starts a call on view has no response time to speak of.
-INTERVALS: dict[str, tuple[str, str, str]] = {
-    "to_dispatch": ("received", "dispatched", "received to dispatched"),
-    "travel": ("dispatched", "arrived", "dispatched to arrived"),
-    "to_arrival": ("received", "arrived", "received to arrived"),
-}
 
 # Calls from the public, whatever the channel. "other" (CAD-to-CAD transfers, radio traffic,
 # teletype messages) and "unknown" are neither the public nor an officer on view.
@@ -68,52 +43,6 @@ UNCATEGORIZED = "Uncategorized"
 
 class WorkloadError(RightResponseError, ValueError):
     """The data cannot support what was asked (e.g. unit-weighted time without unit counts)."""
-
-
-_TS_UTC = dt.Timestamp(timezone="UTC")
-
-
-@ibis.udf.scalar.builtin(name="epoch_us")
-def _duckdb_epoch_us(x: _TS_UTC) -> dt.int64:  # noqa: ARG001
-    """DuckDB's epoch_us() of a TIMESTAMPTZ: its stored microseconds, no time-zone arithmetic."""
-
-
-def _millis(t, start: str, end: str, portable: bool):
-    """Whole milliseconds from ``start`` to ``end``, as float64 (CAD exports carry ms at most).
-
-    Whole numbers, so that sums are exact and the same on every engine whatever order it adds
-    in (float sums of seconds differed between DuckDB and Spark in the 12th digit, enough to
-    change the --json output). Portable form: a millisecond difference, which every Ibis
-    backend compiles. On DuckDB that form goes through the ICU calendar and is ~10x slower
-    than subtracting epoch_us() (the stored integers; epoch_ms() and epoch() cost about twice
-    as much), which gives the same numbers (a test checks both).
-    """
-    if portable:
-        return t[end].delta(t[start], unit="millisecond").cast("float64")
-    return (_duckdb_epoch_us(t[end]) - _duckdb_epoch_us(t[start])).cast("float64") / 1000.0
-
-
-def _is_duckdb(t) -> bool:
-    try:
-        return t._find_backend().name == "duckdb"
-    except Exception:  # unbound table: no backend yet
-        return False
-
-
-def _exclusion(t, start: str, end: str, dur, cap: float, units: bool = False):
-    """Why a call is left out of a duration (NULL = measured). First applicable reason wins."""
-    branches = [
-        (t[start].isnull(), f"missing_{start}"),
-        (t[end].isnull(), f"missing_{end}"),
-    ]
-    if units:
-        branches.append((t.units_assigned.isnull() | (t.units_assigned < 1), "missing_units"))
-    branches += [
-        (t.time_issue.notnull(), "time_issue:" + t.time_issue.split(";")[0]),
-        (dur < 0, "negative_duration"),
-        (dur > cap, "outlier"),
-    ]
-    return ibis.cases(*branches, else_=ibis.null("string"))
 
 
 CATEGORY_COLUMNS = ("category", "crime_group", "demand_type", "method", "confidence")
@@ -152,7 +81,7 @@ def prepare(calls, service: str | None = "police", max_hours: float = MAX_CALL_H
     ``portable``: compile durations for any backend (default: only when not on DuckDB).
     ``units=False``: the data has no unit counts, so unit-weighted time is NULL without work."""
     if portable is None:
-        portable = not _is_duckdb(calls)
+        portable = not is_duckdb(calls)
     t = calls if "units_assigned" in calls.columns else calls.mutate(units_assigned=ibis.null("int32"))
     if _is_categorized(t):
         t = _category_defaults(t)
@@ -176,89 +105,27 @@ def prepare(calls, service: str | None = "police", max_hours: float = MAX_CALL_H
     # Whole milliseconds held in a float64: every partial sum of them is an integer below 2**53
     # (about 2.5 billion hours), so sums are exact in any order (the same on every engine) and
     # as fast as a float sum (an int64 sum is a 128-bit sum in DuckDB, ~10% slower).
-    t = t.mutate(**derived, **{f"_d_{a}_{b}": _millis(t, a, b, portable) for a, b in sorted(pairs)})
+    t = t.mutate(**derived, **{f"_d_{a}_{b}": millis(t, a, b, portable) for a, b in sorted(pairs)})
     max_ms = max_s * 1000.0
     final = {}
     xcode = ibis.literal(0, "int32")
-    for i, (name, a, b, weighted) in enumerate(_durations()):
+    for i, (name, a, b, weighted) in enumerate(durations()):
         ms = t[f"_d_{a}_{b}"]
         if weighted and not units:
             final[f"excl_{name}"] = ibis.literal("missing_units")
             final[f"sec_{name}"] = ibis.null("float64")
             final[f"ms_{name}"] = ibis.null("float64")
-            xcode = xcode + ibis.literal(_XC["missing_units"] << (_XBITS * i), "int32")
+            xcode = xcode + ibis.literal(EXCLUSION_CODES["missing_units"] << (XBITS * i), "int32")
             continue
-        final[f"excl_{name}"] = _exclusion(t, a, b, ms, max_ms, units=weighted)
-        xcode = xcode + _exclusion_code(t, a, b, ms, max_ms, units=weighted).cast("int32") * (1 << (_XBITS * i))
-        final[f"ms_{name}"] = _measured_ms(t, a, b, ms, max_ms, weighted)
+        final[f"excl_{name}"] = exclusion_reason(t, a, b, ms, max_ms, units=weighted)
+        xcode = xcode + exclusion_code(t, a, b, ms, max_ms, units=weighted).cast("int32") * (1 << (XBITS * i))
+        final[f"ms_{name}"] = measured(t, a, b, ms, max_ms, weighted)
         final[f"sec_{name}"] = final[f"ms_{name}"] / 1000.0
     return t.mutate(**final, xcode=xcode)
 
 
-def _measured_ms(t, start: str, end: str, ms, max_ms: float, weighted: bool):
-    """``ms`` (whole milliseconds, float64) where the call counts in the time measure, else NULL:
-    the rule of _exclusion as a boolean (much cheaper than testing the CASE)."""
-    ok = t[start].notnull() & t[end].notnull() & t.time_issue.isnull() & (ms >= 0) & (ms <= max_ms)
-    if weighted:
-        ok = ok & t.units_assigned.notnull() & (t.units_assigned >= 1)
-    val = ms * t.units_assigned.cast("float64") if weighted else ms
-    return ibis.ifelse(ok, val, ibis.null("float64"))
-
-
-def measure_ms(calls, measure: str = DEFAULT_MEASURE, max_hours: float = MAX_CALL_HOURS, portable: bool | None = None):
-    """A time measure of each call in whole milliseconds (float64), or NULL where the call is
-    left out of it (missing times, a time issue, negative, over ``max_hours``): the same number
-    the workload tables sum, for figures computed elsewhere (the policy history), so that an
-    officer hour means one thing in every table of the report."""
-    m = MEASURES[measure]
-    if portable is None:
-        portable = not _is_duckdb(calls)
-    ms = _millis(calls, m.start, m.end, portable)
-    return _measured_ms(calls, m.start, m.end, ms, float(max_hours) * 3_600_000.0, m.unit_weighted)
-
-
-def _durations():
-    """(name, start, end, unit-weighted) of every time measure and response interval, in a fixed order."""
-    return [(m.name, m.start, m.end, m.unit_weighted) for m in MEASURES.values()] + [
-        (k, a, b, False) for k, (a, b, _) in INTERVALS.items()]
-
-
-# The exclusion reasons as small integers, packed 3 bits per duration into one ``xcode``
-# column. The cube groups on that one integer instead of six reason strings (building
-# 'time_issue:...' strings for every call and hashing six of them was most of the cube's
-# cost); the strings are rebuilt on the few thousand cube rows (see _decode_exclusions).
-_XBITS = 3
-_XC = {"measured": 0, "missing_start": 1, "missing_end": 2, "missing_units": 3, "time_issue": 4,
-       "negative_duration": 5, "outlier": 6}
-
-
-def _exclusion_code(t, start: str, end: str, dur, cap: float, units: bool = False):
-    """_exclusion as its integer code (same order of precedence)."""
-    branches = [(t[start].isnull(), _XC["missing_start"]), (t[end].isnull(), _XC["missing_end"])]
-    if units:
-        branches.append((t.units_assigned.isnull() | (t.units_assigned < 1), _XC["missing_units"]))
-    branches += [(t.time_issue.notnull(), _XC["time_issue"]), (dur < 0, _XC["negative_duration"]),
-                 (dur > cap, _XC["outlier"])]
-    return ibis.cases(*branches, else_=_XC["measured"])
-
-
-def _decode_exclusions(df: pd.DataFrame) -> pd.DataFrame:
-    """Cube rows with ``xcode`` and ``origin`` -> the ``excl_<duration>`` reason strings and
-    ``origin_group``, exactly as prepare() writes them per call."""
-    import numpy as np
-
-    df = df.copy()
-    code = df.pop("xcode").astype("int64").to_numpy()
-    issue = df["time_issue"].map(lambda v: None if v is None or (isinstance(v, float) and v != v)
-                                 else "time_issue:" + str(v).split(";")[0])
-    for i, (name, a, b, _) in enumerate(_durations()):
-        c = (code >> (_XBITS * i)) & ((1 << _XBITS) - 1)
-        text = {_XC["missing_start"]: f"missing_{a}", _XC["missing_end"]: f"missing_{b}",
-                _XC["missing_units"]: "missing_units", _XC["negative_duration"]: "negative_duration",
-                _XC["outlier"]: "outlier"}
-        col = pd.Series([text.get(int(k)) for k in c], index=df.index, dtype=object)
-        col[c == _XC["time_issue"]] = issue[c == _XC["time_issue"]]
-        df[f"excl_{name}"] = col
+def _with_origin_group(df: pd.DataFrame) -> pd.DataFrame:
+    """``origin_group`` on cube rows, as prepare() derives it per call."""
     og = df["origin"]
     df["origin_group"] = np.select([og == "officer_initiated", og.isin(list(RESIDENT_ORIGINS))],
                                    ["officer", "resident"], "unknown")
@@ -364,7 +231,7 @@ def compute(calls, measure: str = DEFAULT_MEASURE, service: str | None = "police
     try:
         step("categories")
         tagged = cube if _is_categorized(cube) else (categorize(cube) if categorize else cube)
-        cube_df = _decode_exclusions(_category_defaults(tagged).to_pandas())
+        cube_df = _with_origin_group(decode_exclusions(_category_defaults(tagged).to_pandas()))
     finally:
         _release(cube)
     excl = cube_df.groupby(list(EXCL_KEYS), dropna=False)["calls"].sum().reset_index()
@@ -411,7 +278,7 @@ def _as_view(t):
     it instead of re-translating the whole derivation (Ibis compilation was ~15% of a run at
     2M calls). DuckDB only (an in-memory view that dies with the connection); on another
     backend a view would outlive the run in the user's database, so the expression is used."""
-    if not _is_duckdb(t):
+    if not is_duckdb(t):
         return t
     try:
         con = t._find_backend()
@@ -636,28 +503,6 @@ def coverage_summary(cov: pd.DataFrame, name: str) -> dict:
         "calls_excluded": int(reasons.sum()),
         "excluded_by_reason": {k: int(v) for k, v in reasons.items()},
     }
-
-
-REASON_TEXT = {
-    "missing_received": "no received time",
-    "missing_dispatched": "no dispatch time",
-    "missing_arrived": "no arrival time",
-    "missing_cleared": "no cleared time",
-    "missing_units": "no unit count",
-    "negative_duration": "negative duration",
-    "outlier": "outlier (longer than the cap)",
-}
-
-
-def reason_text(code: str, max_hours: float = MAX_CALL_HOURS) -> str:
-    from .schema import TIME_ISSUES
-
-    if code.startswith("time_issue:"):
-        k = code.split(":", 1)[1]
-        return "time issue: " + TIME_ISSUES.get(k, k.replace("_", " "))
-    if code == "outlier":
-        return f"outlier: longer than {max_hours:g} h"
-    return REASON_TEXT.get(code, code.replace("_", " "))
 
 
 def coverage_notes(cov: pd.DataFrame, measure: str, total: int) -> dict[str, str]:

@@ -17,7 +17,8 @@ import yaml
 
 from ..sqltext import ident
 from .adapter import AdapterError, builtin_adapters, detect_adapter, get_adapter
-from .readers import ReadError, file_kind, read_any
+from .raw_records import ReadError
+from .readers import file_kind, read_any
 
 SENSITIVE_NAME = re.compile(r"addr|location|street|block|comment|narrative|note|remark|^lat|^lon|latitude|longitude|^x$|^y$|^map_?[xy]$", re.I)
 
@@ -195,7 +196,7 @@ def compiled_sql(path: Path, adapter: str | None = None) -> list[str]:
     hold the file's distinct values), so it runs over the file, on a throwaway in-memory
     database, exactly as ingest would; nothing is written.
     """
-    from .normalize import Source, normalize
+    from .adapter_compiler import Source, normalize
     from .pipeline import IngestError
     from .readers import csv_scan
 

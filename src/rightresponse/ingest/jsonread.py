@@ -13,7 +13,7 @@ import io
 import json
 from pathlib import Path
 
-from .readers import (MAX_RECORD_CHARS, RECORD_HEAD, RawTable, ReadError, _BadRecords, _BoundedLines, _GZIP_ERRORS,
+from .raw_records import (MAX_RECORD_CHARS, RECORD_HEAD, RawTable, ReadError, _BadRecords, _BoundedLines, _GZIP_ERRORS,
                       _gzip_error, _Oversized, _RecordTable, dedupe_names, open_bytes)
 
 

@@ -27,10 +27,10 @@ from ..errors import RightResponseError
 from .. import __version__
 from ..schema import CALL_FIELDS, SENSITIVE_FIELDS, UNIT_FIELDS, field_names
 from .adapter import Adapter, AdapterError, builtin_adapters, detect_adapter, get_adapter
-from .normalize import Source, normalize
+from .adapter_compiler import Source, normalize
 from ..sqltext import ident, literal
-from .readers import (MAX_EXPANSION, ROW, RawTable, ReadError, columns_of, csv_scan, expand_zip, expansion_limit,
-                      file_kind, read_any)
+from .raw_records import MAX_EXPANSION, ROW, RawTable, ReadError, expansion_limit
+from .readers import columns_of, csv_scan, expand_zip, file_kind, read_any
 from .recordcount import RecordCounter
 from .workspace import Workspace, WorkspaceBusy
 

@@ -12,15 +12,17 @@ Policies are YAML (see docs/policies.md and presets/*.yaml); `lint_policy` prove
 of a policy over every kind of call; `diff_policies` compares two.
 """
 
-from .engine import Call, Recommendation, make_call, triage, triage_args
-from .model import (FLAGS, RESPONDERS, Finding, Policy, PolicyError, catalogue, flag_info, list_presets,
-                    load_policy, preset_summaries)
+from .call import Call, make_call
+from .definition import Policy, catalogue, flag_info, list_presets, load_policy, preset_summaries
+from .findings import Finding, PolicyError
+from .triage import Recommendation, triage, triage_args
+from .vocabulary import FLAGS, RESPONDERS
 
 # History, diff and lint need the engine (Ibis, pyarrow) and are imported on first use, so
 # that `rightresponse triage` (one call, on the command line) does not pay 0.25 s for them.
 _LAZY = {"PolicyDiff": "diff", "diff_policies": "diff", "LintReport": "lint", "lint_policy": "lint",
          **{n: "history" for n in ("PolicyFigures", "PreparedHistory", "apply_policy", "compare_policies",
-                                   "policy_figures", "prepare_history", "who_could_respond_html")}}
+                                   "policy_figures", "prepare_history")}}
 
 
 def __getattr__(name):
@@ -34,5 +36,5 @@ __all__ = [
     "Call", "Finding", "FLAGS", "LintReport", "Policy", "PolicyDiff", "PolicyError", "PolicyFigures",
     "PreparedHistory", "RESPONDERS", "Recommendation", "apply_policy", "catalogue", "compare_policies",
     "diff_policies", "flag_info", "lint_policy", "list_presets", "load_policy", "make_call", "policy_figures",
-    "prepare_history", "preset_summaries", "triage", "triage_args", "who_could_respond_html",
+    "prepare_history", "preset_summaries", "triage", "triage_args",
 ]

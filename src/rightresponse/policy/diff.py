@@ -8,8 +8,10 @@ import pandas as pd
 
 import ibis
 
+from ..report.charts import pct
+from .definition import Policy, _taxonomy_vocab, load_policy
 from .history import PreparedHistory, apply_policy, prepare_history
-from .model import Policy, _taxonomy_vocab, load_policy
+from .triage import compiled
 
 _PROBE_TIMES = (("day", 12 * 60), ("night", 3 * 60))
 
@@ -54,22 +56,18 @@ class PolicyDiff:
         if self.by_call_type is not None:
             t = self.totals
             lines.append("\nhistorical calls whose responder changes (conservative to optimistic):")
-            lines.append(f"  calls: {_pct(t['share_calls_changed_conservative'])} to {_pct(t['share_calls_changed_optimistic'])}"
-                         f" of {t['calls']:,};  officer hours: {_pct(t['share_hours_changed_conservative'])} to "
-                         f"{_pct(t['share_hours_changed_optimistic'])} of {t['officer_hours']:,.0f}")
-            lines.append(f"  moved away from police by B vs A: calls {_pct(t['share_calls_moved_b_minus_a_conservative'])} to "
-                         f"{_pct(t['share_calls_moved_b_minus_a_optimistic'])}, hours "
-                         f"{_pct(t['share_hours_moved_b_minus_a_conservative'])} to {_pct(t['share_hours_moved_b_minus_a_optimistic'])}")
+            lines.append(f"  calls: {pct(t['share_calls_changed_conservative'], missing='n/a')} to {pct(t['share_calls_changed_optimistic'], missing='n/a')}"
+                         f" of {t['calls']:,};  officer hours: {pct(t['share_hours_changed_conservative'], missing='n/a')} to "
+                         f"{pct(t['share_hours_changed_optimistic'], missing='n/a')} of {t['officer_hours']:,.0f}")
+            lines.append(f"  moved away from police by B vs A: calls {pct(t['share_calls_moved_b_minus_a_conservative'], missing='n/a')} to "
+                         f"{pct(t['share_calls_moved_b_minus_a_optimistic'], missing='n/a')}, hours "
+                         f"{pct(t['share_hours_moved_b_minus_a_conservative'], missing='n/a')} to {pct(t['share_hours_moved_b_minus_a_optimistic'], missing='n/a')}")
             if len(self.by_call_type):
                 lines.append(f"\n  top call types that change (optimistic view), of {len(self.by_call_type)}:")
                 for r in self.by_call_type.head(top).itertuples(index=False):
                     lines.append(f"  {str(r.call_type)[:40]:<40} {r.calls:>7,} calls {r.hours:>9,.1f} h  "
                                  f"{r.responder_a} -> {r.responder_b}")
         return "\n".join(lines)
-
-
-def _pct(v) -> str:
-    return "n/a" if v is None or v != v else f"{100 * v:.1f}%"
 
 
 def diff_policies(a, b, calls=None, sensitive=None, route_on: str = "initial", **taxonomy) -> PolicyDiff:
@@ -96,7 +94,7 @@ def _category_diff(pa: Policy, pb: Policy) -> pd.DataFrame:
         for label, minute in _PROBE_TIMES:
             out = []
             for p in (pa, pb):
-                cp = p.compiled
+                cp = compiled(p)
                 rule = cp.match(cat, (), None, None, None, minute, 0)
                 resp, co, _, _ = cp.resolve(rule, None, minute)
                 out.append((resp + (f" + {co}" if co else ""), rule.id))

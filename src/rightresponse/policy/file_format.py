@@ -18,7 +18,10 @@ from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, Validat
 from ..errors import did_you_mean
 from ..schema import ORIGINS
 from ..validation import Spec, bad, check, note
-from .model import FLAGS, RESPONDERS, Finding, parse_hours
+from .call import make_call, screened_flags
+from .findings import Finding
+from .hours import parse_hours
+from .vocabulary import FLAGS, RESPONDERS
 
 ResponderId = Literal[RESPONDERS]
 FlagName = Literal[FLAGS]
@@ -204,7 +207,6 @@ class ExampleSpec(Spec):
         known = (info.context or {}).get("categories") or ()
         if self.category is not None and known and self.category not in known:
             raise bad(f"unknown category {self.category!r}{did_you_mean(self.category, known)}", at=("category",))
-        from .engine import make_call, screened_flags
 
         call = {k: getattr(self, k) for k in ("call_type", "category", "priority", "origin", "at", "flags",
                                               "unavailable") if k in self.model_fields_set}

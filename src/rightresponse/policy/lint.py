@@ -29,9 +29,11 @@ import pandas as pd
 
 from ..schema import ORIGINS
 from ..taxonomy.crosswalk import available_crosswalks
-from .engine import CompiledPolicy, make_call, shipped_categories, triage
-from .model import (DANGER_BITS, DANGER_FLAGS, DATA_DIR, FLAG_BIT, FLAGS, RESPONDERS, Finding, Policy,
-                    _taxonomy_vocab, load_policy)
+from .call import make_call
+from .definition import DATA_DIR, Policy, _taxonomy_vocab, load_policy
+from .findings import Finding
+from .triage import CompiledPolicy, compiled, shipped_categories, triage
+from .vocabulary import DANGER_BITS, DANGER_FLAGS, FLAGS, FLAG_BIT, RESPONDERS
 
 N_COMBOS = 1 << len(FLAGS)
 _COMBOS = np.arange(N_COMBOS)
@@ -154,7 +156,7 @@ class CallSpace:
 
     def __init__(self, policy: Policy):
         self.p = policy
-        self.cp: CompiledPolicy = policy.compiled
+        self.cp: CompiledPolicy = compiled(policy)
         names, self.cat_group, _ = _taxonomy_vocab(policy.taxonomy)
         self.cats = list(names) + [None]
         clauses = [c for _, cs in self.cp.rules for c in cs]

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from html import escape
 
+import pandas as pd
+
 NAVY = "#1f3a5f"
 TEAL = "#2a9d8f"
 SAND = "#e9c46a"
@@ -50,10 +52,12 @@ def _num(v) -> float:
     return 0.0 if math.isnan(f) or math.isinf(f) else f
 
 
-def pct(x: float | None, digits: int = 1) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "–"
-    return f"{100 * x:.{digits}f}%"
+def pct(x: float | None, digits: int = 1, missing: str = "–") -> str:
+    """A share as a percentage, the one formatter every page and terminal line uses; ``missing``
+    for no figure (None, NaN, NA)."""
+    if x is None or x is pd.NA or (isinstance(x, float) and math.isnan(x)):
+        return missing
+    return f"{100 * float(x):.{digits}f}%"
 
 
 def _ticks(v: float, most: int = 5) -> tuple[float, list[float]]:

@@ -47,6 +47,9 @@ from typing import Callable, Iterable
 import numpy as np
 import pandas as pd
 
+from ..evaluation_design import CONTRASTS, DID_OUTCOMES, OUTCOMES
+from ..measures import INTERVALS
+
 NodeId = tuple  # (dimension, conditions): conditions is a sorted tuple of (attribute, value)
 
 
@@ -792,7 +795,6 @@ def assessment_declarations(measure: str, measures, outcomes) -> dict[str, Decla
     def public(r):
         return cond(priority=r.get("priority_rank"), public=True)
 
-    from ..workload import INTERVALS  # noqa: PLC0415 - the interval names, declared once there
 
     d["response_times"] = Declared(
         (Cell("calls", "calls", public),) + tuple(Cell(f"n_{k}", f"n:{k}", public) for k in INTERVALS),
@@ -952,7 +954,7 @@ _DISPATCH_DIMS = ("decisions", "overrides", "eligible", "handled")
 
 
 def _dispatch_declared() -> dict[str, Declared]:
-    """The decision-log tables (rightresponse.service.summarize_decisions)."""
+    """The decision-log tables (rightresponse.decisions.summarize_decisions)."""
     def by(attr, col):
         return lambda r: cond(**{attr: r.get(col)})
 
@@ -1074,7 +1076,7 @@ _PRACTICE_KEYS = {"practice_totals": (), "practice_by_trainee": ("trainee",),
 
 
 def _practice_declared() -> dict[str, Declared]:
-    """The practice-report tables (rightresponse.service.practice_summary): answered, agreed and
+    """The practice-report tables (rightresponse.decisions.practice_summary): answered, agreed and
     unsafe are counts; agreement rests on answered and agreed."""
     out = {}
     for name, keys in _PRACTICE_KEYS.items():
@@ -1240,7 +1242,6 @@ def _evaluation_declared(tables: dict) -> dict[str, Declared]:
     same per week (calls and calls timed); the difference in differences and the event study
     rest on every full week of the two series they compare (a hidden week withholds them);
     ``evaluation_repeat``: rates resting on calls with an address and repeat calls."""
-    from ..evaluate import CONTRASTS, DID_OUTCOMES, OUTCOMES  # noqa: PLC0415 - declared once there
 
     def node(dim, **extra):
         return lambda r: _eval_node(dim, r, **extra)[1]
@@ -1293,7 +1294,6 @@ def _evaluation_relations(led: Ledger, tables: dict) -> None:
     """How the evaluation's counts add up: the two groups to the calls in scope, the treated and
     other areas to the eligible calls, the weeks of a group to its period, and every sub-count
     (timed, from the public, with a response time, by outcome, with an address) below its calls."""
-    from ..evaluate import OUTCOMES  # noqa: PLC0415
 
     per = tables.get("evaluation_periods")
     if per is not None and not per.empty:

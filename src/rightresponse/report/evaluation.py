@@ -10,6 +10,7 @@ import math
 from html import escape
 from pathlib import Path
 
+from ..evaluation_design import CI_METHOD, LIMITS
 from . import charts
 from .html import HIDDEN, banner, dispatch_section, fmt_pct, page, table
 
@@ -138,7 +139,6 @@ def _count_text(v, mc: int) -> str:
 
 def render_evaluation(result) -> str:
     from .. import __version__
-    from ..evaluate import CI_METHOD, LIMITS
 
     pub = result.publish()
     j = result.to_json_dict()

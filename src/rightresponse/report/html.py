@@ -20,9 +20,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..workload import INTERVALS, MEASURES, ORIGIN_GROUPS, OUTCOME_ORDER, reason_text
+from ..measures import INTERVALS, MEASURES, reason_text
+from ..workload import ORIGIN_GROUPS, OUTCOME_ORDER
 from . import charts
-from .compare import CRIME_GROUPS, crime_definitions
+from .published_figures import CRIME_GROUPS, crime_definitions
 from .disclosure import Disclosed, count_text
 
 DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
@@ -63,7 +64,7 @@ def fmt_int(v) -> str:
 
 
 def fmt_pct(v, d: int = 1) -> str:
-    return "–" if _nan(v) else f"{100 * float(v):.{d}f}%"
+    return charts.pct(v, d)
 
 
 def fmt_hours(v) -> str:
@@ -789,7 +790,7 @@ def _section_geo(r, p, s) -> str:
 
 def _section_who(r, p, s) -> str:
     """Who could respond: each responder policy applied to these calls (rightresponse.policy)."""
-    from ..policy import who_could_respond_html
+    from .who_could_respond import who_could_respond_html
 
     who = p.get("who_could_respond")
     if who is None or who.empty:
@@ -809,7 +810,7 @@ def _section_who(r, p, s) -> str:
 
 
 def dispatch_section(p, heading_level: int = 2, period: str = "") -> str:
-    """The decision-log section from its published tables (rightresponse.service.summarize_decisions,
+    """The decision-log section from its published tables (rightresponse.decisions.summarize_decisions,
     disclosed by rightresponse.report.disclosure). ``p``: a publication with the dispatch tables."""
     tot = p.get("dispatch_totals")
     if tot is None:
@@ -895,7 +896,7 @@ def _section_compare(r, p, s) -> str:
             body.append(f"<tr><td>{escape(x.metric)}</td><td class=\"n\">{escape(pub)}</td>"
                         f"<td class=\"n\"><strong>{escape(ours)}</strong></td><td class=\"note\">{escape(x.our_method)}</td></tr>")
     dt = p["by_demand_type"].values
-    from .compare import DETROIT_2019
+    from .published_figures import DETROIT_2019
 
     chart = ""
     if dt["demand_type"].notna().any() and s["hours"] > 0 and dt["share_time"].notna().all():

@@ -34,13 +34,13 @@ from starlette.concurrency import run_in_threadpool
 from .. import __version__
 from ..policy import FLAGS, RESPONDERS, Policy, PolicyError, flag_info, make_call, triage
 from ..schema import ORIGINS
-from ..taxonomy.normalize import match_key
+from ..taxonomy.call_type_text import match_key
 from .calltypes import known_call_types
 from .policies import PolicySet, explain
 from .practice import PracticeRoom, answer_view, build_deck, card_view, check_answer, practice_row
 from .security import Guard, HostCheck, is_loopback, token_from_env, token_ok
-from .store import ConflictError, DecisionStore, StoreError, normalize_url, redact, valid_call_taker
-from .summary import ALTERNATIVE_RESPONDERS, summarize_decisions, utc_instant
+from ..decisions.log import ConflictError, DecisionStore, StoreError, normalize_url, redact, valid_call_taker
+from ..decisions.dispatch_summary import ALTERNATIVE_RESPONDERS, summarize_decisions, utc_instant
 
 log = logging.getLogger("rightresponse.service")
 

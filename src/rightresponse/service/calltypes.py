@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..taxonomy.crosswalk import agency_id, load_crosswalk, load_crosswalks
-from ..taxonomy.normalize import match_key, normalize
+from ..taxonomy.call_type_text import match_key, normalize
 
 MAX_LEN = 200
 

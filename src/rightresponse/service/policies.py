@@ -26,7 +26,8 @@ from pathlib import Path
 import yaml
 
 from ..policy import Policy, PolicyError, flag_info
-from ..policy.model import Finding, parse_policy, resolve_policy_path
+from ..policy.definition import parse_policy, resolve_policy_path
+from ..policy.findings import Finding
 from ..taxonomy.provider import CategoryProvider
 
 log = logging.getLogger("rightresponse.service")

@@ -51,9 +51,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..policy import FLAGS, Policy, flag_info, make_call, triage
-from ..policy.model import DANGER_FLAGS, SCREEN_ORDER
+from ..policy.triage import compiled
+from ..policy.vocabulary import DANGER_FLAGS, SCREEN_ORDER
 from .policies import explain
-from .summary import ALTERNATIVE_RESPONDERS
+from ..decisions.dispatch_summary import ALTERNATIVE_RESPONDERS
 
 # Shares of the deal by kind of card (see the module docstring). Data, documented in docs/practice.md.
 DEAL_SHARES = {"screen": 0.45, "changed": 0.35, "same": 0.20}
@@ -227,7 +228,7 @@ def check_answer(policy: Policy, card: Card, category: str | None, answers: dict
     the answer decide it)."""
     truth = card.truth()
     expected = triage(policy, card.call(category, truth))
-    cp = policy.compiled
+    cp = compiled(policy)
     without_police = not cp.with_police(responder, None)
     stated = set(expected.call_type_flags)  # what the call type itself says needs no question
     rule = next(r for r in policy.rules if r.id == expected.rule)
@@ -382,7 +383,7 @@ def card_view(d: Dealt, policy: Policy) -> dict:
         "id": d.id, "policy": d.policy_id, "policy_hash": d.policy_hash, "trainee": d.trainee,
         "call_type": c.call_type, "category": d.category, "priority": c.priority, "origin": c.origin,
         "day": DAYS[c.dow], "hour": c.hour, "time": c.time_text,
-        "call_type_dangers": list(policy.compiled.typed(c.call_type)[2]), "narrative": c.has_narrative,
+        "call_type_dangers": list(compiled(policy).typed(c.call_type)[2]), "narrative": c.has_narrative,
         "narrative_flags": list(c.narrative_flags),
         "questions": [{"flag": f, "text": info[f].question} for f in SCREEN_ORDER],
         "responders": [{"id": rid, "name": r.name, "kind": r.kind} for rid, r in policy.responders.items()],

@@ -74,7 +74,7 @@ def serve(policy="status-quo", host: str = "127.0.0.1", port: int = 8000, db_url
 
         from .app import ServiceConfig, create_app
         from .security import LOOPBACK_NAMES
-        from .store import redact
+        from ..decisions.log import redact
 
         policies = [policy] if isinstance(policy, str) or not hasattr(policy, "__iter__") else list(policy)
         cfg = ServiceConfig(policies=policies, db_url=db_url, workspace=workspace, agency=agency,

@@ -185,7 +185,7 @@ def fresh_database(base_url: str, name: str) -> str:
     """Create database ``name`` on the cluster of ``base_url``; return its URL."""
     from sqlalchemy import create_engine, text
 
-    from .store import normalize_url
+    from ..decisions.log import normalize_url
 
     eng = create_engine(normalize_url(base_url), isolation_level="AUTOCOMMIT")
     try:

@@ -13,7 +13,7 @@ the discrete-event simulation replays or resamples the real call stream, and Erl
 gives the closed-form answer beside it.
 """
 
-from .compare import Comparison, compare_scenarios, comparison_table
+from .side_by_side import Comparison, compare_scenarios, comparison_table
 from .erlang import Staffing, erlang_b, erlang_c, mean_wait, priority_mean_waits, service_level, staffing, staffing_dict
 from .run import SimulationResult, simulate
 from .scenario import Scenario, ScenarioError, list_scenarios, load_scenario

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from ..report.charts import pct
+
 DEFAULT_MIN_CELL = 10
 WITHHELD = "[withheld]"  # a figure withheld so that a small count cannot be worked out
 NOISE = 1e-9  # differences of float sums (hours freed in a status quo) below this are zero
@@ -170,7 +172,8 @@ def _n(v, d: int = 0) -> str:
 
 
 def _pct(v, d: int = 0) -> str:
-    return "n/a" if v is None or v != v else f"{100 * v:.{d}f}%"
+    """Shares in the simulation's lines: whole percent unless asked (``report.charts.pct``)."""
+    return pct(v, d, missing="n/a")
 
 
 def _money(v) -> str:
@@ -224,12 +227,8 @@ def _tm(key: str) -> Metric:
 
 
 def within_minutes(res, pid: str) -> float:
-    """The pool's service target in minutes (its target, else its staffing rule, else 10)."""
-    from .run import DEFAULT_WITHIN
-
-    p = res.scenario.pools[pid]
-    tgt = p.target or (p.units.staffing if p.units.auto else None)
-    return float(tgt.within_minutes) if tgt and tgt.within_minutes is not None else DEFAULT_WITHIN
+    """The pool's service target in minutes (``Pool.within_minutes``)."""
+    return res.scenario.pools[pid].within_minutes
 
 
 def _roster_text(units) -> str:

@@ -16,12 +16,11 @@ import numpy as np
 import pandas as pd
 
 from . import erlang
-from .engine import Outcome, PoolRuntime, Simulation, busy_by_slot, minutes_by_slot
+from .discrete_event import Outcome, PoolRuntime, Simulation, busy_by_slot, minutes_by_slot
 from .scenario import Scenario, load_scenario
 from .stream import History, Stream, build_stream, class_maps, load_history, rank_to_class
 
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-DEFAULT_WITHIN = 10.0  # minutes, for P(wait <= T) when a pool states no target
 
 
 def ci(values, confidence: float) -> tuple[float, float, float]:
@@ -222,8 +221,8 @@ def _rosters(scn: Scenario, demand: pd.DataFrame) -> dict[str, np.ndarray]:
 def _staffing_table(scn: Scenario, demand: pd.DataFrame, rosters: dict) -> pd.DataFrame:
     rows = []
     for pid, p in scn.pools.items():
-        tgt = p.target or (p.units.staffing if p.units.auto else None)
-        within = (tgt.within_minutes if tgt and tgt.within_minutes is not None else DEFAULT_WITHIN)
+        tgt = p.service_target
+        within = p.within_minutes
         d = demand[demand.pool == pid].sort_values("how")
         for h, arr, lam, mins in zip(d.how, d.arrivals_per_hour, d.load_rate_per_hour, d.minutes_per_call):
             c = int(rosters[pid][h])
@@ -286,8 +285,8 @@ def replication_stats(scn: Scenario, stream: Stream, out: Outcome, classes: dict
         busy_h_slots = float(busy_slot[i, s0:].sum() / 60.0)
         w = wait[mine]
         r = resp[mine]
-        tgt = p.target or (p.units.staffing if p.units.auto else None)
-        within = tgt.within_minutes if tgt and tgt.within_minutes is not None else DEFAULT_WITHIN
+        tgt = p.service_target
+        within = p.within_minutes
         pool_m[pid] = {
             "calls_assigned": int((call & (out.first_pool == i)).sum()),
             "calls_handled": int((call & (served == i)).sum()),
@@ -516,7 +515,7 @@ def _analytic(res: SimulationResult, diag: dict) -> pd.DataFrame:
         sim_sl = res.pool(pid, "share_taken_within_target")
         sim_w = res.pool(pid, "mean_wait_minutes")
         dg = diag.get(pid, {})
-        tgt = p.target or (p.units.staffing if p.units.auto else None)
+        tgt = p.service_target
         reasons = []
         if dg.get("dispersion", 1) == dg.get("dispersion", 1) and dg.get("dispersion", 1) > 1.1:
             reasons.append(f"calls arrive in bursts: hourly counts vary {dg['dispersion']:.2f} times as much as a "

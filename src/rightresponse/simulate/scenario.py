@@ -37,13 +37,13 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BeforeValidator, Field
 
-from ..errors import RightResponseError
-from ..errors import Problem
+from ..errors import Problem, RightResponseError
+from ..policy.vocabulary import RESPONDERS
 from ..validation import Spec, check, in_document_order
 
 SCENARIOS_DIR = Path(__file__).parent / "scenarios"
 DISTRIBUTIONS = ("data", "fixed", "exponential", "lognormal")
-_RESPONDERS = ("police", "co_responder", "crisis_team", "community_responder", "non_emergency", "fire_ems", "no_dispatch")
+DEFAULT_WITHIN = 10.0  # minutes, for P(wait <= T) when a pool states no target
 
 
 class ScenarioError(RightResponseError, ValueError):
@@ -133,6 +133,18 @@ class Pool:
     def sworn(self) -> bool:
         return self.officers_per_unit > 0
 
+    @property
+    def service_target(self) -> Target | None:
+        """The target the pool is held to: its own, else the staffing rule it is sized by."""
+        return self.target or (self.units.staffing if self.units.auto else None)
+
+    @property
+    def within_minutes(self) -> float:
+        """The T of P(wait <= T) wherever the pool's waits are reported: the service target's
+        minutes, else DEFAULT_WITHIN."""
+        tgt = self.service_target
+        return float(tgt.within_minutes) if tgt and tgt.within_minutes is not None else DEFAULT_WITHIN
+
 
 @dataclass(frozen=True)
 class Scenario:
@@ -203,7 +215,7 @@ class Scenario:
 Minutes = Annotated[float, Field(ge=0)]
 Positive = Annotated[float, Field(gt=0)]
 Rank = Annotated[int, Field(ge=1)]
-ResponderName = Literal[_RESPONDERS]
+ResponderName = Literal[RESPONDERS]
 
 
 class _DataScale(Spec):
@@ -472,7 +484,7 @@ def _dist(v, key: str, val: _V, allow_data: bool = True) -> Dist | None:
 
 
 def _hours_units(spec, key: str, val: _V) -> tuple[int, ...] | None:
-    from ..policy.model import parse_hours
+    from ..policy.hours import parse_hours
 
     if isinstance(spec, bool):
         val.err(key, "expected a number of units, a mapping of shifts to units, or 168 hourly values")
@@ -559,7 +571,7 @@ def _pool(pid: str, v, val: _V, cats: tuple[str, ...]) -> Pool | None:
     serves = v.get("serves")
     serves = [serves] if isinstance(serves, str) else serves
     if not isinstance(serves, list) or not serves:
-        val.err(f"{key}.serves", f"list the policy responders whose calls this pool takes (of {', '.join(_RESPONDERS)})")
+        val.err(f"{key}.serves", f"list the policy responders whose calls this pool takes (of {', '.join(RESPONDERS)})")
         serves = []
     police = "police" in serves or "co_responder" in serves
     officers = val.number(v.get("officers_per_unit"), f"{key}.officers_per_unit", lo=0, default=1.0 if police else 0.0)
@@ -676,7 +688,8 @@ def parse_scenario(doc: Any, path: str) -> Scenario:
     if not isinstance(pol, str) or not pol.strip():
         val.err("policy", "name a policy preset (e.g. co-responder-pilot) or a policy YAML file")
     else:
-        from ..policy.model import PolicyError, load_policy
+        from ..policy.definition import load_policy
+        from ..policy.findings import PolicyError
 
         candidate = base / pol
         policy = str(candidate.resolve()) if pol.endswith((".yaml", ".yml")) else pol

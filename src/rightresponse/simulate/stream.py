@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import RightResponseError
-from .engine import Jobs
+from .discrete_event import Jobs
 from .scenario import Dist, Scenario
 
 WEEK_MIN = 7 * 1440

@@ -27,9 +27,9 @@ from .crosswalk import (
     load_overrides,
     save_overrides,
 )
-from .model import CallTypeClassifier
+from .calltype_classifier import CallTypeClassifier
 from .narrative import load_flags, narrative_disagreement, narrative_flags, read_slo_comments
-from .normalize import normalize
+from .call_type_text import normalize
 from .rules import apply_rules, load_rules
 from .taxonomy import Category, Taxonomy, TaxonomyError, load_taxonomy
 

@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 
 from .crosswalk import Lookup, agency_id, coerce_overrides, crosswalk_lookup
-from .normalize import clean
-from .store import build_default_classifier as train_default_classifier  # noqa: F401 (public name)
-from .store import default_classifier
+from .call_type_text import clean
+from .shipped_model import build_default_classifier as train_default_classifier  # noqa: F401 (public name)
+from .shipped_model import default_classifier
 from .taxonomy import load_taxonomy
 
 RESULT_COLUMNS = ["category", "confidence", "method", "crime_group", "demand_type"]

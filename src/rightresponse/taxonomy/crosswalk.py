@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .normalize import match_key
+from .call_type_text import match_key
 from .taxonomy import TaxonomyError, load_taxonomy
 
 CROSSWALK_DIR = Path(__file__).parent / "crosswalks"

@@ -92,7 +92,7 @@ class CategoryProvider:
         """The call-type model, loaded on first use (most commands answer from overrides or
         crosswalks for some values, but loading is deferred until a value needs it)."""
         if self._classifier is None:
-            from .store import default_classifier
+            from .shipped_model import default_classifier
 
             self._classifier = default_classifier(self.model_path, taxonomy=self._taxonomy())
         return self._classifier

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from .normalize import rule_text
+from .call_type_text import rule_text
 from .taxonomy import DATA_DIR, YAML_LOADER, TaxonomyError, load_taxonomy
 
 DEFAULT_RULES = DATA_DIR / "keyword_rules.yaml"

@@ -35,7 +35,7 @@ from ..sqltext import ident, literal
 from .adapter import Adapter, AdapterError, ValueMap, expression_columns, lookup_path
 from .column_graph import (NULL_TEXT, AdapterSql, Clean, Col, Instant, Mapped, Node, PassColumn, Raw, Scope,
                            is_constant, join, maps_in, plan_layers, render, sql, walk)
-from .readers import ROW, RawTable, _new_name
+from .raw_records import ROW, RawTable, _new_name
 
 
 @dataclass

@@ -6,7 +6,7 @@ Everything a city might argue about (which call types, which flags, which hours)
 YAML, so the policy can be read, reviewed, diffed and versioned like any other document.
 Validation collects every problem, each naming the file and the rule, before failing.
 
-Two things are not the policy's to decide (engine.py applies them to every policy, and no
+Two things are not the policy's to decide (triage.py applies them to every policy, and no
 rule can opt out): the **safety floor** (a weapon, violence, a crime in progress or suicide
 risk with means, answered yes or stated by the call type itself, always gets police, the
 police co-responder, or fire/EMS with police) and the **screen** (a responder without police
@@ -28,144 +28,14 @@ from typing import Any
 
 import yaml
 
-from ..errors import RightResponseError
+from .call import screened_flags
+from .findings import Finding, PolicyError
+from .hours import Hours, parse_hours
+from .vocabulary import DANGER_FLAGS, FLAGS, FLOOR_TEXT, KINDS, RESPONDERS, SCREEN_ORDER
 
 DATA_DIR = Path(__file__).parent / "data"
 PRESETS_DIR = Path(__file__).parent / "presets"
 CATALOGUE = DATA_DIR / "responders.yaml"
-
-RESPONDERS = ("police", "co_responder", "crisis_team", "community_responder", "non_emergency", "fire_ems", "no_dispatch")
-FLAGS = ("weapon", "violence", "crime_in_progress", "injury", "suicide_risk_with_means", "intoxication", "juvenile")
-KINDS = ("police", "civilian", "medical", "remote")
-DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # datetime.weekday() order
-FLAG_BIT = {f: 1 << i for i, f in enumerate(FLAGS)}
-ALL_MINUTES = (1 << 1440) - 1
-# The safety floor: a yes to any of these (or a call type that states one) never gets a
-# responder without police, under any policy.
-DANGER_FLAGS = ("weapon", "violence", "crime_in_progress", "suicide_risk_with_means")
-DANGER_BITS = sum(FLAG_BIT[f] for f in DANGER_FLAGS)
-# The order screening questions are asked in: the dangers first, the gravest first.
-SCREEN_ORDER = DANGER_FLAGS + tuple(f for f in FLAGS if f not in DANGER_FLAGS)
-FLOOR_TEXT = ("Safety floor (every policy, no rule can opt out): a yes to weapon, violence, crime in progress "
-              "or suicide risk with means, or a call type that states one of them (a weapon, violence, a crime "
-              "in progress, impaired driving, a prisoner, an officer in need), always gets police, the police "
-              "co-responder, or fire/EMS with police. A responder without police is sent only once the rule's "
-              "screening questions (and these four) are answered no; until then: the unscreened responder.")
-
-
-class PolicyError(RightResponseError, ValueError):
-    """A policy that cannot be used; ``findings`` lists every error with file and rule."""
-
-    def __init__(self, findings: list["Finding"]):
-        self.findings = findings
-        super().__init__("\n".join(str(f) for f in findings))
-
-
-@dataclass(frozen=True)
-class Finding:
-    level: str  # error | warning | info
-    file: str
-    rule: str | None
-    message: str
-    check: str = "validate"
-
-    def __str__(self) -> str:
-        where = f"{self.file}: rule {self.rule}" if self.rule else self.file
-        return f"{where}: {self.level}: {self.message}"
-
-    def to_dict(self) -> dict:
-        return {"level": self.level, "file": self.file, "rule": self.rule, "check": self.check, "message": self.message}
-
-
-# ---------------------------------------------------------------------------- hours
-
-_WINDOW = re.compile(r"^(?:(?P<days>[a-z]{3}(?:\s*-\s*[a-z]{3})?(?:\s*,\s*[a-z]{3}(?:\s*-\s*[a-z]{3})?)*)\s+)?"
-                     r"(?P<a>\d{1,2}):(?P<am>\d{2})\s*-\s*(?P<b>\d{1,2}):(?P<bm>\d{2})$")
-
-
-@dataclass(frozen=True)
-class Hours:
-    """When a responder is on duty (or when a rule applies), minute by minute for each weekday."""
-
-    spec: tuple[str, ...]
-    masks: tuple[int, ...]  # 7 ints; bit m set = minute m of that day is covered
-
-    @property
-    def always(self) -> bool:
-        return all(m == ALL_MINUTES for m in self.masks)
-
-    @property
-    def day_specific(self) -> bool:
-        return len(set(self.masks)) > 1
-
-    def on(self, dow: int | None, minute: int) -> bool:
-        if dow is None:  # day unknown: covered only if covered on every day
-            return all((m >> minute) & 1 for m in self.masks)
-        return bool((self.masks[dow] >> minute) & 1)
-
-    def breakpoints(self) -> set[int]:
-        out = {0}
-        for m in self.masks:
-            prev = m & 1
-            for i in range(1, 1440):
-                b = (m >> i) & 1
-                if b != prev:
-                    out.add(i)
-                    prev = b
-        return out
-
-    def __str__(self) -> str:
-        return ", ".join(self.spec)
-
-
-def _days(text: str) -> list[int]:
-    out: list[int] = []
-    for part in text.split(","):
-        part = part.strip()
-        if "-" in part:
-            a, b = (p.strip() for p in part.split("-"))
-            i, j = DAYS.index(a), DAYS.index(b)
-            out += [(i + k) % 7 for k in range((j - i) % 7 + 1)]
-        else:
-            out.append(DAYS.index(part))
-    return out
-
-
-@functools.lru_cache(maxsize=256)
-def parse_hours(spec) -> Hours:
-    """'24/7', 'HH:MM-HH:MM' (may cross midnight), 'mon-fri 10:00-18:00', or a list of those."""
-    items = [spec] if isinstance(spec, str) else list(spec)
-    if not items:
-        raise ValueError("empty hours")
-    masks = [0] * 7
-    norm = []
-    for raw in items:
-        s = " ".join(str(raw).strip().lower().split())
-        if s in ("24/7", "always", "00:00-24:00"):
-            masks = [ALL_MINUTES] * 7
-            norm.append("24/7")
-            continue
-        m = _WINDOW.match(s)
-        if not m:
-            raise ValueError(f"cannot read hours {raw!r} (use '24/7', 'HH:MM-HH:MM' or 'mon-fri HH:MM-HH:MM')")
-        a, am, b, bm = int(m["a"]), int(m["am"]), int(m["b"]), int(m["bm"])
-        if a > 24 or b > 24 or am > 59 or bm > 59 or (a == 24 and am) or (b == 24 and bm):
-            raise ValueError(f"hours {raw!r}: not a time of day")
-        start, end = a * 60 + am, b * 60 + bm
-        if start == end:
-            raise ValueError(f"hours {raw!r}: empty window (use 24/7 for all day)")
-        try:
-            days = _days(m["days"]) if m["days"] else list(range(7))
-        except ValueError:
-            raise ValueError(f"hours {raw!r}: days must be {', '.join(DAYS)}") from None
-        for d in days:
-            if start < end:
-                masks[d] |= ((1 << end) - 1) ^ ((1 << start) - 1)
-            else:  # crosses midnight: the part after midnight belongs to the next day
-                masks[d] |= ALL_MINUTES ^ ((1 << start) - 1)
-                masks[(d + 1) % 7] |= (1 << end) - 1
-        norm.append(s)
-    return Hours(tuple(norm), tuple(masks))
 
 
 # ---------------------------------------------------------------------------- catalogue
@@ -362,9 +232,10 @@ class Example:
 
 @dataclass(frozen=True, eq=False)
 class Policy:
-    """A loaded, validated policy: immutable. Its version hash and compiled matching are pure
-    functions of its fields, computed on first use (``cached_property``); categories are not
-    the policy's: triage takes them from a ``taxonomy.provider`` passed in."""
+    """A loaded, validated policy: immutable. Its version hash is a pure function of its
+    fields, computed on first use (``cached_property``); its compiled matching is triage's
+    (``triage.compiled``); categories are not the policy's: triage takes them from a
+    ``taxonomy.provider`` passed in."""
 
     id: str
     title: str
@@ -407,10 +278,18 @@ class Policy:
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
     @functools.cached_property
-    def compiled(self):
-        from .engine import CompiledPolicy
+    def police_responders(self) -> frozenset:
+        return frozenset(r for r, v in self.responders.items() if v.police)
 
-        return CompiledPolicy(self)
+    @functools.cached_property
+    def medical_responders(self) -> frozenset:
+        return frozenset(r for r, v in self.responders.items() if v.kind == "medical")
+
+    def with_police(self, resp: str, co: str | None) -> bool:
+        """The answer keeps an officer on the call in a form the safety floor accepts: police or
+        the police co-responder leading, or fire/EMS with police."""
+        return resp in self.police_responders or (
+            co is not None and co in self.police_responders and resp in self.medical_responders)
 
     def to_dict(self) -> dict:
         """The policy as data (for --json): what it decides, plus its title, sources and examples."""
@@ -443,7 +322,7 @@ class Policy:
             qs = [q.text for q in r.questions]
             if qs:
                 lines.append("      ask: " + " / ".join(qs))
-            if not self.compiled.with_police(r.responder, r.co_responder):
+            if not self.with_police(r.responder, r.co_responder):
                 lines.append(f"      screen first: {', '.join(r.screen_flags)} answered no; until then "
                              f"{r.unscreened or self.unscreened}")
         return "\n".join(lines)
@@ -644,7 +523,5 @@ def _example(e: dict, i: int) -> Example:
     exp = {"responder": exp} if isinstance(exp, str) else dict(exp)
     call = {k: e[k] for k in ("call_type", "category", "priority", "origin", "at", "flags", "unavailable") if k in e}
     if e.get("screened"):
-        from .engine import screened_flags
-
         call["flags"] = screened_flags(call.get("flags"))
     return Example(i, call, exp, str(e.get("note") or ""), None if e.get("city") is None else str(e["city"]))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .engine import Jobs, PoolRuntime, Simulation
+from .discrete_event import Jobs, PoolRuntime, Simulation
 
 
 def poisson_jobs(lam_per_hour: float, minutes: float, n: int, rng: np.random.Generator,

@@ -21,7 +21,7 @@ import os
 from pathlib import Path
 
 from .crosswalk import CROSSWALK_DIR, available_crosswalks, load_crosswalks
-from .model import FORMAT, CallTypeClassifier
+from .calltype_classifier import FORMAT, CallTypeClassifier
 from .taxonomy import DATA_DIR, load_taxonomy
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 SAN_DIEGO_LOOKUP = Path(__file__).parent.parent / "ingest" / "adapters" / "san_diego" / "pd_cfs_calltypes_datasd.csv"
 # What a model is fitted from and with: a change to any of these is a new model.
 _INPUT_FILES = ("keyword_rules.yaml", "abbreviations.csv", "normalize.yaml", "statutes.csv")
-_CODE_FILES = ("model.py", "lexicon.py", "normalize.py", "rules.py", "store.py")
+_CODE_FILES = ("calltype_classifier.py", "lexicon.py", "call_type_text.py", "rules.py", "shipped_model.py")
 
 
 def cache_dir() -> Path:

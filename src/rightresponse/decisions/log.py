@@ -369,3 +369,36 @@ _SAFE_ID = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
 
 def valid_call_taker(s: str) -> bool:
     return bool(_SAFE_ID.match(s))
+
+
+def open_existing_log(url) -> "DecisionStore":
+    """The decision log at ``url``, opened read-only for a report: a missing SQLite file or a
+    database without the log is a StoreError here, never silently created. Every failure,
+    the driver's included, is one line without the password."""
+    from sqlalchemy import inspect as sa_inspect
+    from sqlalchemy.engine import make_url
+
+    try:
+        norm = normalize_url(url)
+    except StoreError as exc:
+        raise StoreError(f"--decisions: {exc}") from None
+    u = make_url(norm)
+    if u.get_backend_name() == "sqlite" and u.database not in (None, "", ":memory:") \
+            and not Path(u.database).is_file():
+        raise StoreError(f"decision log {u.database} does not exist (record decisions with "
+                         "`rightresponse serve --db ...` first)")
+    try:
+        store = DecisionStore(norm, create=False)
+    except StoreError:
+        raise
+    except Exception as exc:  # driver or connection errors
+        raise StoreError(f"cannot open decision log {redact(norm)}: {type(exc).__name__}: {exc}") from None
+    try:
+        has_log = sa_inspect(store.engine).has_table("decisions")
+    except Exception as exc:
+        store.close()
+        raise StoreError(f"cannot open decision log {redact(norm)}: {type(exc).__name__}: {exc}") from None
+    if not has_log:
+        store.close()
+        raise StoreError(f"{redact(norm)} holds no decision log (no 'decisions' table)")
+    return store

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from .lexicon import Lexicon
-from .normalize import clean, expand, model_text, read_citations, rule_text, strip_code_prefix
+from .call_type_text import clean, expand, model_text, read_citations, rule_text, strip_code_prefix
 from .rules import first_rule, load_rules
 
 _WEIGHTINGS = ("log", "sqrt", "raw", "none")

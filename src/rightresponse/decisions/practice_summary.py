@@ -6,7 +6,7 @@ policy (the responder the policy sends), unsafe choices, by call category, and o
 block of ``block`` answers in the order they were given (answers 1-20, 21-40, ...), so
 improvement shows whether a trainee practised in one sitting or over weeks.
 
-    from rightresponse.service.practice_summary import summarize_practice
+    from rightresponse.decisions.practice_summary import summarize_practice
     s = summarize_practice("sqlite:///training.db")
     s.tables()["practice_by_trainee"]            # pandas DataFrames, exact (disclose before publishing)
 """
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 from sqlalchemy import select
 
-from .store import DecisionStore, decisions
+from .log import DecisionStore, decisions
 
 
 @dataclass

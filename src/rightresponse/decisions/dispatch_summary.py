@@ -7,7 +7,7 @@ figure pilot programmes publish (a call is eligible when the policy's rule sends
 civilian or remote responder; it is handled when that responder was dispatched). The
 aggregation runs in the database, so a year of decisions is summarized without loading it.
 
-    from rightresponse.service import summarize_decisions
+    from rightresponse.decisions import summarize_decisions
     s = summarize_decisions("sqlite:///decisions.db")
     s.by_rule, s.by_category, s.alternative        # pandas DataFrames
     s.to_html(min_cell=10)                          # a fragment for the assessment report
@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 import pandas as pd
 from sqlalchemy import and_, case, func, select, true
 
-from .store import DecisionStore, decisions
+from .log import DecisionStore, decisions
 
 # Responders whose work is "the alternative team": nobody armed is sent. fire_ems (medical)
 # and no_dispatch (information only) are not alternatives to police in the pilot sense.
@@ -219,3 +219,27 @@ def _jsonable(v):
     if hasattr(v, "item"):
         return v.item()
     return v
+
+
+def pilot_decision_tables(store, policy_id: str, since: datetime, until: datetime) -> dict[str, pd.DataFrame]:
+    """A pilot's decision-log tables over [since, until): adherence and override reasons
+    (``summarize_decisions``), and the fallbacks: eligible decisions (the rule sent the call to
+    an alternative responder) where the console's recommendation had already gone down the
+    fallback chain (recommended is not the rule's responder: the team off duty at that hour or
+    marked busy, or its screening questions unanswered; the log does not store which), and
+    those the call-taker overrode with the console's reason code ``responder_unavailable``
+    ("busy or off duty")."""
+    ds = summarize_decisions(store, since=since, until=until, policy=policy_id)
+    tables = ds.tables()
+    d = decisions.c
+    fell = and_(d.eligible, d.recommended != d.intended)
+    unavailable = and_(d.eligible, d.accepted == False, d.override_reason == "responder_unavailable")  # noqa: E712
+    q = select(func.sum(case((fell, 1), else_=0)), func.sum(case((unavailable, 1), else_=0)),
+               func.sum(case((fell | unavailable, 1), else_=0))).where(
+        d.recorded_at >= _db_time(store, _when(since)), d.recorded_at < _db_time(store, _when(until)),
+        d.policy == policy_id, dispatch_only(store))  # practice answers are not dispatches
+    with store.engine.connect() as con:
+        a, b, c = con.execute(q).one()
+    tables["dispatch_fallbacks"] = pd.DataFrame([{"eligible": ds.eligible, "recommendation_fell_back": int(a or 0),
+                                                  "overridden_unavailable": int(b or 0), "fallbacks": int(c or 0)}])
+    return tables
