@@ -782,47 +782,19 @@ def _summary(tables, wl, sample, ws, measure, service, max_hours, min_cell, path
 
 
 def _write(result: AssessResult, out: Path, min_cell: int) -> None:
-    from .private import make_private, private_dir
     from .report import write_report
+    from .report.output_folder import write_analyst_tables, write_published_tables
 
     out.mkdir(parents=True, exist_ok=True)
-    tdir = out / "tables"
-    tdir.mkdir(exist_ok=True)
-    written = []
     pub = result.publish(min_cell)
-    for name in PUBLIC_TABLES:
-        d = pub.get(name)
-        if d is None:
-            continue
-        d.csv_frame().to_csv(tdir / f"{name}.csv", index=False)
-        _to_parquet(d.parquet_frame(), tdir / f"{name}.parquet")
-        written += [str(tdir / f"{name}.csv"), str(tdir / f"{name}.parquet")]
-    if result.analyst_tables:
-        # Block addresses: readable by the analyst's account only (0600 files in a 0700 folder).
-        adir = private_dir(out / "analyst")
-        (adir / "README.txt").write_text(
-            "Analyst-only tables. They contain block addresses: do not publish or attach to the report.\n",
-            encoding="utf-8")
-        for name, df in result.analyst_tables.items():
-            df.to_csv(adir / f"{name}.csv", index=False)
-            _to_parquet(df, adir / f"{name}.parquet")
-            written += [str(adir / f"{name}.csv"), str(adir / f"{name}.parquet")]
-        make_private(adir)
+    written = write_published_tables({name: pub[name] for name in PUBLIC_TABLES if pub.get(name) is not None}, out)
+    written += write_analyst_tables(result.analyst_tables, out)
     (out / "summary.json").write_text(json.dumps(_jsonable(result.public_summary(min_cell)), indent=2),
                                       encoding="utf-8")
     written.append(str(out / "summary.json"))
     result.out = out
     result.files = written
     result.report_path = write_report(result, out / "report.html")
-
-
-def _to_parquet(df: pd.DataFrame, path: Path) -> None:
-    df = df.copy()
-    for c in df.columns:  # mixed object columns (e.g. published figures as text) become strings
-        if df[c].dtype == object:
-            df[c] = df[c].map(lambda v: None if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
-                              else str(v))
-    df.to_parquet(path, index=False)
 
 
 def _jsonable(x):

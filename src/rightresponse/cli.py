@@ -22,6 +22,20 @@ def _fail(msg: str, code: int = 2):
     sys.exit(code)
 
 
+def _fail_without_password(exc: Exception, decisions_url: str | None):
+    """One line for a failed command that was given a decision log: never its password."""
+    if decisions_url:
+        from .decisions.log import redact_text
+
+        _fail(redact_text(str(exc), decisions_url))
+    _fail(str(exc))
+
+
+def _print_result(res, as_json: bool) -> None:
+    """A result's JSON (``--json``) or its terminal summary."""
+    click.echo(json.dumps(res.to_json_dict(), default=str) if as_json else res.summary_text())
+
+
 class _Commands(click.Group):
     """The command group: any ``RightResponseError`` (a bad file, option, workspace...) that a
     command does not handle itself is printed one line per problem, without a traceback, and
@@ -334,15 +348,8 @@ def assess(paths, workspace, out, min_cell, measure, adapter, decisions_url, as_
                                 exclude_categories=exclude_categories, exclude_call_types=exclude_call_types)
         res = run(paths=list(paths) or None, workspace=workspace, options=options)
     except AssessError as exc:
-        if decisions_url:  # never echo the decision log's password
-            from .decisions.log import redact_text
-
-            _fail(redact_text(str(exc), decisions_url))
-        _fail(str(exc))
-    if as_json:
-        click.echo(json.dumps(res.to_json_dict(), default=str))
-    else:
-        click.echo(res.summary_text())
+        _fail_without_password(exc, decisions_url)
+    _print_result(res, as_json)
 
 
 
@@ -389,15 +396,8 @@ def evaluate(workspace, policy, pilot_start, pilot_end, areas, decisions_url, ou
         res = run(workspace, policy, pilot_start, pilot_end, areas=areas, decisions=decisions_url, out=out,
                   min_cell=min_cell, measure=measure)
     except EvaluateError as exc:
-        if decisions_url:  # never echo the decision log's password
-            from .decisions.log import redact_text
-
-            _fail(redact_text(str(exc), decisions_url))
-        _fail(str(exc))
-    if as_json:
-        click.echo(json.dumps(res.to_json_dict(), default=str))
-    else:
-        click.echo(res.summary_text())
+        _fail_without_password(exc, decisions_url)
+    _print_result(res, as_json)
 
 # ---------------------------------------------------------------- classify
 

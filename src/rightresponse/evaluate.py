@@ -178,31 +178,15 @@ class EvaluationResult:
     def write(self, out) -> "EvaluationResult":
         """report.html, tables/ (CSV and Parquet, as published), summary.json, and analyst/
         (per-address repeat calls: 0600 files in a 0700 folder) in ``out``."""
-        from .assess import _to_parquet
-        from .private import make_private, private_dir
         from .report.evaluation import write_evaluation_report
+        from .report.output_folder import write_analyst_tables, write_published_tables
 
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
-        tdir = out / "tables"
-        tdir.mkdir(exist_ok=True)
-        written = []
         pub = self.publish()
-        for name, d in pub.tables.items():
-            if not name.startswith(("evaluation_", "dispatch_")):
-                continue
-            d.csv_frame().to_csv(tdir / f"{name}.csv", index=False)
-            _to_parquet(d.parquet_frame(), tdir / f"{name}.parquet")
-            written += [str(tdir / f"{name}.csv"), str(tdir / f"{name}.parquet")]
-        if self.analyst_tables:
-            adir = private_dir(out / "analyst")
-            (adir / "README.txt").write_text(
-                "Analyst-only tables. They contain block addresses: do not publish or attach to the report.\n",
-                encoding="utf-8")
-            for name, df in self.analyst_tables.items():
-                df.to_csv(adir / f"{name}.csv", index=False)
-                written.append(str(adir / f"{name}.csv"))
-            make_private(adir)
+        written = write_published_tables({name: d for name, d in pub.tables.items()
+                                          if name.startswith(("evaluation_", "dispatch_"))}, out)
+        written += write_analyst_tables(self.analyst_tables, out)
         self.out = out
         self.report_path = write_evaluation_report(self, out / "report.html")
         written.append(str(self.report_path))
