@@ -363,8 +363,8 @@ class AssessOptions:
     (preset names, files or Policy objects) for the "Who could respond" section; default
     every preset; ``()`` leaves the section out. ``engine``: "duckdb" (default) or "spark"
     (ingest stays on DuckDB; the workload tables, classification join and policies run on
-    Spark, from the same Parquet workspace; ``spark``: a SparkSession to use, else the active
-    one or a new one, see rightresponse.backends.spark_session). The tables are the same on
+    Spark, from the same Parquet workspace; ``assess(..., spark=session)`` gives the session,
+    else the active one or a new one is used, see rightresponse.backends.spark_session). The tables are the same on
     both engines to floating-point tolerance. ``memory_limit`` (DuckDB, e.g. "2GB"): bound the
     analysis's memory (beyond it DuckDB spills to disk); default DuckDB's, 80% of the machine.
     ``exclude_categories`` / ``exclude_call_types``: leave calls of these categories (Vera
