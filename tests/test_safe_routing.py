@@ -209,3 +209,20 @@ def test_lint_names_the_rule_the_floor_overrides_and_triage_answers_police(tmp_p
     assert "Safety floor (every policy, no rule can opt out)" in out.output
     assert "screen first: weapon, violence, crime_in_progress, suicide_risk_with_means answered no; until then police" \
         in out.output
+
+
+def test_a_yes_to_the_rules_own_screen_question_fails_the_screen():
+    """Found by test_unknown_is_never_no_under_any_policy in CI: a rule that matches an injured
+    caller and also asks about injury sent the crisis team when injury was answered yes. A yes
+    is not a no: the screen fails, and the unscreened responder goes, saying why."""
+    doc = {"id": "careless", "title": "careless", "unscreened": "police",
+           "rules": [{"id": "hurt", "when": {"any_flag": ["injury"]}, "responder": "crisis_team", "fallback": "police",
+                      "reason": "careless", "questions": ["injury"]}],
+           "default": {"responder": "police", "reason": "default"}}
+    findings = []
+    pol = parse_policy(doc, "<careless>", findings)
+    no_dangers = ["no_weapon", "no_violence", "no_crime_in_progress", "no_suicide_risk_with_means"]
+    rec = triage(pol, make_call(category="Violent Crime", flags=["injury", *no_dangers]))
+    assert (rec.responder, rec.status, rec.rule) == ("police", "final", "hurt")
+    assert "the screen failed (injury answered yes): crisis_team is not sent" in rec.reason
+    assert with_police(pol, rec)

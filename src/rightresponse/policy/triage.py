@@ -403,10 +403,19 @@ def triage(policy: Policy, call: Call, categories=None) -> Recommendation:
     if overruled:
         notes.append(f"the call type says {', '.join(_NAMES[overruled])}: a 'no' answer does not override it")
 
-    # Unknown is never no: without police, the rule's screen must be complete.
-    screen_bits = 0 if floored or cp.with_police(resp, co) else cp.screen_bits[k] & ~known
+    # Unknown is never no, and yes is not no: without police, every question of the rule's
+    # screen must be answered no. A yes to one of them (a rule that asks about injury and also
+    # matches an injured caller; a danger's yes is the floor's) fails the screen: the rule's
+    # responder is not sent, the unscreened responder is, as when the call-taker cannot ask.
+    civilian = not (floored or cp.with_police(resp, co))
+    failed = cp.screen_bits[k] & present if civilian else 0
+    screen_bits = cp.screen_bits[k] & ~known if civilian and not failed else 0
     base = (resp, co)  # the answer the questions below are weighed against: the screened one
     after = None
+    if failed:
+        would = resp
+        resp, co, fb, u_notes = cp.unscreened_answer(k, resp, dow, minute, unavailable)
+        notes += [f"the screen failed ({', '.join(_NAMES[failed])} answered yes): {would} is not sent", *u_notes]
     if screen_bits:
         after = {"responder": resp, "co_responder": co, "fallback": fb}
         resp, co, fb, u_notes = cp.unscreened_answer(k, resp, dow, minute, unavailable)
