@@ -206,7 +206,7 @@ class Checked:
     correct: bool
     agrees: bool  # the responder is the one the policy sends
     unsafe: bool
-    failed: tuple[str, ...]  # dangers present (shown or answered yes) under a responder without police
+    failed: tuple[str, ...]  # screening questions answered yes (or shown) under a responder without police
     skipped: tuple[str, ...]  # screening questions not asked under a responder without police
     expected: object  # the Recommendation with every question answered truthfully
     answers: tuple[dict, ...]  # per question: given and expected answer
@@ -233,7 +233,8 @@ def check_answer(policy: Policy, card: Card, category: str | None, answers: dict
     stated = set(expected.call_type_flags)  # what the call type itself says needs no question
     rule = next(r for r in policy.rules if r.id == expected.rule)
     screen = [f for f in SCREEN_ORDER if f in DANGER_FLAGS or f in rule.screen_flags]
-    failed = tuple(f for f in DANGER_FLAGS if truth[f] or answers.get(f) is True or f in stated)
+    # A yes to any screening question, a danger's or the rule's own, fails the screen (as in triage).
+    failed = tuple(f for f in screen if truth[f] or answers.get(f) is True or f in stated)
     skipped = tuple(f for f in screen if f not in answers and f not in stated)
     unsafe = without_police and bool(failed or skipped)
     agrees = responder == expected.responder
