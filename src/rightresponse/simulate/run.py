@@ -241,7 +241,8 @@ def _staffing_table(scn: Scenario, demand: pd.DataFrame, rosters: dict) -> pd.Da
 
 # ---------------------------------------------------------------------------- one replication
 
-def _pct(x, q):
+def _percentile(x, q):
+    """The q-th percentile of x (NaN for no values): a wait or response time, not a share."""
     return float(np.percentile(x, q)) if len(x) else math.nan
 
 
@@ -303,13 +304,13 @@ def replication_stats(scn: Scenario, stream: Stream, out: Outcome, classes: dict
             "cost": staffed_h * p.hourly_cost,
             "peak_units": int(out.on_shift[i, s0:].max()) if hours_measured else 0,
             "mean_wait_minutes": float(w.mean()) if len(w) else math.nan,
-            "wait_p50_minutes": _pct(w, 50), "wait_p90_minutes": _pct(w, 90),
+            "wait_p50_minutes": _percentile(w, 50), "wait_p90_minutes": _percentile(w, 90),
             "share_wait_within_target": float((w <= within).mean()) if len(w) else math.nan,
             # Of the jobs sent to this pool first: the share its own units reached within the target
             # (a job that fell back counts as missed): what Erlang C's service level describes.
             "share_taken_within_target": (float(((wait <= within) & (served == i))[kept & (out.first_pool == i)].mean())
                                           if (kept & (out.first_pool == i)).any() else math.nan),
-            "response_p50_minutes": _pct(r, 50), "response_p90_minutes": _pct(r, 90),
+            "response_p50_minutes": _percentile(r, 50), "response_p90_minutes": _percentile(r, 90),
         }
         _, k, labels = classes[pid]
         cls = out.cls
@@ -319,9 +320,9 @@ def replication_stats(scn: Scenario, stream: Stream, out: Outcome, classes: dict
                 continue
             wc, rc = wait[sel], resp[sel]
             prio_m[(pid, labels[c])] = {
-                "calls": int(sel.sum()), "mean_wait_minutes": float(wc.mean()), "wait_p50_minutes": _pct(wc, 50),
-                "wait_p90_minutes": _pct(wc, 90), "share_wait_within_target": float((wc <= within).mean()),
-                "target_minutes": within, "response_p50_minutes": _pct(rc, 50), "response_p90_minutes": _pct(rc, 90),
+                "calls": int(sel.sum()), "mean_wait_minutes": float(wc.mean()), "wait_p50_minutes": _percentile(wc, 50),
+                "wait_p90_minutes": _percentile(wc, 90), "share_wait_within_target": float((wc <= within).mean()),
+                "target_minutes": within, "response_p50_minutes": _percentile(rc, 50), "response_p90_minutes": _percentile(rc, 90),
                 "response_mean_minutes": float(rc.mean()),
             }
     police = scn.pool_for("police")
