@@ -408,9 +408,8 @@ class AssessOptions:
             raise AssessError(f"service: a service name such as 'police', or None for all, not {self.service!r}")
         for name in ("exclude_categories", "exclude_call_types"):
             v = getattr(self, name) or ()
-            if isinstance(v, str):
-                v = (v,)
-            object.__setattr__(self, name, tuple(v))
+            object.__setattr__(self, name, tuple(str(x).strip() for x in ((v,) if isinstance(v, str) else v)
+                                                 if str(x).strip()))
         if self.policies is not None and not isinstance(self.policies, tuple):
             object.__setattr__(self, "policies", (self.policies,) if isinstance(self.policies, str)
                                else tuple(self.policies))
@@ -444,7 +443,9 @@ def assess(paths=None, workspace=None, options: AssessOptions | None = None, *, 
         >>> res.summary["calls"] > 10_000
         True
     """
-    o = (options or AssessOptions()).replace(**option_values) if option_values else (options or AssessOptions())
+    o = options or AssessOptions()
+    if option_values:
+        o = o.replace(**option_values)
     out, min_cell, measure, progress, service, max_hours = o.out, o.min_cell, o.measure, o.progress, o.service, o.max_hours
     overrides, model_path, write, adapter, decisions, policies = (o.overrides, o.model_path, o.write, o.adapter,
                                                                    o.decisions, o.policies)
@@ -470,7 +471,6 @@ def assess(paths=None, workspace=None, options: AssessOptions | None = None, *, 
 
         overrides = workspace_overrides(workspace)  # what `crosswalk import` decided
     ws = Workspace(workspace)
-    exclude_call_types = tuple(str(x).strip() for x in exclude_call_types if str(x).strip())
     want_who = policies is None or len(policies) > 0
     # ingest, 5 or 6 engine passes (see workload.compute), data quality, policies, decisions, report
     steps = _Steps(progress, (1 if paths else 0) + 6 + 1 + (1 if want_who else 0)
