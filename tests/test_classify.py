@@ -113,6 +113,36 @@ def test_hard_real_call_types_by_rules_alone():
     assert got == RULE_CASES
 
 
+# General dispatch spellings and phrasings that no sample city was needed to write (the
+# error classes of issue 16): NENA's "9-1-1", enhanced 911, vehicle and drug shorthand,
+# "X down", and requests from other agencies read before the medical and fire words they
+# contain. Invented strings, so that no held-out city's value is tuned to.
+GENERAL_READINGS = {
+    "9-1-1 OPEN LINE": "Call Related Issues",
+    "9-1-1 ABANDONED": "Call Related Issues",
+    "E911 ABANDONED": "Call Related Issues",
+    "GTA": "Property Crime",
+    "UUV REPORT": "Property Crime",
+    "MVT": "Property Crime",
+    "CDS VIOLATION": "Drugs",
+    "MAN DOWN": "Medical Emergencies",
+    "SUBJ DOWN IN ROADWAY": "Medical Emergencies",
+    "FLAG DOWN": None,
+    "ASSIST EMS": "Statuses",
+    "ASSIST AMBULANCE CREW": "Statuses",
+    "ASSIST OUTSIDE AGENCY": "Statuses",
+    "INTERAGENCY REQUEST": "Statuses",
+    "ASSIST FIRE ALARM": "Fire",
+    "AMBULANCE REQUEST": "Medical Emergencies",
+}
+
+
+def test_general_dispatch_spellings_by_rules_alone():
+    rules = load_rules()
+    got = {v: getattr(apply_rules(v, rules), "category", None) for v in GENERAL_READINGS}
+    assert got == GENERAL_READINGS
+
+
 def test_unreviewed_crosswalk_row_is_marked_uncertain():
     out = classify_values(["RA POLICE", "COMMON ASSAULT"], agency="baltimore")
     assert out["method"].tolist() == ["crosswalk", "crosswalk"]
