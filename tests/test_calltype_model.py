@@ -74,6 +74,12 @@ def test_lexicon_learns_spellings_abbreviations_and_reads_by_context():
     assert lex.rewrite("CRUELITY TO JUVENILE") == "CRUELTY TO JUVENILE"  # a dropped letter
     assert lex.rewrite("SAMPLE BATTERY") == "SAMPLE BATTERY"  # a substitution is a different word
     assert lex.rewrite("SIMPLE BATTERY DOMES") == "SIMPLE BATTERY DOMESTIC"  # value cut at its field's width
+    # typing slips: two letters swapped in a long word, a stray space inside a word
+    lex2 = Lexicon.learn(["INVESTIGATE SUSPICIOUS PERSON", "MOBILE COMPUTER", "COMMUTER TRAIN", "NOTIFY"])
+    assert lex2.rewrite("INVESITGATE SUSPICOIUS PERSON") == "INVESTIGATE SUSPICIOUS PERSON"
+    assert lex2.rewrite("I NVESTIGATE") == "INVESTIGATE"
+    assert lex2.rewrite("A NOTIFY") == "A NOTIFY"  # both pieces are words already
+    assert lex2.rewrite("MOBILE COMPUTOR") == "MOBILE COMPUTOR"  # a changed letter is not read: COMMUTER or COMPUTER?
     # the curated ACC has two meanings; the words around it choose
     assert normalize("ACC PROPERTY DAMAGE", lex) == "ACCIDENT PROPERTY DAMAGE"
     assert normalize("ACC TO MURDER", lex) == "ACCESSORY TO MURDER"

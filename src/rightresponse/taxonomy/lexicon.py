@@ -8,7 +8,12 @@ classifier also learns, from the call types it is fitted on:
   and which words occur together in one call type;
 * **spellings**: a word it has never seen, six letters or more, is read as the known word
   one inserted, dropped or doubled letter away with the same first letter (CRUELITY ->
-  CRUELTY, ATTTACHMENT -> ATTACHMENT). Substitutions are not tried: SIMPLE is not SAMPLE;
+  CRUELTY, ATTTACHMENT -> ATTACHMENT); from eight letters on, also two neighbouring
+  letters swapped (INVESITGATE -> INVESTIGATE). Substitutions are not tried, even in long
+  words: on the development cities they only ever turned one real word into another
+  (COMPUTER -> COMMUTER, SWEEPING -> SLEEPING, DETECTION -> DETENTION). A stray space
+  inside a word is closed when the pieces make a known word and the second piece is not
+  one (I NVESTIGATE);
 * **abbreviations**: an unknown word that looks like one is read as the known word it
   abbreviates: a consonant skeleton (TRBL -> TROUBLE, WNTD -> WANTED, PRKG -> PARKING), a
   truncation of four or five letters (SUBJ -> SUBJECT, PERS -> PERSON), or the last word
@@ -35,9 +40,11 @@ from types import MappingProxyType
 _TOKEN = re.compile(r"[A-Z][A-Z']*")
 _CODE = re.compile(r"^(\d{3}|\d{5})$")
 _MIN_SPELLING = 6
+_MIN_SWAP = 8
 _MAX_TRUNCATION = 5
 _CUT_VALUE = 16  # a value this long whose last word is unknown may have been cut at the field's width
 _VOWELS = set("AEIOU")
+_SPLIT_WORD = re.compile(r"\b([A-Z]{1,3}) ([A-Z]{3,})\b")
 
 
 def _is_subsequence(short: str, long: str) -> bool:
@@ -62,25 +69,13 @@ def _one_indel(a: str, b: str) -> bool:
     return a[i:] == b[i + 1:]
 
 
-def _within_edits(a: str, b: str, limit: int) -> bool:
-    """Levenshtein distance of a and b is at most ``limit`` (banded, early exit)."""
-    if abs(len(a) - len(b)) > limit:
+def _one_swap(a: str, b: str) -> bool:
+    """Same length; b is a with two neighbouring letters swapped (INVESITGATE)."""
+    if len(a) != len(b) or a == b:
         return False
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i] + [0] * len(b)
-        lo = max(1, i - limit)
-        hi = min(len(b), i + limit)
-        if lo > 1:
-            cur[lo - 1] = limit + 1
-        for j in range(lo, hi + 1):
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != b[j - 1]))
-        if hi < len(b):
-            cur[hi + 1:] = [limit + 1] * (len(b) - hi)
-        if min(cur[lo - 1:hi + 1]) > limit:
-            return False
-        prev = cur
-    return prev[len(b)] <= limit
+    diff = [i for i, (x, y) in enumerate(zip(a, b)) if x != y]
+    i = diff[0]
+    return len(diff) == 2 and diff[1] == i + 1 and a[i] == b[i + 1] and a[i + 1] == b[i]
 
 
 @dataclass(frozen=True)
@@ -145,6 +140,8 @@ class Lexicon:
         for w in cands:
             if n >= _MIN_SPELLING and _one_indel(token, w):
                 kind = 1.0
+            elif n >= _MIN_SWAP and _one_swap(token, w):
+                kind = 1.0
             elif len(w) >= n + 2 and ((skeleton and _skeleton(w).startswith(token[:3])
                                        and _is_subsequence(token, _skeleton(w)))
                                       or (w.startswith(token) and (n <= _MAX_TRUNCATION or last_of_long))):
@@ -156,8 +153,19 @@ class Lexicon:
                 best, best_score = w, score
         return best
 
+    def _close_stray_spaces(self, text: str) -> str:
+        """ "I NVESTIGATE" -> "INVESTIGATE": a piece that is not a known word, joined to the
+        one before it (a single letter or another unknown piece), makes a known word."""
+        def join(m):
+            a, b = m.group(1), m.group(2)
+            if b not in self.words and (a + b) in self.words and (len(a) == 1 or a not in self.words):
+                return a + b
+            return m.group(0)
+        return _SPLIT_WORD.sub(join, text)
+
     def rewrite(self, text: str) -> str:
         """Every unknown word of an (expanded) call type read as the known word it stands for."""
+        text = self._close_stray_spaces(text)
         matches = list(_TOKEN.finditer(text))
         context = tuple(m.group(0) for m in matches)
         if all(w in self.words or len(w) < 4 for w in context):
