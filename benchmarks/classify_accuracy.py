@@ -14,6 +14,10 @@ the city being scored*, then classifies that city's call types with no crosswalk
   first set (35 per city at random, seed 20261204), labelled before any classifier output
   on them was looked at (tests/fixtures/unseen_city_call_types_second_draw.csv). It is the
   blind check for changes made after the first set was read.
+* **Third hand-labelled draw**: 132 more (Baltimore, DECC, Milwaukee, San Luis Obispo; San
+  Antonio had none left; seed 20261205), labelled blind like the second
+  (tests/fixtures/unseen_city_call_types_third_draw.csv): the check for changes made after
+  the second draw's largest misses were printed.
 * The same in the old protocol (trained on the other Vera cities' labels only), for
   comparison with earlier figures; and a plain TF-IDF + logistic-regression baseline on
   the raw strings, trained on the same rows as ours.
@@ -26,7 +30,7 @@ Abstention: share of types and of calls left for review. Nothing is tuned on the
 being scored: the lexicon, the temperature and the abstention threshold are fitted inside
 ``fit`` on the remaining cities (out-of-city folds).
 
-    python benchmarks/classify_accuracy.py [--labels PATH] [--hand PATH] [--second PATH]
+    python benchmarks/classify_accuracy.py [--labels PATH] [--hand PATH] [--second PATH] [--third PATH]
 
 Ends with one JSON line holding every figure.
 """
@@ -52,6 +56,7 @@ REPO = Path(__file__).resolve().parent.parent
 DEFAULT_LABELS = REPO.parent / "shared" / "data" / "labels" / "vera_call_types_train.csv"
 DEFAULT_HAND = REPO / "tests" / "fixtures" / "unseen_city_call_types_labelled.csv"
 DEFAULT_SECOND = REPO / "tests" / "fixtures" / "unseen_city_call_types_second_draw.csv"
+DEFAULT_THIRD = REPO / "tests" / "fixtures" / "unseen_city_call_types_third_draw.csv"
 VERA_CITIES = ["New Orleans", "Seattle", "Charleston"]
 HAND_AGENCY = {"Milwaukee": "milwaukee", "San Antonio": "san_antonio", "Baltimore": "baltimore",
                "San Luis Obispo": "san_luis_obispo", "DECC": "decc"}
@@ -147,20 +152,23 @@ def load_labels(labels: Path, hand: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 # group -> (result key, label printed after the city's name)
-GROUPS = {"vera": ("cities", ""), "hand": ("hand", " (hand)"), "second": ("second_draw", " (2nd draw)")}
+GROUPS = {"vera": ("cities", ""), "hand": ("hand", " (hand)"), "second": ("second_draw", " (2nd draw)"),
+          "third": ("third_draw", " (3rd draw)")}
 
 
-def held_out_sets(lab: pd.DataFrame, hand: pd.DataFrame, second: pd.DataFrame | None = None):
-    """(group, city, agency, test frame) for every city scored: Vera's three, then the hand
-    set's five, then the second draw's five."""
+def held_out_sets(lab: pd.DataFrame, hand: pd.DataFrame, second: pd.DataFrame | None = None,
+                  third: pd.DataFrame | None = None):
+    """(group, city, agency, test frame) for every city scored: Vera's three, then each
+    hand-labelled set's cities."""
     for city in VERA_CITIES:
         a = agency_id(city)
         yield "vera", city, a, lab[lab["agency"] == a].rename(columns={"call_type": "value"})
-    for group, frame in (("hand", hand), ("second", second)):
+    for group, frame in (("hand", hand), ("second", second), ("third", third)):
         if frame is None:
             continue
         for city, a in HAND_AGENCY.items():
-            yield group, city, a, frame[frame["agency"] == a].rename(columns={"call_type": "value"})
+            if (frame["agency"] == a).any():
+                yield group, city, a, frame[frame["agency"] == a].rename(columns={"call_type": "value"})
 
 
 def main(argv=None) -> dict:
@@ -168,20 +176,21 @@ def main(argv=None) -> dict:
     ap.add_argument("--labels", type=Path, default=DEFAULT_LABELS, help="Vera's labelled call types")
     ap.add_argument("--hand", type=Path, default=DEFAULT_HAND, help="the hand-labelled held-out set")
     ap.add_argument("--second", type=Path, default=DEFAULT_SECOND, help="the second, blind hand-labelled draw")
+    ap.add_argument("--third", type=Path, default=DEFAULT_THIRD, help="the third, blind hand-labelled draw")
     args = ap.parse_args(argv)
     t_start = time.perf_counter()
     lab, hand = load_labels(args.labels, args.hand)
-    second = load_hand(args.second)
+    second, third = load_hand(args.second), load_hand(args.third)
     pool_rows = training_data()
     sd_pairs = code_pairs()
 
     result: dict = {"benchmark": "classify_accuracy", "date": str(date.today()),
                     "machine": f"{platform.machine()} {platform.python_version()}",
                     "method": "leave one city out; the scored city's crosswalk is left out of training",
-                    "training_rows": int(len(pool_rows)), "cities": {}, "hand": {}, "second_draw": {},
+                    "training_rows": int(len(pool_rows)), "cities": {}, "hand": {}, "second_draw": {}, "third_draw": {},
                     "vera_only_protocol": {}}
     parts = {g + suffix: [] for g in GROUPS for suffix in ("", "_base")} | {"vera_only": []}
-    for group, city, a, test in held_out_sets(lab, hand, second):
+    for group, city, a, test in held_out_sets(lab, hand, second, third):
         print(f"{city}{GROUPS[group][1]}: fitting without {a} ...", file=sys.stderr)
         ours, bl, extras = evaluate(pool_rows[pool_rows["agency"] != a], test, sd_pairs)
         result[GROUPS[group][0]][city] = {"ours": public(ours), "baseline": public(bl), **extras}
@@ -197,10 +206,12 @@ def main(argv=None) -> dict:
                         "ours_vera_only_protocol": pool(parts["vera_only"])},
         "hand_labelled": {"ours": pool(parts["hand"]), "baseline": pool(parts["hand_base"])},
         "second_draw": {"ours": pool(parts["second"]), "baseline": pool(parts["second_base"])},
-        "both_hand_sets": {"ours": pool(parts["hand"] + parts["second"]),
-                           "baseline": pool(parts["hand_base"] + parts["second_base"])},
-        "all_unseen": {"ours": pool(parts["vera"] + parts["hand"] + parts["second"]),
-                       "baseline": pool(parts["vera_base"] + parts["hand_base"] + parts["second_base"])},
+        "third_draw": {"ours": pool(parts["third"]), "baseline": pool(parts["third_base"])},
+        "all_hand_sets": {"ours": pool(parts["hand"] + parts["second"] + parts["third"]),
+                          "baseline": pool(parts["hand_base"] + parts["second_base"] + parts["third_base"])},
+        "all_unseen": {"ours": pool(parts["vera"] + parts["hand"] + parts["second"] + parts["third"]),
+                       "baseline": pool(parts["vera_base"] + parts["hand_base"] + parts["second_base"]
+                                        + parts["third_base"])},
     }
     result["targets"] = {
         name: {"count_weighted": p["ours"]["count_weighted_accuracy"] >= TARGETS["count_weighted"],
@@ -228,15 +239,15 @@ def main(argv=None) -> dict:
         print(line(city, "rules + lexicon + model", r["ours"]))
         print(line("", "plain TF-IDF + LR", r["baseline"]))
         print(line("", "ours, Vera-only training", result["vera_only_protocol"][city]))
-    for group in ("hand", "second"):
+    for group in ("hand", "second", "third"):
         key, suffix = GROUPS[group]
-        for city in HAND_AGENCY:
-            r = result[key][city]
+        for city, r in result[key].items():
             print(line(city + suffix, "rules + lexicon + model", r["ours"]))
             print(line("", "plain TF-IDF + LR", r["baseline"]))
     print()
     for name, label in (("vera_cities", "pooled: Vera cities"), ("hand_labelled", "pooled: hand-labelled"),
-                        ("second_draw", "pooled: 2nd draw (blind)"), ("both_hand_sets", "pooled: both hand sets"),
+                        ("second_draw", "pooled: 2nd draw (blind)"), ("third_draw", "pooled: 3rd draw (blind)"),
+                        ("all_hand_sets", "pooled: all hand sets"),
                         ("all_unseen", "pooled: all unseen")):
         p = result["pooled"][name]
         print(line(label, "rules + lexicon + model", p["ours"]))
@@ -245,7 +256,7 @@ def main(argv=None) -> dict:
         print(f"{'':<22} targets (>= 92% of calls, >= 85% of types): calls {'met' if t['count_weighted'] else 'NOT met'},"
               f" types {'met' if t['per_type'] else 'NOT met'}")
     print("\nlargest misses by calls (best guess shown; method needs_review = left for review):")
-    for group in ("cities", "hand", "second_draw"):
+    for group in ("cities", "hand", "second_draw", "third_draw"):
         for city, r in result[group].items():
             for m in r["largest_misses"][:3]:
                 print(f"  {city[:16] + ('' if group == 'cities' else ' ' + group[0]):<18} {m['call_type'][:38]:<38} {m['calls']:>9,}  {m['label'][:22]:<22} -> "
