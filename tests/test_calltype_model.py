@@ -80,6 +80,14 @@ def test_lexicon_learns_spellings_abbreviations_and_reads_by_context():
     assert lex2.rewrite("I NVESTIGATE") == "INVESTIGATE"
     assert lex2.rewrite("A NOTIFY") == "A NOTIFY"  # both pieces are words already
     assert lex2.rewrite("MOBILE COMPUTOR") == "MOBILE COMPUTOR"  # a changed letter is not read: COMMUTER or COMPUTER?
+    # words the rules and curated tables are written with are real words: never "corrected",
+    # and never offered as the reading of another word
+    seen = ["STUCK IN ELEVATOR", "PEDESTRIAN", "BLOCKED ROAD"]
+    assert Lexicon.learn(seen).rewrite("PEDESTRIAN STRUCK") == "PEDESTRIAN STUCK"
+    lex3 = Lexicon.learn(seen, known={"STRUCK", "DRIVEWAY"})
+    assert lex3.rewrite("PEDESTRIAN STRUCK") == "PEDESTRIAN STRUCK"
+    assert lex3.rewrite("DRIVE BY") == "DRIVE BY"
+    assert Lexicon.from_dict(lex3.to_dict()) == lex3
     # the curated ACC has two meanings; the words around it choose
     assert normalize("ACC PROPERTY DAMAGE", lex) == "ACCIDENT PROPERTY DAMAGE"
     assert normalize("ACC TO MURDER", lex) == "ACCESSORY TO MURDER"

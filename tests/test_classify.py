@@ -134,6 +134,9 @@ GENERAL_READINGS = {
     "INTERAGENCY REQUEST": "Statuses",
     "ASSIST FIRE ALARM": "Fire",
     "AMBULANCE REQUEST": "Medical Emergencies",
+    "RECOVERED PROPERTY": "Statuses",
+    "PROPERTY RECOVERY REPORT": "Statuses",
+    "THEFT AND RECOVERY OF PROPERTY": "Property Crime",
 }
 
 

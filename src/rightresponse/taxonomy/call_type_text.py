@@ -81,6 +81,15 @@ def _tables() -> _Tables:
     )
 
 
+def curated_words() -> frozenset[str]:
+    """Every word the curated tables expand to (abbreviations, statutes): real words, which
+    the learned lexicon must not read as misspellings."""
+    t = _tables()
+    texts = [*t.words.values(), *(e for alts in t.alternatives.values() for e in alts),
+             *(rep for _, rep in t.phrases), *t.statutes.values()]
+    return frozenset(w for x in texts for w in _WORD.findall(x.upper()) if w.isalpha() and len(w) >= 4)
+
+
 def clean(value: object) -> str:
     """Upper-case, Unicode-normalize and collapse whitespace; '' for missing values."""
     if value is None:

@@ -33,8 +33,8 @@ import numpy as np
 import pandas as pd
 
 from .lexicon import Lexicon
-from .call_type_text import clean, expand, model_text, read_citations, rule_text, strip_code_prefix
-from .rules import first_rule, load_rules
+from .call_type_text import clean, curated_words, expand, model_text, read_citations, rule_text, strip_code_prefix
+from .rules import first_rule, load_rules, rule_words
 
 _WEIGHTINGS = ("log", "sqrt", "raw", "none")
 FORMAT = 2
@@ -208,7 +208,7 @@ class CallTypeClassifier:
         if self.learn_lexicon:
             base = [expand(read_citations(strip_code_prefix(clean(v)) or clean(v))) for v in values]
             pairs = [(c, expand(clean(d))) for c, d in code_pairs]
-            self.lexicon_ = Lexicon.learn(base, pairs)
+            self.lexicon_ = Lexicon.learn(base, pairs, known=rule_words(self.rules_) | curated_words())
         fired = self._rules_for(values)
         stats: dict[str, list[int]] = {}
         for r, yi in zip(fired, y):

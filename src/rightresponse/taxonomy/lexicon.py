@@ -83,6 +83,7 @@ class Lexicon:
     words: MappingProxyType  # word -> number of labelled call types it occurs in
     cooc: MappingProxyType  # word -> {other word: call types where both occur}
     codes: MappingProxyType  # code number -> words
+    known: frozenset = frozenset()  # real words no labelled call type held: left as written
     _by_initial: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self):
@@ -92,9 +93,15 @@ class Lexicon:
 
     # -- learning -----------------------------------------------------------------------
     @classmethod
-    def learn(cls, texts, code_pairs=()) -> "Lexicon":
+    def learn(cls, texts, code_pairs=(), known=()) -> "Lexicon":
         """From call-type texts already cleaned and curated-expanded (upper case), and
-        (code, description) pairs whose descriptions are expanded the same way."""
+        (code, description) pairs whose descriptions are expanded the same way.
+
+        ``known``: words that are real words whatever the texts hold (the keyword rules' and
+        curated tables' words): never read as a misspelling or abbreviation of another word.
+        Without them a word only the left-out city uses is "corrected" into a neighbour:
+        STRUCK (PEDESTRIAN STRUCK) into STUCK. They are not offered as readings of other
+        words: the rules hold stems (VERIF) and words no city wrote (DRIVEWAY for DRIVE)."""
         words: dict[str, int] = {}
         cooc: dict[str, dict[str, int]] = {}
         for t in texts:
@@ -111,7 +118,8 @@ class Lexicon:
             code = str(code).strip()
             if _CODE.match(code) and desc and code not in codes:
                 codes[code] = " ".join(_TOKEN.findall(desc))
-        return cls.from_dict({"words": words, "cooc": cooc, "codes": codes})
+        return cls.from_dict({"words": words, "cooc": cooc, "codes": codes,
+                              "known": sorted({w for w in known if w not in words})})
 
     # -- reading ------------------------------------------------------------------------
     def _context_score(self, word: str, context) -> float:
@@ -131,7 +139,7 @@ class Lexicon:
 
     def read_word(self, token: str, context=(), last_of_long: bool = False) -> str:
         """The known word an unknown token stands for, or the token itself."""
-        if token in self.words or len(token) < 4:
+        if token in self.words or token in self.known or len(token) < 4:
             return token
         cands = self._by_initial.get(token[0], ())
         n = len(token)
@@ -158,7 +166,7 @@ class Lexicon:
         one before it (a single letter or another unknown piece), makes a known word."""
         def join(m):
             a, b = m.group(1), m.group(2)
-            if b not in self.words and (a + b) in self.words and (len(a) == 1 or a not in self.words):
+            if b not in self.words and b not in self.known and (a + b) in self.words and (len(a) == 1 or a not in self.words):
                 return a + b
             return m.group(0)
         return _SPLIT_WORD.sub(join, text)
@@ -168,7 +176,7 @@ class Lexicon:
         text = self._close_stray_spaces(text)
         matches = list(_TOKEN.finditer(text))
         context = tuple(m.group(0) for m in matches)
-        if all(w in self.words or len(w) < 4 for w in context):
+        if all(w in self.words or w in self.known or len(w) < 4 for w in context):
             return text
         last = matches[-1].start() if len(text) >= _CUT_VALUE and matches and matches[-1].end() == len(text) else -1
         return _TOKEN.sub(lambda m: self.read_word(m.group(0), context, m.start() == last), text)
@@ -176,10 +184,10 @@ class Lexicon:
     # -- storage --------------------------------------------------------------------------
     def to_dict(self) -> dict:
         return {"words": dict(self.words), "cooc": {k: dict(v) for k, v in self.cooc.items()},
-                "codes": dict(self.codes)}
+                "codes": dict(self.codes), "known": sorted(self.known)}
 
     @classmethod
     def from_dict(cls, d: dict) -> "Lexicon":
         return cls(words=MappingProxyType(dict(d["words"])),
                    cooc=MappingProxyType({k: MappingProxyType(dict(v)) for k, v in d["cooc"].items()}),
-                   codes=MappingProxyType(dict(d["codes"])))
+                   codes=MappingProxyType(dict(d["codes"])), known=frozenset(d.get("known", ())))

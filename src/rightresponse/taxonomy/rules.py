@@ -87,3 +87,14 @@ def first_rule(text: str, rules: tuple[Rule, ...]) -> Rule | None:
         if r.matches(text):
             return r
     return None
+
+
+_RULE_WORD = re.compile(r"(?<![A-Za-z\\])[A-Z]{4,}")
+
+
+def rule_words(rules) -> frozenset[str]:
+    """The words (four letters or more) the rules' patterns are written with: words a
+    dispatcher's text means literally, so the learned lexicon never reads them as a
+    misspelling of something else."""
+    return frozenset(w for r in rules for p in r.any + r.unless for w in _RULE_WORD.findall(p))
+
