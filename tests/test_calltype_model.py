@@ -88,6 +88,11 @@ def test_lexicon_learns_spellings_abbreviations_and_reads_by_context():
     assert lex3.rewrite("PEDESTRIAN STRUCK") == "PEDESTRIAN STRUCK"
     assert lex3.rewrite("DRIVE BY") == "DRIVE BY"
     assert Lexicon.from_dict(lex3.to_dict()) == lex3
+    # three-letter cuts only where the other words point at one word
+    lex4 = Lexicon.learn(["CUSTODIAL INTERFERENCE", "INTERNAL AFFAIRS", "ALARM COMMERCIAL", "ALARM RESIDENTIAL"])
+    assert lex4.rewrite("CUSTODIAL INT") == "CUSTODIAL INTERFERENCE"
+    assert lex4.rewrite("ALARM COM") == "ALARM COMMERCIAL" and lex4.rewrite("ALARM RES") == "ALARM RESIDENTIAL"
+    assert lex4.rewrite("INT") == "INT" and lex4.rewrite("FIRE COM") == "FIRE COM"  # no context, no reading
     # the curated ACC has two meanings; the words around it choose
     assert normalize("ACC PROPERTY DAMAGE", lex) == "ACCIDENT PROPERTY DAMAGE"
     assert normalize("ACC TO MURDER", lex) == "ACCESSORY TO MURDER"
