@@ -6,18 +6,13 @@ the city being scored*, then classifies that city's call types with no crosswalk
 
 * **Leave one city out** on the three cities Vera labelled (New Orleans, Seattle,
   Charleston), scored against Vera's labels with Vera's call counts.
-* **Hand-labelled held-out set**: 361 call types of five sample cities without labels
-  (Milwaukee, San Antonio, Baltimore, San Luis Obispo, DECC), labelled by hand with the
-  reasoning per row (tests/fixtures/unseen_city_call_types_labelled.csv), used only here.
-  Its misses have been read (benchmarks/README.md names them), so it is no longer blind.
-* **Second hand-labelled draw**: 172 more call types of the same five cities, none in the
-  first set (35 per city at random, seed 20261204), labelled before any classifier output
-  on them was looked at (tests/fixtures/unseen_city_call_types_second_draw.csv). It is the
-  blind check for changes made after the first set was read.
-* **Third hand-labelled draw**: 132 more (Baltimore, DECC, Milwaukee, San Luis Obispo; San
-  Antonio had none left; seed 20261205), labelled blind like the second
-  (tests/fixtures/unseen_city_call_types_third_draw.csv): the check for changes made after
-  the second draw's largest misses were printed.
+* **Hand-labelled held-out sets** of five sample cities without labels (Milwaukee, San
+  Antonio, Baltimore, San Luis Obispo, DECC), each call type labelled by hand with the
+  reasoning per row, used only here (``HAND_SETS``). The first (361 types: the types
+  covering 90% of each city's calls plus 20 at random) has had its misses read, so it is no
+  longer blind; each later draw (random types not in the earlier ones) was labelled before
+  any classifier output on it was looked at, and is the blind check for the changes made
+  after the draw before it was read. Which draw is still blind is said in benchmarks/README.md.
 * The same in the old protocol (trained on the other Vera cities' labels only), for
   comparison with earlier figures; and a plain TF-IDF + logistic-regression baseline on
   the raw strings, trained on the same rows as ours.
@@ -30,7 +25,7 @@ Abstention: share of types and of calls left for review. Nothing is tuned on the
 being scored: the lexicon, the temperature and the abstention threshold are fitted inside
 ``fit`` on the remaining cities (out-of-city folds).
 
-    python benchmarks/classify_accuracy.py [--labels PATH] [--hand PATH] [--second PATH] [--third PATH]
+    python benchmarks/classify_accuracy.py [--labels PATH] [--fixtures DIR]
 
 Ends with one JSON line holding every figure.
 """
@@ -54,9 +49,14 @@ from rightresponse.taxonomy.shipped_model import code_pairs, training_data
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_LABELS = REPO.parent / "shared" / "data" / "labels" / "vera_call_types_train.csv"
-DEFAULT_HAND = REPO / "tests" / "fixtures" / "unseen_city_call_types_labelled.csv"
-DEFAULT_SECOND = REPO / "tests" / "fixtures" / "unseen_city_call_types_second_draw.csv"
-DEFAULT_THIRD = REPO / "tests" / "fixtures" / "unseen_city_call_types_third_draw.csv"
+FIXTURES = REPO / "tests" / "fixtures"
+# (key, label, file): the hand-labelled sets, in the order they were drawn and labelled.
+HAND_SETS = (
+    ("hand", "1st set", "unseen_city_call_types_labelled.csv"),
+    ("second_draw", "2nd draw", "unseen_city_call_types_second_draw.csv"),
+    ("third_draw", "3rd draw", "unseen_city_call_types_third_draw.csv"),
+    ("fourth_draw", "4th draw", "unseen_city_call_types_fourth_draw.csv"),
+)
 VERA_CITIES = ["New Orleans", "Seattle", "Charleston"]
 HAND_AGENCY = {"Milwaukee": "milwaukee", "San Antonio": "san_antonio", "Baltimore": "baltimore",
                "San Luis Obispo": "san_luis_obispo", "DECC": "decc"}
@@ -144,75 +144,63 @@ def load_hand(path: Path) -> pd.DataFrame:
 
 
 def load_labels(labels: Path, hand: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Vera's labelled call types and the hand-labelled held-out set, unlabelled rows dropped."""
+    """Vera's labelled call types and one hand-labelled held-out set, unlabelled rows dropped."""
     lab = pd.read_csv(labels)
     lab = lab[lab["category"].notna() & lab["call_type"].notna()].reset_index(drop=True)
     lab["agency"] = lab["city"].map(agency_id)
     return lab, load_hand(hand)
 
 
-# group -> (result key, label printed after the city's name)
-GROUPS = {"vera": ("cities", ""), "hand": ("hand", " (hand)"), "second": ("second_draw", " (2nd draw)"),
-          "third": ("third_draw", " (3rd draw)")}
-
-
-def held_out_sets(lab: pd.DataFrame, hand: pd.DataFrame, second: pd.DataFrame | None = None,
-                  third: pd.DataFrame | None = None):
-    """(group, city, agency, test frame) for every city scored: Vera's three, then each
-    hand-labelled set's cities."""
+def held_out_sets(lab: pd.DataFrame, hands: dict[str, pd.DataFrame]):
+    """(group, city, agency, test frame) for every city scored: Vera's three ("cities"), then
+    each hand-labelled set's cities."""
     for city in VERA_CITIES:
         a = agency_id(city)
-        yield "vera", city, a, lab[lab["agency"] == a].rename(columns={"call_type": "value"})
-    for group, frame in (("hand", hand), ("second", second), ("third", third)):
-        if frame is None:
-            continue
+        yield "cities", city, a, lab[lab["agency"] == a].rename(columns={"call_type": "value"})
+    for key, frame in hands.items():
         for city, a in HAND_AGENCY.items():
             if (frame["agency"] == a).any():
-                yield group, city, a, frame[frame["agency"] == a].rename(columns={"call_type": "value"})
+                yield key, city, a, frame[frame["agency"] == a].rename(columns={"call_type": "value"})
 
 
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--labels", type=Path, default=DEFAULT_LABELS, help="Vera's labelled call types")
-    ap.add_argument("--hand", type=Path, default=DEFAULT_HAND, help="the hand-labelled held-out set")
-    ap.add_argument("--second", type=Path, default=DEFAULT_SECOND, help="the second, blind hand-labelled draw")
-    ap.add_argument("--third", type=Path, default=DEFAULT_THIRD, help="the third, blind hand-labelled draw")
+    ap.add_argument("--fixtures", type=Path, default=FIXTURES, help="folder of the hand-labelled sets")
     args = ap.parse_args(argv)
     t_start = time.perf_counter()
-    lab, hand = load_labels(args.labels, args.hand)
-    second, third = load_hand(args.second), load_hand(args.third)
+    lab, _ = load_labels(args.labels, args.fixtures / HAND_SETS[0][2])
+    hands = {key: load_hand(args.fixtures / name) for key, _, name in HAND_SETS}
     pool_rows = training_data()
     sd_pairs = code_pairs()
 
     result: dict = {"benchmark": "classify_accuracy", "date": str(date.today()),
                     "machine": f"{platform.machine()} {platform.python_version()}",
                     "method": "leave one city out; the scored city's crosswalk is left out of training",
-                    "training_rows": int(len(pool_rows)), "cities": {}, "hand": {}, "second_draw": {}, "third_draw": {},
-                    "vera_only_protocol": {}}
-    parts = {g + suffix: [] for g in GROUPS for suffix in ("", "_base")} | {"vera_only": []}
-    for group, city, a, test in held_out_sets(lab, hand, second, third):
-        print(f"{city}{GROUPS[group][1]}: fitting without {a} ...", file=sys.stderr)
+                    "training_rows": int(len(pool_rows)), "cities": {}, "vera_only_protocol": {},
+                    **{key: {} for key, _, _ in HAND_SETS}}
+    label = {"cities": ""} | {key: f" ({lab_})" for key, lab_, _ in HAND_SETS}
+    parts = {g + suffix: [] for g in label for suffix in ("", "_base")} | {"vera_only": []}
+    for group, city, a, test in held_out_sets(lab, hands):
+        print(f"{city}{label[group]}: fitting without {a} ...", file=sys.stderr)
         ours, bl, extras = evaluate(pool_rows[pool_rows["agency"] != a], test, sd_pairs)
-        result[GROUPS[group][0]][city] = {"ours": public(ours), "baseline": public(bl), **extras}
+        result[group][city] = {"ours": public(ours), "baseline": public(bl), **extras}
         parts[group].append(ours)
         parts[group + "_base"].append(bl)
-        if group == "vera":  # the old protocol: the other Vera cities' labels only, weighted by calls
+        if group == "cities":  # the old protocol: the other Vera cities' labels only, weighted by calls
             old = lab[lab["agency"] != a].rename(columns={"call_type": "value"})
             o2, _, _ = evaluate(old, test, (), weights=old["count"], with_baseline=False)
             result["vera_only_protocol"][city] = public(o2)
             parts["vera_only"].append(o2)
-    result["pooled"] = {
-        "vera_cities": {"ours": pool(parts["vera"]), "baseline": pool(parts["vera_base"]),
-                        "ours_vera_only_protocol": pool(parts["vera_only"])},
-        "hand_labelled": {"ours": pool(parts["hand"]), "baseline": pool(parts["hand_base"])},
-        "second_draw": {"ours": pool(parts["second"]), "baseline": pool(parts["second_base"])},
-        "third_draw": {"ours": pool(parts["third"]), "baseline": pool(parts["third_base"])},
-        "all_hand_sets": {"ours": pool(parts["hand"] + parts["second"] + parts["third"]),
-                          "baseline": pool(parts["hand_base"] + parts["second_base"] + parts["third_base"])},
-        "all_unseen": {"ours": pool(parts["vera"] + parts["hand"] + parts["second"] + parts["third"]),
-                       "baseline": pool(parts["vera_base"] + parts["hand_base"] + parts["second_base"]
-                                        + parts["third_base"])},
-    }
+    hand_keys = [key for key, _, _ in HAND_SETS]
+
+    def both(keys):
+        return {"ours": pool([x for k in keys for x in parts[k]]),
+                "baseline": pool([x for k in keys for x in parts[k + "_base"]])}
+
+    result["pooled"] = {"vera_cities": both(["cities"]) | {"ours_vera_only_protocol": pool(parts["vera_only"])},
+                        **{key: both([key]) for key in hand_keys},
+                        "all_hand_sets": both(hand_keys), "all_unseen": both(["cities", *hand_keys])}
     result["targets"] = {
         name: {"count_weighted": p["ours"]["count_weighted_accuracy"] >= TARGETS["count_weighted"],
                "per_type": p["ours"]["per_type_accuracy"] >= TARGETS["per_type"]}
@@ -227,39 +215,38 @@ def main(argv=None) -> dict:
 
     def line(name, label, s):
         ab = f"{s['abstain_share_types']:>7.1%} {s['abstain_share_calls']:>7.1%}" if "abstain_share_types" in s else ""
-        return (f"{name:<22} {label:<24} {s['types']:>5} {s['per_type_accuracy']:>8.1%} "
+        return (f"{name:<28} {label:<24} {s['types']:>5} {s['per_type_accuracy']:>8.1%} "
                 f"{s['count_weighted_accuracy']:>8.1%}  {s['guess_per_type_accuracy']:>7.1%} "
                 f"{s['guess_count_weighted_accuracy']:>7.1%}  {ab}")
 
     print("Call-type accuracy on cities the classifier never saw (strict: a value left for review counts as wrong)\n")
-    print(f"{'held-out city':<22} {'contender':<24} {'types':>5} {'per-type':>8} {'by calls':>8}  "
+    print(f"{'held-out city':<28} {'contender':<24} {'types':>5} {'per-type':>8} {'by calls':>8}  "
           f"{'guess/t':>7} {'guess/c':>7}  {'abst/t':>7} {'abst/c':>7}")
     for city in VERA_CITIES:
         r = result["cities"][city]
         print(line(city, "rules + lexicon + model", r["ours"]))
         print(line("", "plain TF-IDF + LR", r["baseline"]))
         print(line("", "ours, Vera-only training", result["vera_only_protocol"][city]))
-    for group in ("hand", "second", "third"):
-        key, suffix = GROUPS[group]
+    for key in hand_keys:
         for city, r in result[key].items():
-            print(line(city + suffix, "rules + lexicon + model", r["ours"]))
+            print(line(city + label[key], "rules + lexicon + model", r["ours"]))
             print(line("", "plain TF-IDF + LR", r["baseline"]))
     print()
-    for name, label in (("vera_cities", "pooled: Vera cities"), ("hand_labelled", "pooled: hand-labelled"),
-                        ("second_draw", "pooled: 2nd draw (blind)"), ("third_draw", "pooled: 3rd draw (blind)"),
-                        ("all_hand_sets", "pooled: all hand sets"),
-                        ("all_unseen", "pooled: all unseen")):
+    pooled_labels = [("vera_cities", "pooled: Vera cities")] + [
+        (key, f"pooled: {lab_}") for key, lab_, _ in HAND_SETS] + [
+        ("all_hand_sets", "pooled: all hand sets"), ("all_unseen", "pooled: all unseen")]
+    for name, title in pooled_labels:
         p = result["pooled"][name]
-        print(line(label, "rules + lexicon + model", p["ours"]))
+        print(line(title, "rules + lexicon + model", p["ours"]))
         print(line("", "plain TF-IDF + LR", p["baseline"]))
         t = result["targets"][name]
-        print(f"{'':<22} targets (>= 92% of calls, >= 85% of types): calls {'met' if t['count_weighted'] else 'NOT met'},"
+        print(f"{'':<28} targets (>= 92% of calls, >= 85% of types): calls {'met' if t['count_weighted'] else 'NOT met'},"
               f" types {'met' if t['per_type'] else 'NOT met'}")
     print("\nlargest misses by calls (best guess shown; method needs_review = left for review):")
-    for group in ("cities", "hand", "second_draw", "third_draw"):
+    for group in ("cities", *hand_keys):
         for city, r in result[group].items():
             for m in r["largest_misses"][:3]:
-                print(f"  {city[:16] + ('' if group == 'cities' else ' ' + group[0]):<18} {m['call_type'][:38]:<38} {m['calls']:>9,}  {m['label'][:22]:<22} -> "
+                print(f"  {(city + label[group])[:24]:<24} {m['call_type'][:38]:<38} {m['calls']:>9,}  {m['label'][:22]:<22} -> "
                       f"{str(m['guess'])[:22]} ({m['method']})")
     print(f"\nCharleston 'Patrol Request' (Vera: Assisting the Public) is "
           f"{result['charleston_patrol_request_share_of_calls']:.1%} of its labelled calls.")
