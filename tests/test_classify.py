@@ -126,7 +126,7 @@ GENERAL_READINGS = {
     "MVT": "Property Crime",
     "CDS VIOLATION": "Drugs",
     "MAN DOWN": "Medical Emergencies",
-    "SUBJ DOWN IN ROADWAY": "Medical Emergencies",
+    "SUBJECT DOWN IN ROADWAY": "Medical Emergencies",
     "FLAG DOWN": None,
     "ASSIST EMS": "Statuses",
     "ASSIST AMBULANCE CREW": "Statuses",
@@ -134,9 +134,6 @@ GENERAL_READINGS = {
     "INTERAGENCY REQUEST": "Statuses",
     "ASSIST FIRE ALARM": "Fire",
     "AMBULANCE REQUEST": "Medical Emergencies",
-    "RECOVERED PROPERTY": "Statuses",
-    "PROPERTY RECOVERY REPORT": "Statuses",
-    "THEFT AND RECOVERY OF PROPERTY": "Property Crime",
 }
 
 
