@@ -168,3 +168,17 @@ def test_triage_on_the_command_line_loads_the_model():
 
     rec = triage_args("denver-star", "ZZ TOP CONCERT", at="2025-10-05T14:00:00")
     assert rec.category is None and rec.responder == "police"
+
+
+def test_one_call_triage_on_the_command_line_loads_no_pandas_and_no_scikit_learn():
+    """A one-call triage reads the cached model with numpy alone: pandas (0.19 s) and
+    scikit-learn are imported only to build the model or to make frames."""
+    default_classifier()  # the model is in this run's cache (built here if it was not)
+    code = ("import sys\nfrom rightresponse.cli import main\n"
+            "try:\n    main(['triage', '-p', 'denver-star', '-c', 'WELF CHK ON ELDERLY', '--flag', 'no_weapon',"
+            " '--at', '2025-10-05T14:00:00', '--json'], standalone_mode=False)\nexcept SystemExit:\n    pass\n"
+            "print('LOADED', 'pandas' in sys.modules, 'sklearn' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert '"responder"' in out.stdout  # it answered
+    assert out.stdout.strip().splitlines()[-1] == "LOADED False False"

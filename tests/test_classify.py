@@ -329,3 +329,23 @@ def test_default_classifier_is_built_once_into_the_cache_and_a_copy_is_reused_fr
     assert out["category"].iloc[0] == "Other Crimes"
     with pytest.raises(ValueError, match="fitted on other training data"):
         CallTypeClassifier.load(p, fingerprint="0" * 64)
+
+
+def test_the_provider_and_classify_values_give_the_same_answers(tmp_path):
+    """Triage's provider (plain lists, no pandas) and the tables' frame come from one
+    definition (taxonomy.resolution): same category and confidence for every value, by
+    override, crosswalk, rule, model or left for review."""
+    from rightresponse.taxonomy.provider import CategoryProvider
+
+    ov = tmp_path / "ov.csv"
+    ov.write_text("agency,field,value,category\nnew_orleans,,SILENT 911 CALL,Statuses\n,,ZZ TOP CONCERT,Fire\n",
+                  encoding="utf-8")
+    values = ["SILENT 911 CALL", "DOMESTIC DISTURBANCE", "ZZ TOP CONCERT", "9-1-1 OPEN LINE", "ASSIST EMS",
+              "QQQ XXY", "  burglary residence  ", "", "WELF CHK ON ELDERLY"]
+    for agency, overrides in (("new_orleans", ov), (None, None), ("", ov)):
+        frame = classify_values(values, agency=agency, overrides=overrides)
+        want = {v: (c if isinstance(c, str) else None, float(x))
+                for v, c, x in zip(frame["value"], frame["category"], frame["confidence"])}
+        got = CategoryProvider(agency=agency, overrides=overrides).classify(values)
+        assert {v: (c, x if x is not None else 0.0) for v, (c, x) in got.items()} == want
+    assert want["ZZ TOP CONCERT"] == ("Fire", 1.0) and want["QQQ XXY"][0] is None

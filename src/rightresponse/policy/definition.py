@@ -32,6 +32,7 @@ from .call import screened_flags
 from .findings import Finding, PolicyError
 from .hours import Hours, parse_hours
 from .vocabulary import DANGER_FLAGS, FLAGS, FLOOR_TEXT, KINDS, RESPONDERS, SCREEN_ORDER
+from ..yaml_data import load_yaml
 
 DATA_DIR = Path(__file__).parent / "data"
 PRESETS_DIR = Path(__file__).parent / "presets"
@@ -91,7 +92,7 @@ def _responder(rid: str, spec: dict, where: str, errors: list[str]) -> Responder
 @functools.lru_cache(maxsize=1)
 def _catalogue() -> tuple[dict, dict]:
     with open(CATALOGUE, encoding="utf-8") as f:
-        doc = yaml.safe_load(f)
+        doc = load_yaml(f)
     errors: list[str] = []
     out = {}
     for rid in RESPONDERS:
@@ -401,7 +402,7 @@ def _load(path: str, validate: bool = True):
     findings: list[Finding] = []
     try:
         with open(path, encoding="utf-8") as f:
-            doc = yaml.safe_load(f)
+            doc = load_yaml(f)
     except yaml.YAMLError as exc:
         return None, (Finding("error", path, None, f"not valid YAML: {exc}"),)
     except OSError as exc:

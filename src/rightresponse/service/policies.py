@@ -29,6 +29,7 @@ from ..policy import Policy, PolicyError, flag_info
 from ..policy.definition import parse_policy, resolve_policy_path
 from ..policy.findings import Finding
 from ..taxonomy.provider import CategoryProvider
+from ..yaml_data import load_yaml
 
 log = logging.getLogger("rightresponse.service")
 
@@ -50,7 +51,7 @@ def read_policy(path: str | os.PathLike) -> tuple[Policy, bytes]:
 
 def parse_bytes(raw: bytes, path: str) -> Policy:
     try:
-        doc = yaml.safe_load(raw.decode("utf-8"))
+        doc = load_yaml(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise PolicyError([Finding("error", path, None, f"not UTF-8 text: {exc.reason}")]) from None
     except yaml.YAMLError as exc:

@@ -40,6 +40,7 @@ from pydantic import BeforeValidator, Field
 from ..errors import Problem, RightResponseError
 from ..policy.vocabulary import RESPONDERS
 from ..validation import Spec, check, in_document_order
+from ..yaml_data import load_yaml
 
 SCENARIOS_DIR = Path(__file__).parent / "scenarios"
 DISTRIBUTIONS = ("data", "fixed", "exponential", "lognormal")
@@ -380,7 +381,7 @@ def load_scenario(name_or_file) -> Scenario:
     path = resolve_scenario_path(name_or_file)
     try:
         with open(path, encoding="utf-8") as f:
-            doc = yaml.safe_load(f)
+            doc = load_yaml(f)
     except yaml.YAMLError as exc:
         raise ScenarioError([f"{path}: not valid YAML: {exc}"]) from None
     except OSError as exc:

@@ -10,28 +10,38 @@ are classified; results are joined back to the calls.
     review_table(calls)                # what to review first, as a pandas DataFrame
 """
 
-from .classify import (
-    categorize,
-    classify_table,
-    classify_values,
-    default_classifier,
-    resolve,
-    review_table,
-    train_default_classifier,
-)
-from .crosswalk import (
-    agency_id,
-    available_crosswalks,
-    load_crosswalk,
-    load_crosswalks,
-    load_overrides,
-    save_overrides,
-)
-from .calltype_classifier import CallTypeClassifier
-from .narrative import load_flags, narrative_disagreement, narrative_flags, read_slo_comments
-from .call_type_text import normalize
-from .rules import apply_rules, load_rules
-from .taxonomy import Category, Taxonomy, TaxonomyError, load_taxonomy
+import importlib
+
+# name -> module that defines it. Imported on first use (PEP 562): ``import
+# rightresponse.taxonomy.taxonomy`` (every policy load does) must not import pandas through
+# this package, or a one-call triage pays 0.19 s for it (benchmarks/triage_cli.py).
+_LAZY = {
+    "categorize": "classify", "classify_table": "classify", "classify_values": "classify",
+    "default_classifier": "classify", "resolve": "classify", "review_table": "classify",
+    "train_default_classifier": "classify",
+    "agency_id": "crosswalk", "available_crosswalks": "crosswalk", "load_crosswalk": "crosswalk",
+    "load_crosswalks": "crosswalk", "load_overrides": "crosswalk", "save_overrides": "crosswalk",
+    "CallTypeClassifier": "calltype_classifier",
+    "load_flags": "narrative", "narrative_disagreement": "narrative", "narrative_flags": "narrative",
+    "read_slo_comments": "narrative",
+    "normalize": "call_type_text",
+    "apply_rules": "rules", "load_rules": "rules",
+    "Category": "taxonomy", "Taxonomy": "taxonomy", "TaxonomyError": "taxonomy", "load_taxonomy": "taxonomy",
+}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "CallTypeClassifier",

@@ -28,13 +28,16 @@ import os
 import re
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from .lexicon import Lexicon
 from .call_type_text import clean, curated_words, expand, model_text, read_citations, rule_text, strip_code_prefix
 from .rules import first_rule, load_rules, rule_words
+
+if TYPE_CHECKING:  # pandas is imported where a frame is made: prediction needs numpy only
+    import pandas as pd
 
 _WEIGHTINGS = ("log", "sqrt", "raw", "none")
 FORMAT = 2
@@ -44,6 +47,8 @@ _WORD = re.compile(r"\w+")
 def _weights(sample_weight, n: int, how: str) -> np.ndarray:
     if sample_weight is None or how == "none":
         return np.ones(n)
+    import pandas as pd
+
     w = np.asarray(pd.to_numeric(pd.Series(sample_weight), errors="coerce").fillna(1.0), dtype=float)
     w = np.clip(w, 1.0, None)
     w = 1.0 + np.log(w) if how == "log" else np.sqrt(w) if how == "sqrt" else w
@@ -355,14 +360,22 @@ class CallTypeClassifier:
             rule_ids.append(rid)
         return cats, confs, methods, rule_ids, guesses, final
 
-    def explain(self, values) -> pd.DataFrame:
-        """Per value: category (None when it needs review), confidence (calibrated
-        probability), method, rule id, and the best guess (also for abstentions)."""
+    def decisions(self, values) -> dict[str, list]:
+        """Per value, as lists (no pandas, so a one-call triage does not import it): value,
+        category (None when it needs review), confidence (calibrated probability), method,
+        rule id, and the best guess (also for abstentions)."""
         values = list(values)
         cat, conf, method, rule, guess, _ = self._decide(values)
+        return {"value": values, "category": cat, "confidence": conf, "method": method, "rule": rule,
+                "guess": guess}
+
+    def explain(self, values) -> pd.DataFrame:
+        """``decisions`` as a frame, one row per value."""
+        import pandas as pd
+
+        d = self.decisions(values)
         obj = lambda xs: pd.Series(xs, dtype=object)  # noqa: E731 (keeps None as None under pandas 3)
-        return pd.DataFrame({"value": obj(values), "category": obj(cat), "confidence": conf,
-                             "method": obj(method), "rule": obj(rule), "guess": obj(guess)})
+        return pd.DataFrame({k: (v if k == "confidence" else obj(v)) for k, v in d.items()})
 
     def predict(self, values) -> np.ndarray:
         """Categories; None where the classifier abstains (method ``needs_review``)."""

@@ -10,16 +10,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .crosswalk import Lookup, agency_id, coerce_overrides, crosswalk_lookup
 from .call_type_text import clean
+from .crosswalk import agency_id
+from .resolution import resolve_keys
 from .shipped_model import build_default_classifier as train_default_classifier  # noqa: F401 (public name)
-from .shipped_model import default_classifier
-from .taxonomy import load_taxonomy
+from .shipped_model import default_classifier  # noqa: F401 (public name, taxonomy.default_classifier)
 
 RESULT_COLUMNS = ["category", "confidence", "method", "crime_group", "demand_type"]
-# A crosswalk row nobody reviewed (decided_by=model) is a guess; say so in the confidence
-# so review_table puts it near the top.
-UNREVIEWED_CONFIDENCE = 0.5
 
 
 # -- core resolution on distinct keys ---------------------------------------------------------------
@@ -28,81 +25,23 @@ def resolve(keys: pd.DataFrame, overrides=None, classifier=None, taxonomy=None,
     """Classify distinct keys: columns agency, value and optional code (and field).
 
     Returns the keys plus category, confidence, method, detail, field, crime_group,
-    demand_type. ``detail`` says which rule or crosswalk decision was used, or the best
-    guess of a value left for review (method ``needs_review``, empty category).
+    demand_type (``resolution.resolve_keys``, the one definition, as a frame). ``detail``
+    says which rule or crosswalk decision was used, or the best guess of a value left for
+    review (method ``needs_review``, empty category).
     """
-    tax = taxonomy or load_taxonomy()
-    ov = Lookup(coerce_overrides(overrides, tax), "override")
     keys = keys.reset_index(drop=True)
     n = len(keys)
-    agencies = [agency_id(a) for a in keys["agency"]] if "agency" in keys else [""] * n
-    values = list(keys["value"])
-    codes = list(keys["code"]) if "code" in keys else [None] * n
-    fields = list(keys["field"]) if "field" in keys else [None] * n
-
-    cat = [None] * n
-    conf = [0.0] * n
-    method = ["missing"] * n
-    detail = [""] * n
-    field_out = [f if isinstance(f, str) and f else "call_type" for f in fields]
-    crosswalks: dict[str, Lookup] = {}
-    pending = []
-    for i in range(n):
-        a, v, c, f = agencies[i], values[i], codes[i], fields[i]
-        if a not in crosswalks:
-            crosswalks[a] = crosswalk_lookup(a, tax) if a else Lookup(None, "crosswalk")
-        hit = None
-        for lookup, how in ((ov, "override"), (crosswalks[a], "crosswalk")):
-            for candidate, kind in ((v, "value"), (c, "code")):
-                if hit or not clean(candidate):
-                    continue
-                hit = lookup.get(a, candidate, f)
-                if not hit:
-                    continue
-                cat[i], method[i] = hit["category"], how
-                if how == "override":
-                    conf[i], detail[i] = 1.0, "override file"
-                else:
-                    conf[i] = UNREVIEWED_CONFIDENCE if hit.get("decided_by") == "model" else 1.0
-                    detail[i] = hit.get("decided_by", "")
-                if isinstance(f, str) and f:
-                    field_out[i] = f
-                else:
-                    field_out[i] = hit.get("field") or ("call_type" if kind == "value" else "call_type_code")
-        if not hit:
-            text = v if clean(v) else c
-            if clean(text):
-                pending.append((i, text))
-
-    if pending:
-        clf = classifier if classifier is not None else default_classifier(model_path, taxonomy)
-        uniq = list(dict.fromkeys(t for _, t in pending))
-        ex = clf.explain(uniq).set_index("value")
-        for i, text in pending:
-            row = ex.loc[text]
-            if isinstance(row, pd.DataFrame):  # duplicate index cannot happen, but be safe
-                row = row.iloc[0]
-            cat[i], conf[i], method[i] = row["category"], float(row["confidence"]), row["method"]
-            detail[i] = row["rule"] or ""
-            if method[i] == "needs_review":
-                cat[i] = None
-                if isinstance(row["guess"], str):
-                    detail[i] = f"guess: {row['guess']}"
-            if not clean(values[i]):
-                field_out[i] = "call_type_code"
-
+    res = resolve_keys(list(keys["agency"]) if "agency" in keys else [""] * n, list(keys["value"]),
+                       list(keys["code"]) if "code" in keys else None,
+                       list(keys["field"]) if "field" in keys else None,
+                       overrides, classifier, taxonomy, model_path)
     out = keys.copy()
 
     def obj(xs):  # object dtype keeps None as None (pandas 3 would make str columns with NaN)
         return pd.Series(xs, index=out.index, dtype=object)
 
-    out["category"] = obj(cat)
-    out["confidence"] = np.round(np.asarray(conf, dtype=float), 4)
-    out["method"] = obj(method)
-    out["detail"] = obj(detail)
-    out["field"] = obj(field_out)
-    out["crime_group"] = obj([tax.crime_group(x) for x in cat])
-    out["demand_type"] = obj([tax.demand_type(x) for x in cat])
+    for column, xs in res.items():
+        out[column] = np.asarray(xs, dtype=float) if column == "confidence" else obj(xs)
     return out
 
 

@@ -14,7 +14,10 @@ import functools
 import re
 from pathlib import Path
 
-import pandas as pd
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pandas is imported where a frame is made: triage on the command line never needs it
+    import pandas as pd
 
 from .call_type_text import match_key
 from .taxonomy import TaxonomyError, load_taxonomy
@@ -72,6 +75,8 @@ def _read_csv(path: Path, required: list[str], kind: str, taxonomy) -> pd.DataFr
         if "decided_by" in required and rec["decided_by"] not in DECIDED_BY:
             raise TaxonomyError(f"{where}, column 'decided_by': {rec['decided_by']!r} is not one of {', '.join(DECIDED_BY)}")
         out.append(rec)
+    import pandas as pd
+
     df = pd.DataFrame(out, columns=header if out else required)
     return df
 
@@ -89,6 +94,8 @@ def load_crosswalk(agency: str, taxonomy=None) -> pd.DataFrame:
     tax = taxonomy or load_taxonomy()
     path = CROSSWALK_DIR / f"{agency_id(agency)}.csv"
     if not path.exists():
+        import pandas as pd
+
         return pd.DataFrame(columns=CROSSWALK_COLUMNS)
     return _load_crosswalk_file(str(path), tax.source).copy()
 
@@ -109,6 +116,8 @@ def load_crosswalks(agencies=None, taxonomy=None) -> pd.DataFrame:
     names = available_crosswalks() if agencies is None else [agency_id(a) for a in agencies]
     frames = [load_crosswalk(a, taxonomy) for a in names]
     frames = [f for f in frames if len(f)]
+    import pandas as pd
+
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=CROSSWALK_COLUMNS)
 
 
@@ -154,6 +163,8 @@ def coerce_overrides(overrides, taxonomy=None) -> pd.DataFrame | None:
         return None
     if isinstance(overrides, (str, Path)):
         return load_overrides(overrides, taxonomy)
+    import pandas as pd
+
     if isinstance(overrides, pd.DataFrame):
         tax = taxonomy or load_taxonomy()
         missing = [c for c in OVERRIDE_COLUMNS if c not in overrides.columns]

@@ -16,12 +16,14 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from pathlib import Path
 
-import pandas as pd
-import yaml
-
 from .taxonomy import DATA_DIR, TaxonomyError
+from ..yaml_data import load_yaml
+
+if TYPE_CHECKING:  # pandas is imported where a frame is made: triage on the command line never needs it
+    import pandas as pd
 
 DEFAULT_FLAGS = DATA_DIR / "narrative_flags.yaml"
 CALL_TYPE_FLAGS = DATA_DIR / "call_type_flags.yaml"
@@ -68,7 +70,7 @@ def load_call_type_flags(path: str | Path | None = None) -> FlagSet:
 @functools.lru_cache(maxsize=4)
 def _load_flags(path: str) -> FlagSet:
     with open(path, encoding="utf-8") as f:
-        doc = yaml.safe_load(f)
+        doc = load_yaml(f)
     neg = doc["negation"]
 
     def words(ws):
@@ -141,6 +143,8 @@ def narrative_flags(texts, flags: str | Path | FlagSet | None = None) -> pd.Data
 
     The index follows ``texts`` when it is a pandas Series, else 0..n-1.
     """
+    import pandas as pd
+
     fs = flags if isinstance(flags, FlagSet) else load_flags(flags)
     index = texts.index if isinstance(texts, pd.Series) else None
     rows = []
@@ -162,6 +166,8 @@ def flag_accuracy(labelled: pd.DataFrame, predicted: pd.DataFrame, by: str | Non
     predicted frame's columns are the flags scored). Precision is 1.0 with nothing predicted and
     recall 1.0 with nothing to find, so a flag with no positives does not read as a failure.
     """
+    import pandas as pd
+
     groups = [("all", labelled.index)] if by is None else list(labelled.groupby(by).groups.items())
     rows = []
     for key, idx in groups:
@@ -186,6 +192,8 @@ def narrative_disagreement(df: pd.DataFrame, text_column: str = "narrative", cat
     With ``by_category=True`` the answer is one row per (flag, category) instead.
     Only counts come back; the text never does.
     """
+    import pandas as pd
+
     fs = flags if isinstance(flags, FlagSet) else load_flags(flags)
     if category_column not in df.columns:
         raise ValueError(f"no {category_column!r} column; run the classifier first")
@@ -236,6 +244,8 @@ def read_slo_comments(path: str | Path) -> pd.DataFrame:
     Its quoted fields hold bare CR and CRLF, which only the csv module with
     newline='' reads correctly.
     """
+    import pandas as pd
+
     import csv
 
     with open(path, encoding="utf-8-sig", newline="") as f:

@@ -9,7 +9,7 @@ process, however many policies, requests or commands ask.
 
 ``category_provider(...)`` hands out the provider for a configuration. Its key is a hash of
 *the content* of what changes answers, not of names: the model file's bytes (or "the
-shipped model", whose own fingerprint covers its training data and code, ``taxonomy.store``),
+shipped model", whose own fingerprint covers its training data and code, ``taxonomy.shipped_model``),
 the overrides file's bytes (or the frame's rows), the agency, and the taxonomy (by path: a
 taxonomy file is read once per process, ``load_taxonomy``, so its path names its content).
 So a city's overrides produce a different provider from the preset's plain one (they cannot
@@ -69,7 +69,8 @@ class CategoryProvider:
     """call-type value -> (category or None, confidence or None) under one configuration.
 
     Override file first, then the agency's crosswalk, then the taxonomy's rules and model
-    (``taxonomy.classify_values``); a value the model leaves for review has no category.
+    (``resolution.resolve_keys``, what ``classify_values`` gives as a frame); a value the
+    model leaves for review has no category.
     Answers are remembered per distinct value (bounded); misses are classified in one batch
     under a lock, so concurrent requests never load the model twice.
     """
@@ -106,15 +107,15 @@ class CategoryProvider:
 
     def classify(self, values) -> dict:
         """{value: (category or None, confidence or None)} for the distinct non-null values."""
-        from .classify import classify_values
+        from .resolution import resolve_keys
 
         values = [v for v in dict.fromkeys(values) if v is not None]
         with self._lock:
             todo = [v for v in values if v not in self._answers]
             if todo:
-                df = classify_values(todo, agency=self.agency, overrides=self.overrides, classifier=_Lazy(self),
-                                     taxonomy=self._taxonomy())
-                for v, cat, conf in zip(df["value"], df["category"], df["confidence"]):
+                res = resolve_keys([self.agency or ""] * len(todo), todo, overrides=self.overrides,
+                                   classifier=_Lazy(self), taxonomy=self._taxonomy())
+                for v, cat, conf in zip(todo, res["category"], res["confidence"]):
                     cat = None if cat is None or cat != cat or cat == "" else str(cat)
                     conf = None if conf is None or conf != conf else float(conf)
                     self._answers[v] = (cat, conf)
@@ -158,6 +159,9 @@ class _Lazy:
 
     def __init__(self, provider: CategoryProvider):
         self._p = provider
+
+    def decisions(self, values):
+        return self._p.model().decisions(values)
 
     def explain(self, values):
         return self._p.model().explain(values)

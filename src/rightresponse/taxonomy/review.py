@@ -2,7 +2,7 @@
 
 A workspace keeps the city's decisions beside its data, ``overrides.csv`` (agency, field,
 value, category); they always win. The classifier itself is the shipped model
-(``taxonomy.store``), never trained by these commands. The export lists first the call
+(``taxonomy.shipped_model``), never trained by these commands. The export lists first the call
 types the classifier left for review (method ``needs_review``, empty category), heaviest
 first, then the rest by calls x uncertainty.
 """
