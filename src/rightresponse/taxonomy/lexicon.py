@@ -177,8 +177,9 @@ class Lexicon:
         return _SPLIT_WORD.sub(join, text)
 
     def _read_three(self, token: str, context) -> str:
-        """A three-letter cut (INT, COM, RES) only when the other words of the call type
-        occur with exactly one word it could be cut from (CUSTODIAL INT -> INTERFERENCE)."""
+        """A three-letter cut (INT, COM, RES) read only when the other words of the call type
+        occur with one word it could be cut from at least twice as much as with any other
+        (CUSTODIAL INT -> INTERFERENCE); with no such context it stays as written."""
         hits = [(self._context_score(w, context), w) for w in self._by_initial.get(token[0], ())
                 if len(w) >= 5 and w.startswith(token)]
         hits = sorted((h for h in hits if h[0] > 0), reverse=True)
