@@ -13,7 +13,6 @@ import csv
 import functools
 import re
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pandas is imported where a frame is made: triage on the command line never needs it

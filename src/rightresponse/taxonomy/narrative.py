@@ -16,11 +16,11 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .taxonomy import DATA_DIR, TaxonomyError
 from ..yaml_data import load_yaml
+from .taxonomy import DATA_DIR, TaxonomyError
 
 if TYPE_CHECKING:  # pandas is imported where a frame is made: triage on the command line never needs it
     import pandas as pd
@@ -244,9 +244,9 @@ def read_slo_comments(path: str | Path) -> pd.DataFrame:
     Its quoted fields hold bare CR and CRLF, which only the csv module with
     newline='' reads correctly.
     """
-    import pandas as pd
-
     import csv
+
+    import pandas as pd
 
     with open(path, encoding="utf-8-sig", newline="") as f:
         reader = csv.DictReader(f)
