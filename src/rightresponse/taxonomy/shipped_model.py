@@ -132,7 +132,7 @@ def _cached(fp: str, taxonomy_source: str) -> CallTypeClassifier:
             return CallTypeClassifier.load(path, fingerprint=fp)
         except ValueError:
             pass
-    log.warning("building the call-type model once (about 30 s); it is cached in %s", path.parent)
+    log.warning("building the call-type model once (5 to 30 s); it is cached in %s", path.parent)
     clf = build_default_classifier(load_taxonomy(taxonomy_source) if taxonomy_source else None)
     try:
         clf.save(path, fp)
