@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, create_model, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, create_model, field_validator
 from typing import Annotated, Literal
 
 from ..errors import Problem, RightResponseError

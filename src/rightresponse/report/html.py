@@ -158,7 +158,6 @@ def _list(items: list[str]) -> str:
 
 def narrative(result, pub, s) -> list[str]:
     """Plain-text paragraphs written from the published figures only."""
-    mc = pub.min_cell
     out = []
     svc = s["service"]
     period = f"{_date(s['period']['start'])} to {_date(s['period']['end'])}"
@@ -652,7 +651,6 @@ def _section_when(r, p, s) -> str:
 def _section_response(r, p, s) -> str:
     title = _h2(5, "How fast: response times by priority", "response")
     rt = p["response_times"]
-    mc = p.min_cell
     measured = {k: s["coverage"][k]["calls_measured"] for k in INTERVALS}
     zero = {k: bool(rt.values[f"zero_{k}"].fillna(False).astype(bool).any()) if f"zero_{k}" in rt.columns else False
             for k in INTERVALS}

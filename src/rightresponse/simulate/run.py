@@ -286,7 +286,6 @@ def replication_stats(scn: Scenario, stream: Stream, out: Outcome, classes: dict
         busy_h_slots = float(busy_slot[i, s0:].sum() / 60.0)
         w = wait[mine]
         r = resp[mine]
-        tgt = p.service_target
         within = p.within_minutes
         pool_m[pid] = {
             "calls_assigned": int((call & (out.first_pool == i)).sum()),

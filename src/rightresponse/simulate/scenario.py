@@ -468,7 +468,6 @@ def _dist(v, key: str, val: _V, allow_data: bool = True) -> Dist | None:
             val.err(f"{k2}.minutes", "missing")
             return None
         return Dist("fixed", mean=m, assumption=note)
-    allowed = {"mean_minutes"} | ({"sd_minutes"} if kind == "lognormal" else set())
     m = val.number(body.get("mean_minutes"), f"{k2}.mean_minutes", lo=0, lo_open=True)
     if m is None:
         if "mean_minutes" not in body:
