@@ -17,9 +17,9 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-import yaml
 
-from .taxonomy import DATA_DIR, YAML_LOADER
+from ..yaml_data import load_yaml
+from .taxonomy import DATA_DIR
 
 _WS = re.compile(r"\s+")
 _DOTTED = re.compile(r"\b(?:[A-Z]\.){2,}[A-Z]?\.?")
@@ -48,7 +48,7 @@ class _Tables:
 @functools.lru_cache(maxsize=1)
 def _tables() -> _Tables:
     with open(DATA_DIR / "normalize.yaml", encoding="utf-8") as f:
-        cfg = yaml.load(f, Loader=YAML_LOADER)
+        cfg = load_yaml(f)
     phrases, words, alternatives = [], {}, {}
     with open(DATA_DIR / "abbreviations.csv", encoding="utf-8", newline="") as f:
         for row in csv.DictReader(f):

@@ -163,9 +163,6 @@ class _Lazy:
     def decisions(self, values):
         return self._p.model().decisions(values)
 
-    def explain(self, values):
-        return self._p.model().explain(values)
-
 
 _PROVIDERS: OrderedDict = OrderedDict()
 _PROVIDERS_LOCK = threading.Lock()

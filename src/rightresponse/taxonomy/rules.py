@@ -7,10 +7,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 
 from .call_type_text import rule_text
-from .taxonomy import DATA_DIR, YAML_LOADER, TaxonomyError, load_taxonomy
+from ..yaml_data import load_yaml
+from .taxonomy import DATA_DIR, TaxonomyError, load_taxonomy
 
 DEFAULT_RULES = DATA_DIR / "keyword_rules.yaml"
 
@@ -57,7 +57,7 @@ def load_rules(path: str | Path | None = None, taxonomy=None) -> tuple[Rule, ...
 @functools.lru_cache(maxsize=4)
 def _load_rules(path: str) -> tuple[Rule, ...]:
     with open(path, encoding="utf-8") as f:
-        doc = yaml.load(f, Loader=YAML_LOADER)
+        doc = load_yaml(f)
     out, seen = [], set()
     for i, r in enumerate(doc.get("rules") or [], start=1):
         rid = str(r.get("id") or f"rule{i}")

@@ -9,11 +9,8 @@ from pathlib import Path
 import yaml
 
 from ..errors import RightResponseError
-from ..yaml_data import SAFE_LOADER
+from ..yaml_data import load_yaml
 
-# One loader for every taxonomy data file: the package's (yaml_data: libyaml when present, the
-# keyword rules parse in 2 ms instead of 17, and every `triage` command reads them).
-YAML_LOADER = SAFE_LOADER
 
 DATA_DIR = Path(__file__).parent / "data"
 DEFAULT_TAXONOMY = DATA_DIR / "vera22.yaml"
@@ -81,7 +78,7 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
 def _load_taxonomy(path: str) -> Taxonomy:
     try:
         with open(path, encoding="utf-8") as f:
-            doc = yaml.load(f, Loader=YAML_LOADER)
+            doc = load_yaml(f)
     except FileNotFoundError:
         raise TaxonomyError(f"{path}: taxonomy file not found") from None
     except yaml.YAMLError as exc:
