@@ -27,10 +27,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from classify_accuracy import (DEFAULT_HAND, DEFAULT_LABELS, evaluate, held_out_sets, load_labels,  # noqa: E402
-                               pool, public)
+from classify_accuracy import (DEFAULT_LABELS, FIXTURES, HAND_SETS, evaluate, held_out_sets,  # noqa: E402
+                               load_hand, load_labels, pool, public)
 
 from rightresponse.taxonomy import CallTypeClassifier  # noqa: E402
+from rightresponse.taxonomy.calltype_classifier import float32_buffer  # noqa: E402
 from rightresponse.taxonomy.shipped_model import code_pairs, training_data  # noqa: E402
 
 t0 = time.perf_counter()
@@ -78,22 +79,24 @@ class EmbeddingClassifier(CallTypeClassifier):
         for j, c in enumerate(lr.classes_):
             coef[col[c]], icpt[col[c]] = lr.coef_[j], lr.intercept_[j]
         n = self.vectorizer_.size
-        self.coef_ = np.ascontiguousarray(coef[:, :n].T, dtype=np.float32)
-        self.emb_coef_, self.intercept_ = coef[:, n:].T, icpt
+        self.coef_ = float32_buffer(coef[:, :n].T)
+        self.emb_coef_, self.intercept_ = coef[:, n:].T, tuple(icpt.tolist())
 
     def _logits(self, values):
-        return super()._logits(values) + embed(self._texts(values)) @ self.emb_coef_
+        return (np.asarray(super()._logits(values)) + embed(self._texts(values)) @ self.emb_coef_).tolist()
 
 
 def main() -> dict:
-    lab, hand = load_labels(DEFAULT_LABELS, DEFAULT_HAND)
+    lab, _ = load_labels(DEFAULT_LABELS, FIXTURES / HAND_SETS[0][2])
+    hands = {key: load_hand(FIXTURES / name) for key, _, name in HAND_SETS}
     pool_rows, pairs = training_data(), code_pairs()
     res = {"benchmark": "classify_embeddings", "torch_import_s": round(IMPORT_S, 2),
            "encoder_load_s": round(LOAD_S, 2), "cities": {}}
     parts = {"ours": {"vera": [], "hand": []}, "embeddings": {"vera": [], "hand": []}}
-    for name, a, test in held_out_sets(lab, hand):
+    for key, city, a, test in held_out_sets(lab, hands):
+        name = city if key == "cities" else f"{city} ({key})"
         print(f"{name} ...", file=sys.stderr)
-        group = "hand" if name.endswith("(hand)") else "vera"
+        group = "vera" if key == "cities" else "hand"  # every hand-labelled set pooled
         train = pool_rows[pool_rows["agency"] != a]
         ours, _, _ = evaluate(train, test, pairs, with_baseline=False)
         emb, _, _ = evaluate(train, test, pairs, make=EmbeddingClassifier, with_baseline=False)

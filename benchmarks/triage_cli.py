@@ -6,6 +6,11 @@ timed rounds, one triage runs with an empty model cache (a fresh temporary
 RIGHTRESPONSE_CACHE_DIR), which is the one-off build a first command pays; it is reported
 separately and then reused by the timed rounds, which only load the model.
 
+Where Python writes no bytecode cache (``PYTHONDONTWRITEBYTECODE=1``, as in some containers,
+with an editable install), every process compiles the package's modules from source, which
+costs triage, importing more of them, more than ``--help``; the JSON line says which case was
+measured (``bytecode_cache``).
+
     python benchmarks/triage_cli.py [--repeat 5]
 
 Ends with one JSON line.
@@ -62,6 +67,7 @@ def main(argv=None) -> dict:
            "load_average": [round(x, 2) for x in os.getloadavg()],
            "help_median_s": round(h, 3), "triage_median_s": round(t, 3), "ratio": round(t / h, 2),
            "within_3x": t <= 3 * h, "first_triage_with_empty_cache_s": round(first, 2),
+           "bytecode_cache": not os.environ.get("PYTHONDONTWRITEBYTECODE"),
            "help_s": [round(x, 3) for x in helps], "triage_s": [round(x, 3) for x in triages]}
     print(f"--help median {h:.3f} s, triage median {t:.3f} s: {t / h:.2f}x (target within 3x: "
           f"{'met' if out['within_3x'] else 'NOT met'})")

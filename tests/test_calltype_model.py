@@ -1,5 +1,5 @@
-"""The call-type model: its numpy prediction against scikit-learn, the learned lexicon,
-citations, the abstention threshold, the model file, and the model built once and loaded."""
+"""The call-type model: its prediction against scikit-learn, the learned lexicon, citations,
+the abstention threshold, the model file, and the model built once and loaded."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import pytest
 
 from rightresponse.taxonomy import CallTypeClassifier, classify_values, default_classifier, load_crosswalk
 from rightresponse.taxonomy.lexicon import Lexicon
-from rightresponse.taxonomy.calltype_classifier import _Vectorizer, char_grams, choose_threshold, word_grams
+from rightresponse.taxonomy.calltype_classifier import (FEW_VALUES, _linear_scores, _read_npz, _Vectorizer, char_grams,
+                                                         choose_threshold, word_grams)
 from rightresponse.taxonomy.call_type_text import model_text, normalize
 
 TEXTS = ["BURGLARY RESIDENTIAL", "THEFT FROM AUTO", "SUSPICIOUS PERSON", "NOISE COMPLAINT LOUD PARTY",
@@ -34,7 +35,7 @@ def test_vectorizer_equals_scikit_learn_tfidf():
     assert sorted(char_grams("ab cde")) == sorted(sk("ab cde"))
 
 
-def test_numpy_logits_equal_scikit_learn_decision_function():
+def test_logits_equal_scikit_learn_decision_function():
     from sklearn.linear_model import LogisticRegression
 
     cw = load_crosswalk("new_orleans")
@@ -42,17 +43,40 @@ def test_numpy_logits_equal_scikit_learn_decision_function():
     texts = clf._texts(list(cw["value"]))
     lr = LogisticRegression(C=clf.C, solver="saga", tol=1e-3, max_iter=2000, random_state=0)
     lr.fit(clf.vectorizer_.transform(texts), cw["category"])
-    probe = ["SIMPLE BATTERY", "BURGLAR ALARM SILENT", "WNTD PERS", "ZZ TOP"]
-    want = lr.decision_function(clf.vectorizer_.transform(clf._texts(probe)))
-    got = clf._logits(probe)[:, [list(clf.classes_).index(c) for c in lr.classes_]]
-    np.testing.assert_allclose(got, want, atol=1e-5)
+    order = [list(clf.classes_).index(c) for c in lr.classes_]
+    # a few values (summed in Python) and many (numpy): both are scikit-learn's answer
+    for probe in (["SIMPLE BATTERY", "BURGLAR ALARM SILENT", "WNTD PERS", "ZZ TOP"], list(cw["value"][:300])):
+        want = lr.decision_function(clf.vectorizer_.transform(clf._texts(probe)))
+        got = np.asarray(clf._logits(probe))[:, order]
+        np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def test_the_two_ways_to_score_agree():
+    """_linear_scores sums a few rows in Python and many with numpy: the same logits, and so
+    the same decisions, whether a value is classified alone or in a batch."""
+    clf = default_classifier()
+    values = list(load_crosswalk("seattle")["value"]) + ["ZZ TOP CONCERT", "", "WNTD PERS"]
+    rows = [clf.vectorizer_.rows(t) for t in clf._texts(values)]
+    assert len(rows) > 10 * FEW_VALUES
+    batch = np.asarray(_linear_scores(rows, clf.coef_, clf.intercept_))
+    alone = np.asarray([_linear_scores([r], clf.coef_, clf.intercept_)[0] for r in rows])
+    np.testing.assert_allclose(alone, batch, rtol=0, atol=1e-12)
+    one_by_one = [clf.decisions([v]) for v in values]
+    together = clf.decisions(values)
+    for key in ("category", "method", "rule", "guess"):
+        assert [d[key][0] for d in one_by_one] == together[key]
+    np.testing.assert_allclose([d["confidence"][0] for d in one_by_one], together["confidence"], atol=1e-12)
 
 
 def test_model_file_round_trips_and_is_never_unpickled(tmp_path):
     clf = default_classifier()
     p = clf.save(tmp_path / "m.npz", "fp1")
+    ours = _read_npz(p)  # what the standard library reads is what numpy reads
     with np.load(p, allow_pickle=False) as z:  # plain arrays: no object can be smuggled in
-        assert "meta" in z.files
+        assert sorted(z.files) == sorted(ours) == ["coef", "idf", "intercept", "meta"]
+        for name, (values, shape) in ours.items():
+            assert z[name].shape == shape
+            np.testing.assert_array_equal(np.asarray(values).reshape(shape), z[name])
     back = CallTypeClassifier.load(p, fingerprint="fp1")
     probe = ["WNTD PERS", "459 SUSPECT THERE NOW", "ZZ TOP CONCERT", "TRBL W/SUBJ", "CRUELITY TO JUVENILE"]
     a, b = clf.explain(probe), back.explain(probe)
@@ -62,6 +86,20 @@ def test_model_file_round_trips_and_is_never_unpickled(tmp_path):
     evil.write_bytes(pickle.dumps({"fingerprint": "fp1"}))
     with pytest.raises(ValueError, match="not a rightresponse call-type model"):
         CallTypeClassifier.load(evil)
+    # an .npz numpy would unpickle (an object array), a truncated array, a Fortran-ordered
+    # one, a deflated one (which could expand far beyond its size)
+    with np.load(p) as z:
+        good = {k: z[k] for k in z.files}
+    for name, bad in [("objects", {**good, "meta": np.array([{"fingerprint": "fp1"}], dtype=object)}),
+                      ("short", {**good, "coef": good["coef"][:-1]}),
+                      ("fortran", {**good, "coef": np.asfortranarray(good["coef"])}), ("deflated", good),
+                      ("no_idf", {k: v for k, v in good.items() if k != "idf"}),
+                      ("intercepts", {**good, "intercept": good["intercept"][:-1]}),
+                      ("meta_list", {**good, "meta": np.frombuffer(b"[1, 2]", dtype=np.uint8)})]:
+        f = tmp_path / f"{name}.npz"
+        (np.savez_compressed if name == "deflated" else np.savez)(f, **bad)
+        with pytest.raises(ValueError, match="not a rightresponse call-type model"):
+            CallTypeClassifier.load(f)
 
 
 def test_lexicon_learns_spellings_abbreviations_and_reads_by_context():
@@ -135,6 +173,16 @@ def test_shipped_model_threshold_comes_from_out_of_city_answers():
     assert ex["confidence"].iloc[0] < clf.threshold_ <= ex["confidence"].iloc[1]
 
 
+def test_solver_version_is_the_installed_one():
+    from importlib.metadata import version
+
+    import sklearn
+
+    from rightresponse.taxonomy.shipped_model import solver_version
+
+    assert solver_version() == version("scikit-learn") == sklearn.__version__
+
+
 def test_model_is_loaded_not_trained_once_built(monkeypatch):
     from rightresponse.taxonomy import shipped_model
 
@@ -171,14 +219,14 @@ def test_triage_on_the_command_line_loads_the_model():
 
 
 def test_one_call_triage_on_the_command_line_loads_no_pandas_and_no_scikit_learn():
-    """A one-call triage reads the cached model with numpy alone: pandas (0.19 s) and
-    scikit-learn are imported only to build the model or to make frames."""
+    """A one-call triage reads the cached model with the standard library: pandas (0.19 s),
+    scikit-learn and numpy are imported only to build the model, make frames or score batches."""
     default_classifier()  # the model is in this run's cache (built here if it was not)
     code = ("import sys\nfrom rightresponse.cli import main\n"
             "try:\n    main(['triage', '-p', 'denver-star', '-c', 'WELF CHK ON ELDERLY', '--flag', 'no_weapon',"
             " '--at', '2025-10-05T14:00:00', '--json'], standalone_mode=False)\nexcept SystemExit:\n    pass\n"
-            "print('LOADED', 'pandas' in sys.modules, 'sklearn' in sys.modules)")
+            "print('LOADED', 'pandas' in sys.modules, 'sklearn' in sys.modules, 'numpy' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert '"responder"' in out.stdout  # it answered
-    assert out.stdout.strip().splitlines()[-1] == "LOADED False False"
+    assert out.stdout.strip().splitlines()[-1] == "LOADED False False False"

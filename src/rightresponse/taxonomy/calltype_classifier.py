@@ -17,26 +17,30 @@ a classifier fitted on the others (lexicon included), and
   the category is left empty and the method is ``needs_review``.
 
 A fitted classifier holds only arrays, dicts and strings: it is saved as one ``.npz`` file
-(JSON + arrays, no pickle, so a model file is data and cannot run code) and predicts with
-numpy alone, so loading it costs milliseconds and never imports scikit-learn.
+(JSON + arrays, no pickle, so a model file is data and cannot run code). Loading it and
+classifying a few values need only the standard library (``_read_npz``, ``_linear_scores``):
+a one-call ``triage`` imports neither scikit-learn nor numpy; a batch uses numpy.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
+import sys
 import warnings
+import zipfile
+from array import array
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-import numpy as np
 
 from .lexicon import Lexicon
 from .call_type_text import clean, curated_words, expand, model_text, read_citations, rule_text, strip_code_prefix
 from .rules import first_rule, load_rules, rule_words
 
-if TYPE_CHECKING:  # pandas is imported where a frame is made: prediction needs numpy only
+if TYPE_CHECKING:  # numpy, scipy, scikit-learn and pandas are imported where they are used
+    import numpy as np
     import pandas as pd
 
 _WEIGHTINGS = ("log", "sqrt", "raw", "none")
@@ -45,6 +49,8 @@ _WORD = re.compile(r"\w+")
 
 
 def _weights(sample_weight, n: int, how: str) -> np.ndarray:
+    import numpy as np
+
     if sample_weight is None or how == "none":
         return np.ones(n)
     import pandas as pd
@@ -82,20 +88,22 @@ def char_grams(text: str) -> list[str]:
 
 class _Vectorizer:
     """TF-IDF (sublinear tf, smoothed idf, each block L2-normalized) over the two analyzers,
-    written out so fitting and the numpy-only prediction share one definition."""
+    written out so fitting and prediction share one definition (``rows``)."""
 
     ANALYZERS = (word_grams, char_grams)
 
-    def __init__(self, terms: tuple[list[str], list[str]], idf: np.ndarray):
+    def __init__(self, terms: tuple[list[str], list[str]], idf: array):
         self.terms = terms
         self.vocabs, start = [], 0
         for block in terms:
             self.vocabs.append({k: start + i for i, k in enumerate(block)})
             start += len(block)
-        self.idf, self.size = idf, start
+        self.idf, self.size = idf, start  # idf: array('d'), one per term
 
     @classmethod
     def fit(cls, texts) -> "_Vectorizer":
+        import numpy as np
+
         terms, dfs = [], []
         for analyzer in cls.ANALYZERS:
             df: dict[str, int] = {}
@@ -106,11 +114,14 @@ class _Vectorizer:
             terms.append(keys)
             dfs.append(np.array([df[k] for k in keys], dtype=float))
         n = len(texts)
-        return cls(tuple(terms), np.concatenate([np.log((1 + n) / (1 + d)) + 1 for d in dfs]))
+        idf = np.concatenate([np.log((1 + n) / (1 + d)) + 1 for d in dfs])
+        return cls(tuple(terms), array("d", idf.tolist()))
 
-    def rows(self, text: str):
+    def rows(self, text: str) -> tuple[list[int], list[float]]:
         """(columns, values) of one text's feature row."""
-        cols, vals = [], []
+        cols: list[int] = []
+        vals: list[float] = []
+        idf = self.idf
         for analyzer, vocab in zip(self.ANALYZERS, self.vocabs):
             counts: dict[int, int] = {}
             for g in analyzer(text):
@@ -119,34 +130,115 @@ class _Vectorizer:
                     counts[j] = counts.get(j, 0) + 1
             if not counts:
                 continue
-            c = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-            v = (1.0 + np.log(np.fromiter(counts.values(), dtype=float, count=len(counts)))) * self.idf[c]
-            cols.append(c)
-            vals.append(v / np.sqrt((v * v).sum()))
-        if not cols:
-            return np.zeros(0, dtype=np.int64), np.zeros(0)
-        return np.concatenate(cols), np.concatenate(vals)
+            v = [(1.0 + math.log(n)) * idf[j] for j, n in counts.items()]
+            norm = math.sqrt(math.fsum(x * x for x in v))
+            cols.extend(counts)
+            vals.extend(x / norm for x in v)
+        return cols, vals
 
     def transform(self, texts):
+        import numpy as np
         from scipy import sparse
 
         indptr, indices, data = [0], [], []
         for t in texts:
             c, v = self.rows(t)
-            indices.append(c)
-            data.append(v)
-            indptr.append(indptr[-1] + len(c))
-        X = sparse.csr_matrix((np.concatenate(data) if data else np.zeros(0),
-                               np.concatenate(indices) if indices else np.zeros(0, np.int32), np.asarray(indptr)),
-                              shape=(len(texts), self.size))
-        X.indices, X.indptr = X.indices.astype(np.int32), X.indptr.astype(np.int32)  # scikit-learn's solvers
-        return X
+            indices.extend(c)
+            data.extend(v)
+            indptr.append(len(indices))
+        # int32 indices: what scikit-learn's solvers take without a copy
+        return sparse.csr_matrix((np.asarray(data, dtype=float), np.asarray(indices, dtype=np.int32),
+                                  np.asarray(indptr, dtype=np.int32)), shape=(len(texts), self.size))
 
 
-def _softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
+FEW_VALUES = 16  # _linear_scores: up to this many texts, summed without numpy
+
+
+def _linear_scores(rows, coef: array, intercept: tuple[float, ...]) -> list[list[float]]:
+    """Each row's logits: intercept + row . coef (coef: features x classes, row-major float32).
+
+    Two ways to the same sums, chosen by the number of rows alone (never by what happens to
+    be imported, so an answer does not depend on what ran before in the process). Up to
+    FEW_VALUES rows the products are summed in Python over the flat float32 buffer: a
+    one-call ``triage`` then never imports numpy, which was 35 to 46 ms of its 0.18 to 0.21 s
+    (benchmarks/triage_cli.py). More rows go through numpy, 0.01 ms a row against 0.1 ms
+    (benchmarks/README.md). test_the_two_ways_to_score_agree holds them equal to 1e-12.
+    """
+    k = len(intercept)
+    if len(rows) <= FEW_VALUES:
+        out = []
+        for cols, vals in rows:
+            z = list(intercept)
+            for j, v in zip(cols, vals):
+                w = coef[j * k:(j + 1) * k]
+                z = [a + v * b for a, b in zip(z, w)]
+            out.append(z)
+        return out
+    import numpy as np
+
+    W = np.frombuffer(coef, dtype=np.float32).reshape(-1, k)
+    Z = np.tile(np.asarray(intercept, dtype=float), (len(rows), 1))
+    for i, (cols, vals) in enumerate(rows):
+        if cols:
+            Z[i] += np.asarray(vals) @ W[cols]
+    return Z.tolist()
+
+
+def _calibrated(z: list[float], temperature: float) -> list[float]:
+    """Softmax of temperature-scaled logits: the class probabilities every answer reports."""
+    z = [x / temperature for x in z]
+    m = max(z)
+    e = [math.exp(x - m) for x in z]
+    s = math.fsum(e)
+    return [x / s for x in e]
+
+
+def float32_buffer(matrix) -> array:
+    """A numpy matrix as the flat row-major float32 buffer ``_linear_scores`` reads."""
+    import numpy as np
+
+    out = array("f")
+    out.frombytes(np.ascontiguousarray(matrix, dtype="<f4").tobytes())
+    if sys.byteorder != "little":
+        out.byteswap()
+    return out
+
+
+_NPY_DTYPES = {"<f4": "f", "<f8": "d", "|u1": "B"}
+_NPY_HEADER = re.compile(r"\{'descr': '([<|]\w+)', 'fortran_order': False, 'shape': \(([\d, ]*)\), *\} *\n?$")
+
+
+def _read_npz(path) -> dict[str, tuple[array, tuple[int, ...]]]:
+    """The arrays of a model file (``np.savez``) read with the standard library.
+
+    Why not ``np.load``: importing numpy was 35 to 46 ms of a one-call ``triage`` (see
+    ``_linear_scores``). Reads only what ``save`` writes: stored members (inflating the
+    1.9 MB of weights of a deflated file took 9 ms, and a stored member cannot expand
+    beyond the file's size), each a version 1.0 .npy array of little-endian float32,
+    float64 or bytes in C order. Anything else raises ValueError.
+    """
+    out = {}
+    with zipfile.ZipFile(path) as z:
+        for info in z.infolist():
+            name = info.filename
+            if info.compress_type != zipfile.ZIP_STORED:
+                raise ValueError(f"{name} is compressed")
+            b = z.read(info)
+            if not name.endswith(".npy") or b[:8] != b"\x93NUMPY\x01\x00":
+                raise ValueError(f"{name} is not a version 1.0 .npy array")
+            end = 10 + int.from_bytes(b[8:10], "little")
+            m = _NPY_HEADER.match(b[10:end].decode("latin-1"))
+            if not m or m.group(1) not in _NPY_DTYPES:
+                raise ValueError(f"{name}: unexpected array header")
+            shape = tuple(int(x) for x in m.group(2).replace(" ", "").split(",") if x)
+            a = array(_NPY_DTYPES[m.group(1)])
+            a.frombytes(b[end:])
+            if len(a) != math.prod(shape):
+                raise ValueError(f"{name}: {len(a)} values for shape {shape}")
+            if sys.byteorder != "little":
+                a.byteswap()
+            out[name[:-4]] = (a, shape)
+    return out
 
 
 class CallTypeClassifier:
@@ -187,6 +279,8 @@ class CallTypeClassifier:
 
     # -- fitting --------------------------------------------------------------------------------
     def fit(self, values, categories, sample_weight=None, groups=None, code_pairs=()):
+        import numpy as np
+
         if self.weighting not in _WEIGHTINGS:
             raise ValueError(f"weighting must be one of {_WEIGHTINGS}")
         values = list(values)
@@ -198,7 +292,7 @@ class CallTypeClassifier:
         g = None if groups is None else np.asarray([str(x) for x in groups], dtype=object)[keep]
         if not values:
             raise ValueError("no labelled values to fit on")
-        self.classes_ = np.array(sorted(set(y)), dtype=object)
+        self.classes_ = tuple(sorted(set(y)))
         self.rules_ = load_rules(self.rules_path, self.taxonomy) if self.use_rules else ()
         self.rule_ids_ = tuple(r.id for r in self.rules_)
         self._fit_core(values, y, w, code_pairs)
@@ -209,6 +303,8 @@ class CallTypeClassifier:
 
     def _fit_core(self, values, y, w, code_pairs):
         """Lexicon, rule precisions, vectorizer and logistic model on these values."""
+        import numpy as np
+
         self.lexicon_ = None
         if self.learn_lexicon:
             base = [expand(read_citations(strip_code_prefix(clean(v)) or clean(v))) for v in values]
@@ -246,11 +342,12 @@ class CallTypeClassifier:
             col = {c: i for i, c in enumerate(self.classes_)}
             for j, c in enumerate(lr.classes_):
                 full_c[col[c]], full_i[col[c]] = coef[j], icpt[j]
-            self.coef_ = np.ascontiguousarray(full_c.T, dtype=np.float32)  # features x classes
-            self.intercept_ = full_i
+            self.coef_ = float32_buffer(full_c.T)  # features x classes
+            self.intercept_ = tuple(full_i.tolist())
 
     def _calibrate(self, values, y, w, groups, code_pairs):
         """Temperature and abstention threshold from out-of-city answers (see module doc)."""
+        import numpy as np
         from scipy.optimize import minimize_scalar
         from sklearn.model_selection import GroupKFold, KFold
 
@@ -299,7 +396,7 @@ class CallTypeClassifier:
         res = minimize_scalar(nll, bounds=(np.log(0.005), np.log(20.0)), method="bounded")
         self.temperature_ = float(np.exp(res.x))
         # The decision each out-of-city value got, with its calibrated confidence.
-        P = _softmax(Z / self.temperature_)
+        P = np.asarray([_calibrated(z, self.temperature_) for z in Z.tolist()])
         pred = P.argmax(axis=1)
         conf = P[np.arange(len(t)), pred]
         ok = pred == t
@@ -312,45 +409,40 @@ class CallTypeClassifier:
                              "abstain_share": round(float(ww[conf < self.threshold_].sum() / ww.sum()), 4)}
 
     # -- prediction -------------------------------------------------------------------------------
-    def _logits(self, values) -> np.ndarray:
-        z = np.tile(self.intercept_, (len(values), 1))
-        for i, t in enumerate(self._texts(values)):
-            c, v = self.vectorizer_.rows(t)
-            if len(c):
-                z[i] += v @ self.coef_[c]
-        return z
+    def _logits(self, values) -> list[list[float]]:
+        """The model's logits per value (columns follow ``classes_``)."""
+        return _linear_scores([self.vectorizer_.rows(t) for t in self._texts(values)], self.coef_, self.intercept_)
 
-    def _model_proba(self, values) -> np.ndarray:
+    def _model_proba(self, values) -> list[list[float]]:
         if self.coef_ is None:
-            p = np.zeros((len(values), len(self.classes_)))
-            p[:, 0] = 1.0
-            return p
-        return _softmax(self._logits(values) / self.temperature_)
+            return [[1.0] + [0.0] * (len(self.classes_) - 1) for _ in values]
+        return [_calibrated(z, self.temperature_) for z in self._logits(values)]
 
     def _decide(self, values):
         """Rule if one fires (confidence: its measured precision, or the model's probability
         for that category if higher), else the model's most probable category; below the
-        threshold the answer becomes a guess and the method ``needs_review``."""
+        threshold the answer becomes a guess and the method ``needs_review``. Also gives
+        each value's class probabilities, the fired rule's category holding its confidence
+        and the others rescaled to the rest."""
         values = list(values)
         proba = self._model_proba(values)
         col = {c: i for i, c in enumerate(self.classes_)}
-        cats, confs, methods, rule_ids, guesses = [], [], [], [], []
-        final = proba.copy()
-        for i, r in enumerate(self._rules_for(values)):
+        cats, confs, methods, rule_ids, guesses, final = [], [], [], [], [], []
+        for p, r in zip(proba, self._rules_for(values)):
             if r is not None:
                 k = col.get(r.category)
                 conf = self.rule_confidence_.get(r.id, 0.75)
                 if k is not None:
-                    conf = max(conf, float(proba[i, k]))
-                    rest = np.delete(proba[i], k)
-                    rest = rest / rest.sum() * (1 - conf) if rest.sum() > 0 else rest
-                    final[i] = np.insert(rest, k, conf)
+                    conf = max(conf, p[k])
+                    rest = math.fsum(p) - p[k]
+                    scale = (1 - conf) / rest if rest > 0 else 1.0
+                    p = [conf if i == k else x * scale for i, x in enumerate(p)]
                 guess, method, rid = r.category, "rule", r.id
             elif self.coef_ is None:
                 guess, conf, method, rid = None, 0.0, "model", ""
             else:
-                k = int(np.argmax(proba[i]))
-                guess, conf, method, rid = self.classes_[k], float(proba[i, k]), "model", ""
+                k = max(range(len(p)), key=p.__getitem__)  # the first of equal maxima
+                guess, conf, method, rid = self.classes_[k], p[k], "model", ""
             if guess is not None and conf < self.threshold_:
                 method = "needs_review"
             guesses.append(guess)
@@ -358,6 +450,7 @@ class CallTypeClassifier:
             confs.append(conf)
             methods.append(method)
             rule_ids.append(rid)
+            final.append(p)
         return cats, confs, methods, rule_ids, guesses, final
 
     def decisions(self, values) -> dict[str, list]:
@@ -379,16 +472,22 @@ class CallTypeClassifier:
 
     def predict(self, values) -> np.ndarray:
         """Categories; None where the classifier abstains (method ``needs_review``)."""
+        import numpy as np
+
         return np.asarray(self._decide(values)[0], dtype=object)
 
     def predict_proba(self, values) -> np.ndarray:
         """Class probabilities (columns follow ``classes_``), consistent with the guesses
         (except for a rule category the training labels never contained: it has no column)."""
-        return self._decide(values)[5]
+        import numpy as np
+
+        return np.asarray(self._decide(values)[5], dtype=float).reshape(-1, len(self.classes_))
 
     # -- storage --------------------------------------------------------------------------------
     def save(self, path, fingerprint: str = "") -> Path:
         """Write the fitted classifier to ``path`` (.npz: JSON + arrays, atomically)."""
+        import numpy as np
+
         path = Path(path)
         self.fingerprint_ = fingerprint
         meta = {"format": FORMAT, "fingerprint": fingerprint, "classes": list(self.classes_),
@@ -402,11 +501,14 @@ class CallTypeClassifier:
                 "terms": list(self.vectorizer_.terms) if self.vectorizer_ else None}
         arrays = {"meta": np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)}
         if self.coef_ is not None:
-            arrays.update(coef=self.coef_, intercept=self.intercept_, idf=self.vectorizer_.idf)
+            # little-endian on any machine: what _read_npz reads
+            arrays.update(coef=np.frombuffer(self.coef_, dtype=np.float32).reshape(-1, len(self.classes_)).astype("<f4"),
+                          intercept=np.asarray(self.intercept_, dtype="<f8"),
+                          idf=np.frombuffer(self.vectorizer_.idf, dtype=float).astype("<f8"))
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         with open(tmp, "wb") as f:
-            np.savez_compressed(f, **arrays)
+            np.savez(f, **arrays)  # stored, not deflated: see _read_npz
         tmp.replace(path)
         return path
 
@@ -415,10 +517,11 @@ class CallTypeClassifier:
         """Read a saved classifier; ValueError if the file is not one (or, with
         ``fingerprint``, was fitted on other training data)."""
         try:
-            with np.load(path, allow_pickle=False) as z:
-                meta = json.loads(bytes(z["meta"]).decode("utf-8"))
-                arrays = {k: z[k] for k in z.files if k != "meta"}
-        except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
+            arrays = _read_npz(path)
+            meta = json.loads(arrays.pop("meta")[0].tobytes().decode("utf-8"))
+            if not isinstance(meta, dict):
+                raise ValueError("its meta is not a JSON object")
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
             raise ValueError(f"{path}: not a rightresponse call-type model ({exc})") from None
         if meta.get("format") != FORMAT:
             raise ValueError(f"{path}: model format {meta.get('format')!r}, expected {FORMAT}")
@@ -429,7 +532,7 @@ class CallTypeClassifier:
         tax = load_taxonomy(meta["taxonomy"]) if meta.get("taxonomy") else None
         self = cls(C=meta["C"], weighting=meta["weighting"], use_rules=meta["use_rules"],
                    rules_path=meta["rules_path"], taxonomy=tax)
-        self.classes_ = np.array(meta["classes"], dtype=object)
+        self.classes_ = tuple(meta["classes"])
         self.rules_ = load_rules(self.rules_path, tax) if self.use_rules else ()
         if tuple(r.id for r in self.rules_) != tuple(meta["rule_ids"]):
             raise ValueError(f"{path}: fitted with other keyword rules")
@@ -441,8 +544,13 @@ class CallTypeClassifier:
         self.lexicon_ = Lexicon.from_dict(meta["lexicon"]) if meta.get("lexicon") else None
         self.coef_ = self.intercept_ = self.vectorizer_ = None
         if "coef" in arrays:
-            self.vectorizer_ = _Vectorizer(tuple(meta["terms"]), arrays["idf"])
-            self.coef_, self.intercept_ = arrays["coef"], arrays["intercept"]
+            (coef, shape), (idf, _), (intercept, _) = (arrays.get(k, ((), ())) for k in ("coef", "idf", "intercept"))
+            self.vectorizer_ = _Vectorizer(tuple(meta["terms"]), idf)
+            n, k = self.vectorizer_.size, len(self.classes_)
+            if shape != (n, k) or len(idf) != n or len(intercept) != k:
+                raise ValueError(f"{path}: not a rightresponse call-type model (weights of shape {shape}, "
+                                 f"{len(idf)} idf and {len(intercept)} intercepts for {n} terms and {k} classes)")
+            self.coef_, self.intercept_ = coef, tuple(intercept)
         self.fingerprint_ = meta.get("fingerprint", "")
         return self
 
@@ -451,6 +559,8 @@ def choose_threshold(conf, ok, weight=None) -> float:
     """The confidence below which answers are left for review: the cut that maximizes
     (right answers kept) minus (wrong answers kept), i.e. abstain exactly where a guess was
     more often wrong than right. Ties go to the lower cut (fewer abstentions)."""
+    import numpy as np
+
     conf = np.asarray(conf, dtype=float)
     ok = np.asarray(ok, dtype=bool)
     w = np.ones(len(conf)) if weight is None else np.asarray(weight, dtype=float)

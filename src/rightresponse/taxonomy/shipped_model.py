@@ -3,7 +3,7 @@
 The training data is every call type a person decided in the shipped CAD crosswalks plus the
 San Diego call-type lookup's code numbers (``training_data``). Its hash, with the rules,
 curated tables, taxonomy and the classifier's own code, is the model's fingerprint. The
-first command that needs the model builds it (10-30 s) into the user's cache,
+first command that needs the model builds it (5 to 30 s) into the user's cache,
 ``$RIGHTRESPONSE_CACHE_DIR`` or ``$XDG_CACHE_HOME/rightresponse`` or
 ``~/.cache/rightresponse``, as ``models/calltype-<fingerprint>.npz``; every later command
 in any process loads that file in milliseconds. A file is only ever read under the
@@ -18,6 +18,7 @@ import functools
 import hashlib
 import logging
 import os
+import sys
 from pathlib import Path
 
 from .crosswalk import CROSSWALK_DIR, available_crosswalks, load_crosswalks
@@ -68,14 +69,34 @@ def training_data(taxonomy=None):
     return cw[cw["decided_by"] != "model"].reset_index(drop=True)
 
 
-def fingerprint(taxonomy=None) -> str:
-    """Hash of the training data, rules, curated tables, taxonomy names and model code."""
+def solver_version() -> str:
+    """The installed scikit-learn's version (its solver shapes the fitted weights).
+
+    Read from the name of its ``.dist-info`` directory on ``sys.path``, where installers
+    record it (``scikit_learn-1.7.2.dist-info``), and only where there is none from
+    ``importlib.metadata``. Why: importing ``importlib.metadata`` was 11 ms of a 0.12 s
+    one-call ``triage`` (benchmarks/triage_cli.py), importing scikit-learn 0.5 s.
+    test_solver_version_is_the_installed_one holds it equal to importlib.metadata's answer.
+    """
+    prefix, suffix = "scikit_learn-", ".dist-info"
+    for entry in sys.path:
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:  # a zip, a missing directory
+            continue
+        for name in names:
+            if name.startswith(prefix) and name.endswith(suffix):
+                return name[len(prefix):-len(suffix)]
     from importlib.metadata import version
 
+    return version("scikit-learn")
+
+
+def fingerprint(taxonomy=None) -> str:
+    """Hash of the training data, rules, curated tables, taxonomy names, model code and the
+    solver's version."""
     tax = taxonomy or load_taxonomy()
-    # the solver's version changes the fitted weights; read from metadata, importing
-    # scikit-learn would cost a command that only loads the model 0.5 s
-    h = hashlib.sha256(f"{FORMAT}|{version('scikit-learn')}|{'|'.join(tax.names)}".encode())
+    h = hashlib.sha256(f"{FORMAT}|{solver_version()}|{'|'.join(tax.names)}".encode())
     here = Path(__file__).parent
     files = [CROSSWALK_DIR / f"{a}.csv" for a in model_crosswalks()] + [DATA_DIR / n for n in _INPUT_FILES] + \
         [here / n for n in _CODE_FILES] + [SAN_DIEGO_LOOKUP]
