@@ -218,7 +218,7 @@ def test_triage_on_the_command_line_loads_the_model():
     assert rec.category is None and rec.responder == "police"
 
 
-def test_one_call_triage_on_the_command_line_loads_no_pandas_and_no_scikit_learn():
+def test_one_call_triage_on_the_command_line_loads_no_pandas_scikit_learn_or_numpy():
     """A one-call triage reads the cached model with the standard library: pandas (0.19 s),
     scikit-learn and numpy are imported only to build the model, make frames or score batches."""
     default_classifier()  # the model is in this run's cache (built here if it was not)

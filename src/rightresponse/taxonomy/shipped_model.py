@@ -2,13 +2,13 @@
 
 The training data is every call type a person decided in the shipped CAD crosswalks plus the
 San Diego call-type lookup's code numbers (``training_data``). Its hash, with the rules,
-curated tables, taxonomy and the classifier's own code, is the model's fingerprint. The
-first command that needs the model builds it (5 to 30 s) into the user's cache,
-``$RIGHTRESPONSE_CACHE_DIR`` or ``$XDG_CACHE_HOME/rightresponse`` or
-``~/.cache/rightresponse``, as ``models/calltype-<fingerprint>.npz``; every later command
-in any process loads that file in milliseconds. A file is only ever read under the
-fingerprint it was built for, so the cache cannot change an answer: new crosswalks, rules
-or code give a new fingerprint and a new build. Nothing else is cached.
+curated tables, taxonomy, the classifier's own code and scikit-learn's version, is the model's
+fingerprint. The first command that needs the model builds it (5 to 30 s) into the user's
+cache, ``$RIGHTRESPONSE_CACHE_DIR`` or ``$XDG_CACHE_HOME/rightresponse`` or
+``~/.cache/rightresponse``, as ``models/calltype-<fingerprint>.npz``; every later command in
+any process loads that file in milliseconds. A file is only ever read under the fingerprint
+it was built for, so the cache cannot change an answer: new crosswalks, rules, code or solver
+give a new fingerprint and a new build. Nothing else is cached.
 """
 
 from __future__ import annotations
