@@ -17,7 +17,6 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-
 from ..yaml_data import load_yaml
 from .taxonomy import DATA_DIR
 

@@ -115,12 +115,8 @@ class CategoryProvider:
             if todo:
                 res = resolve_keys([self.agency or ""] * len(todo), todo, overrides=self.overrides,
                                    classifier=_Lazy(self), taxonomy=self._taxonomy())
-                for v, cat, conf in zip(todo, res["category"], res["confidence"]):
-                    cat = None if cat is None or cat != cat or cat == "" else str(cat)
-                    conf = None if conf is None or conf != conf else float(conf)
-                    self._answers[v] = (cat, conf)
-                for v in todo:
-                    self._answers.setdefault(v, (None, None))
+                for v, cat, conf in zip(todo, res["category"], res["confidence"]):  # plain lists: no NaN
+                    self._answers[v] = (str(cat) if cat else None, float(conf))
             out = {}
             for v in values:
                 hit = self._answers.get(v)

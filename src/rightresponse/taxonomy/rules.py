@@ -7,7 +7,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-
 from .call_type_text import rule_text
 from ..yaml_data import load_yaml
 from .taxonomy import DATA_DIR, TaxonomyError, load_taxonomy
@@ -97,4 +96,3 @@ def rule_words(rules) -> frozenset[str]:
     dispatcher's text means literally, so the learned lexicon never reads them as a
     misspelling of something else."""
     return frozenset(w for r in rules for p in r.any + r.unless for w in _RULE_WORD.findall(p))
-

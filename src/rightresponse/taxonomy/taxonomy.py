@@ -11,7 +11,6 @@ import yaml
 from ..errors import RightResponseError
 from ..yaml_data import load_yaml
 
-
 DATA_DIR = Path(__file__).parent / "data"
 DEFAULT_TAXONOMY = DATA_DIR / "vera22.yaml"
 
